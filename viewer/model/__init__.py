@@ -1,0 +1,46 @@
+"""Cinemap's document model: a Qt-free library.
+
+Open a DICOM file of any size in constant time and memory::
+
+    from viewer.model import open_document
+
+    with open_document("cine.dcm") as doc:
+        print(doc.num_frames, doc.frame_shape, doc.dtype)
+        first = doc.frame(0)        # equals pydicom.pixels.pixel_array(path, index=0)
+        stack = doc.frames          # zero-copy (frames, rows, cols[, samples]) for native data
+
+Nothing here imports Qt; the GUI (:mod:`viewer.ui`) is built on top.
+"""
+
+from viewer.model.display import WindowPreset
+from viewer.model.document import DEFAULT_CACHE_BYTES, DEFAULT_MEMMAP_THRESHOLD, Document, open_document
+from viewer.model.errors import (
+    DicomError,
+    FileChangedError,
+    LockedError,
+    NotDicomError,
+    ReadOnlyError,
+    SaveError,
+    TruncatedFileError,
+    UnsupportedError,
+)
+from viewer.model.mapped import MappedElement, MappedValue, format_bytes
+
+__all__ = [
+    "DEFAULT_CACHE_BYTES",
+    "DEFAULT_MEMMAP_THRESHOLD",
+    "DicomError",
+    "Document",
+    "FileChangedError",
+    "LockedError",
+    "MappedElement",
+    "MappedValue",
+    "NotDicomError",
+    "ReadOnlyError",
+    "SaveError",
+    "TruncatedFileError",
+    "UnsupportedError",
+    "WindowPreset",
+    "format_bytes",
+    "open_document",
+]

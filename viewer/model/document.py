@@ -1,0 +1,765 @@
+"""The document: one DICOM file, opened in constant time and memory.
+
+Design
+------
+* Opening parses only the header (:mod:`viewer.model.header`). The file is
+  mapped once, read-only, with ``numpy.memmap``; every binary value above
+  ``memmap_threshold`` and the pixel data are views into that mapping, never
+  read up front. Every declared length is checked against the file size
+  first, because touching a mapping past the end of a file kills the process
+  with SIGBUS.
+* Native pixel data is exposed as :attr:`Document.frames`, a zero-copy array
+  ``(frames, rows, cols[, samples])`` over the mapping. :meth:`Document.frame`
+  returns a view of it when pydicom would return the stored values as they
+  are (little endian, no colour conversion, not 1-bit); otherwise it hands the
+  mapped bytes to pydicom's own decoder for that one frame, so the result
+  always equals ``pydicom.pixels.pixel_array(path, index=k)``.
+* Encapsulated pixel data is indexed once (:mod:`viewer.model.encapsulated`);
+  a frame is decoded on demand by pydicom's decoder from just its own bytes,
+  and kept in a :class:`~viewer.model.cache.FrameCache` bounded in bytes.
+* Before each frame fetch the file's size is checked with ``fstat`` so that a
+  file truncated by another process gives :class:`FileChangedError`, not
+  SIGBUS.
+* Edits (read/write mode) live in :class:`viewer.model.edits.EditSession`:
+  pending in memory, written only by a journaled save.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import threading
+import time
+from typing import Any, Iterable
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.pixels import get_decoder
+from pydicom.pixels.utils import as_pixel_options
+
+from viewer.model import display, encapsulated, header
+from viewer.model.cache import FrameCache
+from viewer.model.errors import (
+    DicomError,
+    FileChangedError,
+    NotDicomError,
+    ReadOnlyError,
+    TruncatedFileError,
+    UnsupportedError,
+)
+from viewer.model.events import Signal
+from viewer.model.geometry import PixelGeometry, check_declared_size, read_geometry
+from viewer.model.mapped import MappedElement
+
+DEFAULT_MEMMAP_THRESHOLD = 1 << 20
+DEFAULT_CACHE_BYTES = 256 << 20
+_COLOUR_CONVERTED = ("YBR_FULL", "YBR_FULL_422")
+
+
+def open_document(
+    path: str | os.PathLike[str],
+    *,
+    memmap_threshold: int = DEFAULT_MEMMAP_THRESHOLD,
+    writable: bool = False,
+    cache_bytes: int = DEFAULT_CACHE_BYTES,
+) -> "Document":
+    """Open a DICOM file, parsing its header and mapping its large values.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+    memmap_threshold : int
+        Binary values longer than this many bytes are memory-mapped instead of
+        read (default 1 MiB).
+    writable : bool
+        Open in read/write mode (takes the edit lock); see
+        :meth:`Document.set_writable`.
+    cache_bytes : int
+        Budget of the decoded-frame cache (compressed files).
+
+    Returns
+    -------
+    Document
+        Usable as a context manager; :meth:`Document.close` releases every
+        mapping and handle.
+
+    Raises
+    ------
+    DicomError
+        (or a subclass) for anything wrong with the file, naming the file.
+    """
+    document = Document(os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes)
+    try:
+        document._open()
+        if writable:
+            document.set_writable(True)
+    except BaseException:
+        document.close()
+        raise
+    return document
+
+
+class Document:
+    """One open DICOM file. Create it with :func:`open_document`."""
+
+    def __init__(self, path: str, *, memmap_threshold: int, cache_bytes: int) -> None:
+        self.path = path
+        self.memmap_threshold = int(memmap_threshold)
+        self.dataset: Dataset = Dataset()
+        self.mapped_elements: list[MappedElement] = []
+        self.warnings: list[str] = []
+        self.recovery: Any = None
+        self.file_size = 0
+        self.open_seconds = 0.0
+        self.transfer_syntax = pydicom.uid.UID(pydicom.uid.ExplicitVRLittleEndian)
+        self.geometry: PixelGeometry | None = None
+        self.pixel_element: header.PixelElement | None = None
+        self.frames: np.ndarray | None = None
+        self.frames_changed = Signal()  # emits a set of frame indices (or None: all)
+        self.mode_changed = Signal()  # emits the new writable flag
+        self.history_changed = Signal()  # undo/redo/dirty state changed
+        self._fd: int | None = None
+        self._mapping: np.memmap | None = None
+        self._pixel_bytes: np.ndarray | None = None
+        self._spans: list[encapsulated.FrameSpan] = []
+        self._num_frames = 0
+        self._decoder = None
+        self._decode_options: dict[str, Any] = {}
+        self._cache = FrameCache(cache_bytes)
+        self._required_size = 0
+        self._identity: tuple[int, int] | None = None
+        self._in_memory = False
+        self._edits = None
+        self._lock = None
+        self._write_fd: int | None = None
+        self._state_lock = threading.RLock()
+
+    # ----------------------------------------------------------------- opening
+    def _open(self) -> None:
+        started = time.perf_counter()
+        header.open_mode_ok(self.path)
+        self.recovery = _recover_journal(self.path)
+        try:
+            self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise DicomError(self.path, f"cannot open: {exc.strerror}") from exc
+        status = os.fstat(self._fd)
+        self.file_size = status.st_size
+        self._identity = (status.st_dev, status.st_ino)
+        # A named file object: pydicom reads deferred non-binary values by name.
+        with open(self.path, "rb") as fileobj:
+            if _identity_of(fileobj.fileno()) != self._identity:
+                raise FileChangedError(self.path, "the file was replaced while being opened")
+            header.sniff(self.path, fileobj.read(132))
+            fileobj.seek(0)
+            dataset = header.parse_header(self.path, fileobj, self.memmap_threshold)
+            if header.empty_dataset_like(dataset):
+                raise NotDicomError(self.path, "not a DICOM file: no data elements could be read")
+            self.dataset = dataset
+            self.transfer_syntax = header.transfer_syntax_of(dataset)
+            if header.is_deflated(dataset):
+                self._open_in_memory()
+            else:
+                self._open_mapped(fileobj)
+        self.open_seconds = time.perf_counter() - started
+
+    def _open_mapped(self, fileobj) -> None:
+        implicit, little = self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
+        pixel_position = fileobj.tell()
+        bits = _int_or_none(self.dataset.get("BitsAllocated"))
+        pixel = header.read_pixel_element_header(self.path, fileobj, implicit, little, bits)
+        if self.file_size:
+            self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
+        self.mapped_elements = header.map_deferred_values(
+            self.path, self.dataset, self.file_size, self._map_range, bits
+        )
+        if pixel is None:
+            if pixel_position < self.file_size:
+                self.warnings.append(f"bytes after offset {pixel_position} could not be parsed and were ignored")
+            return
+        self.pixel_element = pixel
+        if pixel.length is None:
+            end = self._open_encapsulated(pixel)
+        else:
+            end = self._open_native(pixel)
+        if end < self.file_size:
+            trailing = header.read_trailing_elements(fileobj, end, implicit, little, self.memmap_threshold)
+            if trailing is not None:
+                self.dataset.update(trailing)
+                self.mapped_elements += header.map_deferred_values(
+                    self.path, self.dataset, self.file_size, self._map_range, bits
+                )
+
+    def _map_range(self, offset: int, length: int) -> np.ndarray:
+        assert self._mapping is not None
+        return self._mapping[offset : offset + length]
+
+    def _check_not_truncated_before_pixels(self, pixel: header.PixelElement) -> None:
+        if pixel.value_offset > self.file_size:
+            raise TruncatedFileError(self.path, "the file ends inside the Pixel Data element header")
+
+    def _open_native(self, pixel: header.PixelElement) -> int:
+        self._check_not_truncated_before_pixels(pixel)
+        geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=False)
+        check_declared_size(self.path, geometry, self.file_size)
+        self.geometry = geometry
+        declared = pixel.length or 0
+        expected = geometry.native_nbytes(geometry.number_of_frames)
+        available = min(declared, self.file_size - pixel.value_offset)
+        frames = geometry.complete_native_frames(available)
+        name = pixel.keyword
+        if frames == 0:
+            raise TruncatedFileError(
+                self.path,
+                f"{name} declares {geometry.number_of_frames} frame(s) of {geometry.frame_nbytes} bytes "
+                f"but holds only {available} bytes: not even one frame is complete",
+            )
+        if declared > self.file_size - pixel.value_offset:
+            self.warnings.append(
+                f"{name} declares {declared} bytes but the file ends after {available}: "
+                f"showing the {frames} complete frame(s) of {geometry.number_of_frames}"
+            )
+        elif frames < geometry.number_of_frames:
+            self.warnings.append(
+                f"{name} declares {geometry.number_of_frames} frames of {geometry.frame_nbytes} bytes but holds "
+                f"{declared} bytes: showing the {frames} complete frame(s)"
+            )
+        elif declared < expected:
+            pass
+        self._num_frames = frames
+        used = geometry.native_nbytes(frames)
+        # The decoder gets the whole value: pydicom reads one byte past an
+        # odd-length frame for big endian 8-bit OW data.
+        self._pixel_bytes = self._map_range(pixel.value_offset, max(used, min(declared, available)))
+        self._required_size = pixel.value_offset + used
+        self.mapped_elements.append(
+            MappedElement(pixel.tag, name, pixel.vr, pixel.value_offset, min(declared, available), None)
+        )
+        self._attach_pixel_value(pixel, self._map_range(pixel.value_offset, min(declared, available)))
+        self.frames = self._native_view(geometry, frames)
+        self._decoder = get_decoder(self.transfer_syntax)
+        self._decode_options = self._pixel_options(pixel, frames)
+        return pixel.value_offset + min(declared, available)
+
+    def _native_view(self, geometry: PixelGeometry, frames: int) -> np.ndarray | None:
+        if geometry.bits_allocated == 1 or geometry.photometric_interpretation == "YBR_FULL_422":
+            return None  # packed or subsampled: no (frames, rows, cols, samples) view exists
+        if self._pixel_bytes is None:
+            return None
+        dtype = geometry.dtype.newbyteorder("<" if self.transfer_syntax.is_little_endian else ">")
+        flat = self._pixel_bytes[: frames * geometry.frame_nbytes].view(dtype)
+        rows, cols, samples = geometry.rows, geometry.columns, geometry.samples_per_pixel
+        if samples == 1:
+            return flat.reshape(frames, rows, cols)
+        if geometry.planar_configuration == 0:
+            return flat.reshape(frames, rows, cols, samples)
+        return flat.reshape(frames, samples, rows, cols).transpose(0, 2, 3, 1)
+
+    def _open_encapsulated(self, pixel: header.PixelElement) -> int:
+        self._check_not_truncated_before_pixels(pixel)
+        geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=True)
+        self.geometry = geometry
+        if not self.transfer_syntax.is_encapsulated:
+            raise UnsupportedError(
+                self.path, f"Pixel Data has undefined length but {self.transfer_syntax.name} is not a compressed syntax"
+            )
+        data = self._map_range(pixel.value_offset, self.file_size - pixel.value_offset)
+        layout = encapsulated.scan_items(self.path, data)
+        self._pixel_bytes = data[: layout.end]
+        spans = encapsulated.index_frames(
+            self.path, data, layout, geometry.number_of_frames, self._extended_offsets()
+        )
+        spans = spans[: geometry.number_of_frames]
+        if not layout.complete:
+            self.warnings.append(
+                f"the compressed Pixel Data is cut short by the end of the file: {len(spans)} frame(s) found"
+            )
+        if not spans:
+            raise TruncatedFileError(self.path, "the compressed Pixel Data holds no complete frame")
+        if len(spans) < geometry.number_of_frames:
+            self.warnings.append(
+                f"Number of Frames is {geometry.number_of_frames} but only {len(spans)} frame(s) were found"
+            )
+        self._spans = spans
+        self._num_frames = len(spans)
+        self._required_size = pixel.value_offset + layout.end
+        self.mapped_elements.append(MappedElement(pixel.tag, pixel.keyword, pixel.vr, pixel.value_offset, layout.end))
+        self._attach_pixel_value(pixel, self._pixel_bytes)
+        self._decoder = _decoder_for(self.path, self.transfer_syntax)
+        options = self._pixel_options(pixel, 1)
+        options.pop("extended_offsets", None)
+        self._decode_options = options
+        return pixel.value_offset + layout.end
+
+    def _extended_offsets(self) -> tuple[list[int], list[int]] | None:
+        if "ExtendedOffsetTable" not in self.dataset or "ExtendedOffsetTableLengths" not in self.dataset:
+            return None
+        tables = []
+        for keyword in ("ExtendedOffsetTable", "ExtendedOffsetTableLengths"):
+            value = self.dataset[keyword].value
+            raw = value.read() if hasattr(value, "read") else bytes(value or b"")
+            if hasattr(value, "seek"):
+                value.seek(0)
+            tables.append(np.frombuffer(raw[: len(raw) // 8 * 8], dtype="<u8").tolist())
+        if not tables[0]:
+            return None
+        return tables[0], tables[1]
+
+    def _attach_pixel_value(self, pixel: header.PixelElement, data: np.ndarray) -> None:
+        from pydicom.dataelem import DataElement
+
+        from viewer.model.mapped import MappedValue
+
+        value = MappedValue(data, pixel.value_offset)
+        element = DataElement(pixel.tag, pixel.vr, b"", is_undefined_length=pixel.length is None)
+        element._value = value
+        self.dataset._dict[pydicom.tag.Tag(pixel.tag)] = element
+        self.mapped_elements[-1] = MappedElement(
+            pixel.tag, pixel.keyword, pixel.vr, pixel.value_offset, int(data.shape[0]), value
+        )
+
+    def _pixel_options(self, pixel: header.PixelElement, frames: int) -> dict[str, Any]:
+        options = dict(as_pixel_options(self.dataset))
+        options.update(
+            transfer_syntax_uid=self.transfer_syntax,
+            pixel_keyword=pixel.keyword,
+            pixel_vr=pixel.vr,
+            number_of_frames=frames,
+        )
+        return options
+
+    def _open_in_memory(self) -> None:
+        """Deflated files cannot be mapped: read them whole through pydicom."""
+        try:
+            dataset = pydicom.dcmread(self.path, force=True)
+            geometry = None
+            if "PixelData" in dataset:
+                geometry = read_geometry(self.path, dataset, "PixelData", self.transfer_syntax.is_encapsulated)
+        except DicomError:
+            raise
+        except Exception as exc:
+            raise NotDicomError(self.path, f"cannot read the deflated dataset: {exc}") from exc
+        self.dataset = dataset
+        self.geometry = geometry
+        self._in_memory = True
+        self._num_frames = geometry.number_of_frames if geometry else 0
+        self.warnings.append("deflated transfer syntax: the dataset was read into memory, not mapped")
+
+    # -------------------------------------------------------------- properties
+    @property
+    def closed(self) -> bool:
+        return self._fd is None
+
+    @property
+    def num_frames(self) -> int:
+        """Number of frames that can be shown (complete frames only)."""
+        return self._num_frames
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame: (rows, cols) or (rows, cols, samples)."""
+        return self.geometry.frame_shape if self.geometry else ()
+
+    @property
+    def dtype(self) -> np.dtype | None:
+        """dtype of :meth:`frame` results (big endian for big endian files, as pydicom)."""
+        if self.geometry is None:
+            return None
+        if self.transfer_syntax.is_little_endian or self.is_encapsulated or self.geometry.bits_allocated <= 8:
+            return self.geometry.dtype
+        return self.geometry.dtype.newbyteorder(">")
+
+    @property
+    def is_encapsulated(self) -> bool:
+        return bool(self.pixel_element and self.pixel_element.length is None)
+
+    @property
+    def is_memmapped(self) -> bool:
+        """True if the pixel data is mapped rather than read into memory."""
+        return self._pixel_bytes is not None
+
+    @property
+    def photometric_interpretation(self) -> str:
+        return self.geometry.photometric_interpretation if self.geometry else ""
+
+    @property
+    def pixel_offset(self) -> int | None:
+        """Offset of the first pixel data value byte in the file."""
+        return self.pixel_element.value_offset if self.pixel_element else None
+
+    @property
+    def mapped_bytes(self) -> int:
+        """Total length of the memory-mapped values."""
+        return sum(element.length for element in self.mapped_elements)
+
+    @property
+    def frame_time_ms(self) -> float | None:
+        """Milliseconds per frame from the file, or None."""
+        return display.frame_time_ms(self.dataset)
+
+    @property
+    def window_presets(self) -> list[display.WindowPreset]:
+        return display.window_presets(self.dataset)
+
+    @property
+    def rescale_unit(self) -> str:
+        return display.rescale_unit(self.dataset)
+
+    def rescale(self, index: int = 0) -> tuple[float, float]:
+        """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
+        return display.rescale_for_frame(self.dataset, index)
+
+    @property
+    def cache(self) -> FrameCache:
+        return self._cache
+
+    # ------------------------------------------------------------------ frames
+    def frame(self, index: int) -> np.ndarray:
+        """Frame `index` as pydicom's ``pixel_array(path, index=index)`` returns it.
+
+        For native little-endian data needing no conversion the result is a
+        read-only view into the mapping (pending edits, if any, are applied
+        to a copy).
+
+        Raises
+        ------
+        IndexError
+            If `index` is outside ``range(num_frames)``.
+        DicomError
+            If the frame cannot be decoded, or the file changed on disk.
+        """
+        index = self._check_index(index)
+        edits = self._edits
+        if edits is not None and edits.is_edited(index):
+            stored = self._stored_frame(index)
+            return self._from_stored(edits.render(index, stored))
+        if self.frames is not None and not self._needs_pydicom():
+            self._check_file()
+            stored = self.frames[index]
+            self._advise(index)
+            return self._from_stored(stored)
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        self._check_file()
+        frame = self._decode(index)
+        if self.is_encapsulated:
+            self._cache.put(index, frame)
+        return frame
+
+    def _check_index(self, index: int) -> int:
+        if self.closed:
+            raise ValueError("the document is closed")
+        if self._num_frames == 0:
+            raise UnsupportedError(self.path, "the file has no pixel data")
+        index = int(index)
+        if index < 0:
+            index += self._num_frames
+        if not 0 <= index < self._num_frames:
+            raise IndexError(f"frame {index} is outside 0..{self._num_frames - 1}")
+        return index
+
+    def _needs_pydicom(self) -> bool:
+        """True if pydicom would change stored values (1-bit, YBR, odd OW swap)."""
+        geometry = self.geometry
+        assert geometry is not None
+        if geometry.bits_allocated == 1 or geometry.photometric_interpretation in _COLOUR_CONVERTED:
+            return True
+        return (
+            not self.transfer_syntax.is_little_endian
+            and geometry.bits_allocated == 8
+            and self.pixel_element is not None
+            and self.pixel_element.vr == "OW"
+        )
+
+    def _stored_frame(self, index: int) -> np.ndarray:
+        assert self.frames is not None
+        self._check_file()
+        return self.frames[index]
+
+    def _from_stored(self, stored: np.ndarray) -> np.ndarray:
+        """Stored values as pydicom returns them: a view unless unused high bits
+        must be masked (unsigned) or sign-extended (signed), as pydicom does."""
+        assert self.geometry is not None
+        shift = self.geometry.unused_high_bits
+        if not shift:
+            return stored
+        corrected = np.array(stored, copy=True)
+        np.left_shift(corrected, shift, out=corrected)
+        np.right_shift(corrected, shift, out=corrected)
+        return corrected
+
+    def _advise(self, index: int) -> None:
+        """Ask the kernel to read frame `index` ahead (one request, not a fault per page)."""
+        if self._mapping is None or self.geometry is None or self.pixel_element is None:
+            return
+        start = self.pixel_element.value_offset + index * self.geometry.frame_nbytes
+        self.advise_range(start, self.geometry.frame_nbytes, mmap.MADV_WILLNEED)
+
+    def advise_range(self, start: int, length: int, advice: int) -> None:
+        """``madvise`` a byte range of the file mapping (no-op where unsupported)."""
+        raw = getattr(self._mapping, "_mmap", None)
+        if raw is None or not hasattr(raw, "madvise"):
+            return
+        base = self._mapping.offset if self._mapping is not None else 0
+        start -= base
+        aligned = start - start % mmap.PAGESIZE
+        try:
+            raw.madvise(advice, aligned, min(length + start - aligned, len(raw) - aligned))
+        except (OSError, ValueError):
+            pass
+
+    def _check_file(self) -> None:
+        """Refuse to touch the mapping if the file shrank or was replaced."""
+        if self._fd is None or self._in_memory:
+            return
+        status = os.fstat(self._fd)
+        if status.st_size < self._required_size:
+            raise FileChangedError(
+                self.path,
+                f"the file was truncated to {status.st_size} bytes by another program while open "
+                f"(it needs {self._required_size})",
+            )
+
+    def _decode(self, index: int) -> np.ndarray:
+        try:
+            if self._in_memory:
+                return pydicom.pixels.pixel_array(self.dataset, index=index)
+            assert self._pixel_bytes is not None and self._decoder is not None
+            if self.is_encapsulated:
+                source = encapsulated.frame_bytes(self._pixel_bytes, self._spans[index])
+                array, _ = self._decoder.as_array(source, index=0, **self._decode_options)
+            else:
+                array, _ = self._decoder.as_array(self._pixel_bytes, index=index, **self._decode_options)
+            return array
+        except DicomError:
+            raise
+        except MemoryError as exc:
+            raise UnsupportedError(self.path, f"frame {index} is too large to decode in memory") from exc
+        except Exception as exc:
+            raise UnsupportedError(self.path, f"cannot decode frame {index}: {exc}") from exc
+
+    # ------------------------------------------------------------------- edits
+    @property
+    def writable(self) -> bool:
+        """True in read/write mode (edit lock held)."""
+        return self._edits is not None
+
+    def edit_refusal(self) -> str | None:
+        """Why this document cannot be edited, or None if it can."""
+        if self.closed:
+            return "the document is closed"
+        geometry = self.geometry
+        if geometry is None or self.pixel_element is None or self._in_memory:
+            return "the file has no pixel data that can be edited in place"
+        if self.is_encapsulated:
+            return "the pixel data is compressed; only uncompressed files can be edited in place"
+        if geometry.bits_allocated == 1:
+            return "1-bit pixel data cannot be edited"
+        if self.frames is None or self._needs_pydicom():
+            return f"{geometry.photometric_interpretation} pixel data cannot be edited in place"
+        if geometry.pixel_keyword != "PixelData":
+            return "float pixel data cannot be edited"
+        if not os.access(self.path, os.W_OK):
+            return "you do not have permission to write this file"
+        return None
+
+    def set_writable(self, writable: bool, *, discard: bool = False) -> None:
+        """Switch between read-only and read/write mode.
+
+        Switching on checks the file can be edited and takes the edit lock;
+        switching off with unsaved edits raises unless ``discard=True``.
+
+        Raises
+        ------
+        ReadOnlyError
+            If the file cannot be edited (the reason is in the message).
+        LockedError
+            If another process holds the edit lock.
+        """
+        if writable == self.writable:
+            return
+        if writable:
+            self._enter_write_mode()
+        else:
+            if self._edits is not None and self._edits.dirty and not discard:
+                raise ReadOnlyError(self.path, "there are unsaved edits: save or discard them first")
+            self._leave_write_mode()
+        self.mode_changed.emit(self.writable)
+
+    def _enter_write_mode(self) -> None:
+        from viewer.model.edits import EditSession
+        from viewer.model.filelock import acquire_edit_lock
+
+        reason = self.edit_refusal()
+        if reason:
+            raise ReadOnlyError(self.path, f"cannot edit: {reason}")
+        try:
+            self._write_fd = os.open(self.path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
+        except OSError as exc:
+            raise ReadOnlyError(self.path, f"cannot edit: {exc.strerror}") from exc
+        try:
+            status = os.fstat(self._write_fd)
+            if (status.st_dev, status.st_ino) != self._identity:
+                raise FileChangedError(self.path, "the file was replaced on disk since it was opened")
+            self._lock = acquire_edit_lock(self._write_fd, self.path)
+            assert self.frames is not None and self.pixel_element is not None
+            self._edits = EditSession(
+                self.path, self._write_fd, self.frames, pixel_offset=self.pixel_element.value_offset
+            )
+            self._edits.changed.connect(self._on_edits_changed)
+        except BaseException:
+            self._leave_write_mode()
+            raise
+
+    def _leave_write_mode(self) -> None:
+        self._edits = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        if self._write_fd is not None:
+            os.close(self._write_fd)
+            self._write_fd = None
+
+    def _on_edits_changed(self, frames: Iterable[int] | None = None) -> None:
+        self._cache.clear()
+        self.frames_changed.emit(frames)
+        self.history_changed.emit()
+
+    def _require_edits(self):
+        if self._edits is None:
+            raise ReadOnlyError(self.path, "the document is read-only: switch to read/write mode to edit")
+        return self._edits
+
+    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, *, label: str = "Mask") -> None:
+        """Set the pixels under `mask` to `value` on `frames` (pending until :meth:`save`).
+
+        Parameters
+        ----------
+        mask : numpy.ndarray
+            Boolean ``(rows, cols)``.
+        value : scalar or sequence
+            Fill value, per sample for colour images.
+        frames : int, range, slice, iterable of int, or None
+            Which frames; None means all.
+        """
+        self._require_edits().apply_mask(mask, value, frames, label=label)
+
+    def begin_stroke(self, label: str = "Brush") -> None:
+        """Start grouping edits into one undo step (a brush drag)."""
+        self._require_edits().begin_stroke(label)
+
+    def commit_stroke(self) -> None:
+        self._require_edits().commit_stroke()
+
+    def abort_stroke(self) -> None:
+        self._require_edits().abort_stroke()
+
+    def undo(self) -> None:
+        self._require_edits().undo()
+
+    def redo(self) -> None:
+        self._require_edits().redo()
+
+    @property
+    def can_undo(self) -> bool:
+        return self._edits is not None and self._edits.can_undo
+
+    @property
+    def can_redo(self) -> bool:
+        return self._edits is not None and self._edits.can_redo
+
+    @property
+    def undo_label(self) -> str:
+        return self._edits.undo_label if self._edits is not None else ""
+
+    @property
+    def redo_label(self) -> str:
+        return self._edits.redo_label if self._edits is not None else ""
+
+    @property
+    def dirty(self) -> bool:
+        """True if there are edits not yet saved to the file."""
+        return self._edits is not None and self._edits.dirty
+
+    @property
+    def edits(self):
+        """The :class:`~viewer.model.edits.EditSession` in read/write mode, else None."""
+        return self._edits
+
+    def save(self) -> None:
+        """Write pending edits into the file through the rollback journal."""
+        self._require_edits().save()
+        self._cache.clear()
+        self.history_changed.emit()
+
+    def revert(self) -> None:
+        """Drop every pending edit."""
+        if self._edits is not None:
+            self._edits.revert()
+
+    # ----------------------------------------------------------------- closing
+    def close(self) -> None:
+        """Release the mappings, the lock and the file handles (idempotent)."""
+        self._leave_write_mode()
+        self._cache.clear()
+        for element in self.mapped_elements:
+            if element.value is not None:
+                element.value.close()
+        self.frames = None
+        self._pixel_bytes = None
+        mapping, self._mapping = self._mapping, None
+        raw = getattr(mapping, "_mmap", None)
+        del mapping
+        if raw is not None:
+            try:
+                raw.close()
+            except BufferError:
+                pass  # views handed out are still alive; the mapping goes with the last one
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "Document":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else f"{self.num_frames} frame(s) {self.frame_shape}"
+        return f"<Document {os.path.basename(self.path)!r} {state}>"
+
+
+def _identity_of(fd: int) -> tuple[int, int]:
+    status = os.fstat(fd)
+    return status.st_dev, status.st_ino
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decoder_for(path: str, syntax: pydicom.uid.UID):
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError as exc:
+        raise UnsupportedError(path, f"the transfer syntax {syntax.name} ({syntax}) is not supported") from exc
+    if not decoder.is_available:
+        missing = "; ".join(decoder.missing_dependencies) or "no plugin installed"
+        raise UnsupportedError(path, f"no decoder available for {syntax.name}: {missing}")
+    return decoder
+
+
+def _recover_journal(path: str):
+    """Roll back an interrupted save before anything reads the file."""
+    try:
+        from viewer.model import journal
+    except ImportError:  # editing support not installed in this build
+        return None
+    return journal.recover(path)

@@ -1,0 +1,299 @@
+"""Header parsing: read a DICOM file's dataset without reading large values.
+
+How a file is opened (see also :mod:`viewer.model.document`):
+
+1. :func:`sniff` checks the first bytes: a preamble with ``DICM``, or (as
+   dcmtk accepts) a bare dataset whose first element looks like DICOM.
+2. pydicom parses the header with ``defer_size`` (binary values longer than
+   the threshold are skipped, only their offset recorded) and
+   ``stop_before_pixels`` (so undefined-length, encapsulated pixel data is
+   never read either).
+3. :func:`read_pixel_element_header` reads the Pixel Data element's own
+   header at the position pydicom stopped at; elements after the pixel data
+   (trailing padding, signatures) are parsed the same way.
+4. :func:`map_deferred_values` replaces every deferred binary value, in
+   nested sequences too, by a :class:`~viewer.model.mapped.MappedValue` over a
+   ``numpy.memmap`` -- after checking that the value lies inside the file,
+   because touching a mapping beyond the end of a file raises SIGBUS.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+import numpy as np
+import pydicom
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+
+from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError
+from viewer.model.mapped import MappedElement, MappedValue
+
+BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
+UNDEFINED_LENGTH = 0xFFFFFFFF
+_EXPLICIT_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+_VALID_VRS = {
+    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
+    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
+    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
+}
+
+
+@dataclass(frozen=True)
+class PixelElement:
+    """Where the pixel data element sits in the file.
+
+    Attributes
+    ----------
+    tag : int
+        0x7FE00010, 0x7FE00008 or 0x7FE00009.
+    vr : str
+        The VR (from the file for explicit VR, inferred otherwise).
+    header_offset : int
+        Offset of the element's tag.
+    value_offset : int
+        Offset of the first value byte.
+    length : int or None
+        Declared value length, or None for undefined length (encapsulated).
+    """
+
+    tag: int
+    vr: str
+    header_offset: int
+    value_offset: int
+    length: int | None
+
+    @property
+    def keyword(self) -> str:
+        return PIXEL_TAGS[self.tag]
+
+
+def sniff(path: str, head: bytes) -> bool:
+    """Return True if the file has a preamble (``DICM`` at 128), False if bare.
+
+    Raises
+    ------
+    NotDicomError
+        If the bytes are not recognisably DICOM.
+    """
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return True
+    if len(head) < 8:
+        raise NotDicomError(path, f"not a DICOM file: only {len(head)} bytes long")
+    if _looks_like_dataset(head):
+        return False
+    raise NotDicomError(path, "not a DICOM file: no 'DICM' marker at byte 128 and no DICOM element at the start")
+
+
+def _looks_like_dataset(head: bytes) -> bool:
+    """True if the first bytes are a plausible element (file meta or dataset)."""
+    for order in "<>":
+        group, element = struct.unpack(order + "HH", head[:4])
+        if group not in (0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028) or element > 0x00FF and group != 0x0002:
+            continue
+        if head[4:6] in _VALID_VRS:
+            return True
+        (length,) = struct.unpack(order + "I", head[4:8])
+        if order == "<" and length < 1024:  # implicit VR little endian
+            return True
+    return False
+
+
+def parse_header(path: str, fileobj: BinaryIO, defer_size: int) -> Dataset:
+    """Parse everything up to the pixel data, skipping large values.
+
+    Raises
+    ------
+    DicomError
+        For any parse failure, with pydicom's reason.
+    """
+    try:
+        return pydicom.dcmread(fileobj, defer_size=defer_size, stop_before_pixels=True, force=True)
+    except DicomError:
+        raise
+    except EOFError as exc:
+        raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
+    except Exception as exc:  # pydicom raises many types for malformed input
+        raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
+
+
+def is_deflated(dataset: Dataset) -> bool:
+    """True for the Deflated Explicit VR Little Endian transfer syntax."""
+    meta = getattr(dataset, "file_meta", None)
+    return bool(meta) and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+
+
+def transfer_syntax_of(dataset: Dataset) -> UID:
+    """The dataset's transfer syntax, or the one pydicom guessed for bare files."""
+    meta = getattr(dataset, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta else None
+    if uid:
+        return UID(uid)
+    implicit, little = dataset.original_encoding
+    if implicit:
+        return UID(pydicom.uid.ImplicitVRLittleEndian)
+    return UID(pydicom.uid.ExplicitVRLittleEndian if little else pydicom.uid.ExplicitVRBigEndian)
+
+
+def read_pixel_element_header(
+    path: str, fileobj: BinaryIO, implicit_vr: bool, little_endian: bool, bits_allocated: int | None
+) -> PixelElement | None:
+    """Read the pixel data element header at the current position.
+
+    Returns None at the end of the file (no pixel data).
+    """
+    header_offset = fileobj.tell()
+    head = fileobj.read(8)
+    if len(head) == 0:
+        return None
+    if len(head) < 8:
+        raise TruncatedFileError(path, "the file ends inside the Pixel Data element header")
+    order = "<" if little_endian else ">"
+    group, element = struct.unpack(order + "HH", head[:4])
+    tag = (group << 16) | element
+    if tag not in PIXEL_TAGS:
+        return None
+    if implicit_vr:
+        (length,) = struct.unpack(order + "I", head[4:8])
+        vr = {0x7FE00008: "OF", 0x7FE00009: "OD"}.get(tag, "OW" if (bits_allocated or 8) > 8 else "OB")
+        value_offset = header_offset + 8
+    else:
+        vr_bytes = head[4:6]
+        vr = vr_bytes.decode("ascii", "replace")
+        if vr_bytes in _EXPLICIT_LONG_VRS:
+            extra = fileobj.read(4)
+            if len(extra) < 4:
+                raise TruncatedFileError(path, "the file ends inside the Pixel Data element header")
+            (length,) = struct.unpack(order + "I", extra)
+            value_offset = header_offset + 12
+        else:
+            (length,) = struct.unpack(order + "H", head[6:8])
+            value_offset = header_offset + 8
+    return PixelElement(tag, vr, header_offset, value_offset, None if length == UNDEFINED_LENGTH else length)
+
+
+def read_trailing_elements(
+    fileobj: BinaryIO, start: int, implicit_vr: bool, little_endian: bool, defer_size: int
+) -> Dataset | None:
+    """Parse the elements after the pixel data (padding, signatures); None if unparsable."""
+    from pydicom.filereader import read_dataset
+
+    fileobj.seek(start)
+    try:
+        return read_dataset(fileobj, implicit_vr, little_endian, defer_size=defer_size)
+    except Exception:
+        return None
+
+
+def _vr_for(raw: RawDataElement, bits_allocated: int | None) -> str:
+    if raw.VR:
+        return str(raw.VR)
+    try:
+        vr = dictionary_VR(raw.tag)
+    except KeyError:
+        return "UN"
+    if "OW" in vr and "OB" in vr:
+        return "OW" if (bits_allocated or 8) > 8 else "OB"
+    if " or " in vr:
+        return "OW" if "OW" in vr else vr.split(" or ")[0]
+    return vr
+
+
+def map_deferred_values(
+    path: str,
+    dataset: Dataset,
+    file_size: int,
+    make_mapping: Callable[[int, int], np.ndarray],
+    bits_allocated: int | None,
+) -> list[MappedElement]:
+    """Replace deferred binary values (recursively) by mapped values.
+
+    Parameters
+    ----------
+    make_mapping : callable
+        ``make_mapping(offset, length)`` returns a ``uint8`` mapping.
+
+    Raises
+    ------
+    TruncatedFileError
+        If a deferred value extends past the end of the file.
+    """
+    mapped: list[MappedElement] = []
+    for item in _iter_datasets(dataset):
+        for tag, raw in list(item._dict.items()):
+            if not isinstance(raw, RawDataElement) or raw.value is not None or not raw.length:
+                continue  # read already, or empty
+            vr = _vr_for(raw, bits_allocated)
+            if vr not in BINARY_VRS:
+                continue
+            name = keyword_for_tag(raw.tag) or f"({raw.tag.group:04X},{raw.tag.element:04X})"
+            if raw.value_tell + raw.length > file_size:
+                raise TruncatedFileError(
+                    path,
+                    f"{name} declares {raw.length} bytes at offset {raw.value_tell} "
+                    f"but the file ends after {file_size} bytes",
+                )
+            value = MappedValue(make_mapping(raw.value_tell, raw.length), raw.value_tell)
+            element = DataElement(raw.tag, vr, b"")
+            element._value = value  # a buffered value: pydicom shows its repr
+            item._dict[tag] = element
+            mapped.append(MappedElement(int(raw.tag), keyword_for_tag(raw.tag), vr, raw.value_tell, raw.length, value))
+    return mapped
+
+
+def _iter_datasets(dataset: Dataset):
+    """Yield `dataset` and every sequence item in it, without reading raw values."""
+    yield dataset
+    for element in list(dataset._dict.values()):
+        if isinstance(element, DataElement) and element.VR == "SQ":
+            items = element.value
+        elif isinstance(element, RawDataElement) and element.VR == "SQ" and element.value is not None:
+            items = dataset[element.tag].value
+        else:
+            continue
+        for item in items or []:
+            if isinstance(item, Dataset):
+                yield from _iter_datasets(item)
+
+
+def open_mode_ok(path: str) -> None:
+    """Raise a DicomError if `path` is not a regular readable file."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError as exc:
+        raise DicomError(path, "no such file") from exc
+    except OSError as exc:
+        raise DicomError(path, f"cannot open: {exc.strerror}") from exc
+    import stat
+
+    if stat.S_ISDIR(status.st_mode):
+        raise DicomError(path, "is a folder, not a DICOM file")
+    if not stat.S_ISREG(status.st_mode):
+        raise DicomError(path, "is not a regular file")
+
+
+def empty_dataset_like(dataset: Dataset) -> bool:
+    """True if pydicom parsed nothing useful (force=True on non-DICOM bytes)."""
+    return len(dataset) == 0 and not getattr(dataset, "file_meta", None)
+
+
+__all__ = [
+    "BINARY_VRS",
+    "FileDataset",
+    "PixelElement",
+    "empty_dataset_like",
+    "is_deflated",
+    "map_deferred_values",
+    "open_mode_ok",
+    "parse_header",
+    "read_pixel_element_header",
+    "read_trailing_elements",
+    "sniff",
+    "transfer_syntax_of",
+]
