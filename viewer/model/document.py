@@ -49,7 +49,7 @@ from viewer.model.errors import (
     UnsupportedError,
 )
 from viewer.model.events import Signal
-from viewer.model.geometry import PixelGeometry, check_declared_size, read_geometry
+from viewer.model.geometry import PixelGeometry, read_geometry
 from viewer.model.mapped import MappedElement
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
@@ -203,7 +203,6 @@ class Document:
     def _open_native(self, pixel: header.PixelElement) -> int:
         self._check_not_truncated_before_pixels(pixel)
         geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=False)
-        check_declared_size(self.path, geometry, self.file_size)
         self.geometry = geometry
         declared = pixel.length or 0
         expected = geometry.native_nbytes(geometry.number_of_frames)

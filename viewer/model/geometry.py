@@ -139,14 +139,3 @@ def read_geometry(path: str, dataset: Dataset, pixel_keyword: str, encapsulated:
         rows, columns, samples, bits_allocated, bits_stored, representation, planar, frames, photometric,
         pixel_keyword,
     )
-
-
-def check_declared_size(path: str, geometry: PixelGeometry, file_size: int) -> None:
-    """Refuse headers whose one frame alone could not fit in the file."""
-    if geometry.frame_nbytes > max(file_size, 0):
-        # A native frame larger than the whole file is a lying header.
-        raise DicomError(
-            path,
-            f"one frame of {geometry.rows} x {geometry.columns} x {geometry.samples_per_pixel} at "
-            f"{geometry.bits_allocated} bits needs {geometry.frame_nbytes} bytes but the file has {file_size}",
-        )

@@ -1,0 +1,171 @@
+"""The ``cinemap`` command line.
+
+``cinemap [PATH ...]`` opens the viewer, ``cinemap --demo`` the built-in demo,
+``cinemap info PATH`` describes a file headless, ``cinemap bench`` measures
+speed and memory. Exit codes: 0 success, 1 a file could not be used (the
+reason is printed on one line), 2 wrong usage, 3 the GUI could not start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from typing import Any, Sequence
+
+from viewer import __version__
+
+EXIT_OK = 0
+EXIT_FILE_ERROR = 1
+EXIT_USAGE = 2
+EXIT_GUI_ERROR = 3
+
+COMMANDS = ("info", "bench")
+
+EPILOG = """commands:
+  cinemap [PATH ...]          open files in the viewer
+  cinemap --demo              generate (once) and open a ~2 GB synthetic cine
+  cinemap info PATH [--json]  describe a file without opening the viewer
+  cinemap bench [--size 2G]   measure speed and memory against pydicom
+
+exit codes: 0 ok, 1 a file could not be used, 2 usage error, 3 the GUI could not start
+"""
+
+
+def _gui_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cinemap",
+        description="Cinemap: view, play and mask DICOM files too large for memory.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="DICOM files to open")
+    parser.add_argument("--demo", action="store_true", help="open the built-in synthetic demo cine")
+    parser.add_argument("--version", action="version", version=f"cinemap {__version__}")
+    return parser
+
+
+def _info_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cinemap info", description="Describe a DICOM file without reading its pixels.")
+    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument(
+        "--memmap-threshold", type=int, default=None, metavar="BYTES", help="map binary values longer than this"
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cinemap`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "info":
+        return info_command(args[1:])
+    if args and args[0] == "bench":
+        from viewer.bench import bench_command
+
+        return bench_command(args[1:])
+    options = _gui_parser().parse_args(args)
+    try:
+        from viewer.app import run
+    except ImportError as exc:
+        print(f"cinemap: cannot start the viewer: {exc}", file=sys.stderr)
+        return EXIT_GUI_ERROR
+    return run(options.paths, demo=options.demo)
+
+
+def info_command(argv: Sequence[str]) -> int:
+    """``cinemap info PATH [--json]``."""
+    options = _info_parser().parse_args(list(argv))
+    from viewer.model import DEFAULT_MEMMAP_THRESHOLD, DicomError, open_document
+
+    threshold = options.memmap_threshold if options.memmap_threshold is not None else DEFAULT_MEMMAP_THRESHOLD
+    try:
+        started = time.perf_counter()
+        with open_document(options.path, memmap_threshold=threshold) as document:
+            elapsed = time.perf_counter() - started
+            report = describe(document, elapsed)
+    except DicomError as exc:
+        print(f"cinemap: {exc}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # never a traceback for a user
+        print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    if options.json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK
+
+
+def describe(document: Any, open_seconds: float) -> dict[str, Any]:
+    """A JSON-ready description of an open document."""
+    pixel = document.pixel_element
+    refusal = document.edit_refusal()
+    return {
+        "path": os.path.abspath(document.path),
+        "file_size": document.file_size,
+        "transfer_syntax": {"uid": str(document.transfer_syntax), "name": document.transfer_syntax.name},
+        "frames": document.num_frames,
+        "frame_shape": list(document.frame_shape),
+        "dtype": str(document.dtype) if document.dtype is not None else None,
+        "photometric_interpretation": document.photometric_interpretation,
+        "compressed": document.is_encapsulated,
+        "memory_mapped": document.is_memmapped,
+        "pixel_data": (
+            {"keyword": pixel.keyword, "vr": pixel.vr, "offset": pixel.value_offset, "length": pixel.length}
+            if pixel is not None
+            else None
+        ),
+        "mapped_elements": [
+            {"tag": element.tag_text, "keyword": element.keyword, "vr": element.vr, "offset": element.offset,
+             "length": element.length}
+            for element in document.mapped_elements
+        ],
+        "frame_time_ms": document.frame_time_ms,
+        "editable": refusal is None,
+        "edit_refusal": refusal,
+        "warnings": list(document.warnings),
+        "recovered_from_journal": str(document.recovery) if document.recovery else None,
+        "open_ms": round(open_seconds * 1000, 3),
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The text form of :func:`describe`."""
+    from viewer.model import format_bytes
+
+    lines = [
+        f"File:            {report['path']} ({format_bytes(report['file_size'])})",
+        f"Transfer syntax: {report['transfer_syntax']['name']} ({report['transfer_syntax']['uid']})",
+        f"Frames:          {report['frames']} x {' x '.join(map(str, report['frame_shape']))} {report['dtype']}"
+        f" ({report['photometric_interpretation']})",
+    ]
+    pixel = report["pixel_data"]
+    if pixel:
+        length = "undefined (encapsulated)" if pixel["length"] is None else f"{pixel['length']} bytes"
+        lines.append(f"Pixel data:      {pixel['keyword']} {pixel['vr']} at offset {pixel['offset']}, length {length}")
+    else:
+        lines.append("Pixel data:      none")
+    if report["frame_time_ms"]:
+        lines.append(f"Frame time:      {report['frame_time_ms']:.3f} ms ({1000 / report['frame_time_ms']:.1f} fps)")
+    lines.append(f"Memory-mapped:   {len(report['mapped_elements'])} element(s)")
+    for element in report["mapped_elements"]:
+        lines.append(
+            f"  {element['tag']} {element['keyword'] or '(private)'} {element['vr']}: "
+            f"{format_bytes(element['length'])} at offset {element['offset']}"
+        )
+    lines.append("Editable:        " + ("yes" if report["editable"] else f"no ({report['edit_refusal']})"))
+    for warning in report["warnings"]:
+        lines.append(f"Warning:         {warning}")
+    if report["recovered_from_journal"]:
+        lines.append(f"Recovered:       {report['recovered_from_journal']}")
+    lines.append(f"Opened in:       {report['open_ms']:.1f} ms")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
