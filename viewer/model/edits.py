@@ -1,0 +1,693 @@
+"""Pending pixel edits with undo/redo, written to the file only by a journaled save.
+
+An :class:`EditSession` sits beside a document opened in read/write mode. It
+never writes through a mapping: the document's mapping stays read-only and
+every edit waits in memory until :meth:`EditSession.save` hands the changed
+byte ranges to :mod:`viewer.model.journal`, which writes them atomically.
+
+How edits are held (why memory scales with the edit, not the file)
+-----------------------------------------------------------------
+An edit is a :class:`MaskOp`: a compact frame selection (a ``range`` or a
+sorted int array), the bounding box of the mask, the mask cropped to that box
+and the fill value. Masking a 200 x 300 band on all 7,000 frames of a 3.5 GB
+file costs one 60 kB mask, not 7,000 copies. Rendering frame ``k`` copies the
+stored frame and applies, in order, the operations that touch ``k``.
+
+Undo entries follow napari's Labels atoms (bounding box, mask, old values),
+with one saving: the old values are still in the file until the next save, so
+they are not held at all. Undo removes the last step (one apply, or one whole
+brush stroke, as in napari's ``_begin_stroke``/``_commit_stroke``); redo puts
+it back. Every step carries a label for the Edit menu ("Undo Mask region"),
+as on glue's command stack.
+
+After a successful save the history is cleared: the old values then exist
+only in the journal, which the save deletes, so an undo past the save would
+have nothing to restore from. Keeping it would mean holding every old value
+in memory, which is what this design avoids.
+
+Header patches (:meth:`EditSession.set_header_patch`) are same-length byte
+writes outside the pixel data (e.g. Burned In Annotation ``YES`` -> ``NO``),
+undoable and saved in the same journaled write as the pixels.
+
+The session is not thread-safe: call it from one thread (the GUI's).
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+
+from viewer.model import journal
+from viewer.model.errors import FileChangedError, ReadOnlyError
+from viewer.model.events import Signal
+
+__all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
+
+# Bytes of pixel data gathered per save batch; bounds the save's memory.
+_SAVE_BATCH_BYTES = 8 << 20
+
+
+class FrameSelection:
+    """An immutable, sorted set of frame indices, held as a ``range`` when possible.
+
+    Build it with :meth:`parse`; it supports ``in``, ``len`` and iteration.
+    """
+
+    __slots__ = ("_range", "_array")
+
+    def __init__(self, indices: range | np.ndarray) -> None:
+        self._range: range | None = None
+        self._array: np.ndarray | None = None
+        if isinstance(indices, range):
+            self._range = indices
+            return
+        array = np.asarray(indices, dtype=np.int64)
+        steps = np.diff(array)
+        if array.size == 0:
+            self._range = range(0)
+        elif array.size == 1 or (steps[0] > 0 and np.all(steps == steps[0])):
+            step = int(steps[0]) if array.size > 1 else 1
+            self._range = range(int(array[0]), int(array[-1]) + 1, step)
+        else:
+            array.setflags(write=False)
+            self._array = array
+
+    @classmethod
+    def parse(cls, frames: Any, frame_count: int) -> FrameSelection:
+        """Turn an int, range, slice, iterable of ints or None (all) into a selection.
+
+        Raises
+        ------
+        ValueError
+            If an index is outside ``range(frame_count)`` or not an integer.
+        """
+        if frames is None:
+            return cls(range(frame_count))
+        if isinstance(frames, slice):
+            return cls(_ascending(range(*frames.indices(frame_count))))
+        if isinstance(frames, numbers.Integral):
+            frames = range(int(frames), int(frames) + 1)
+        if isinstance(frames, range):
+            selection = _ascending(frames)
+            if selection and (selection[0] < 0 or selection[-1] >= frame_count):
+                raise ValueError(f"frames {frames} are outside 0..{frame_count - 1}")
+            return cls(selection)
+        array = np.asarray(list(frames) if not isinstance(frames, np.ndarray) else frames)
+        if array.size == 0:
+            return cls(range(0))
+        if array.dtype.kind not in "iu":
+            raise ValueError(f"frame indices must be integers, not {array.dtype}")
+        array = np.unique(array.astype(np.int64).ravel())
+        if array[0] < 0 or array[-1] >= frame_count:
+            raise ValueError(f"frame index {array[0] if array[0] < 0 else array[-1]} is outside 0..{frame_count - 1}")
+        return cls(array)
+
+    @classmethod
+    def union(cls, selections: Iterable[FrameSelection]) -> FrameSelection:
+        """The frames in any of `selections`."""
+        selections = [selection for selection in selections if len(selection)]
+        if len(selections) == 1:
+            return selections[0]
+        if not selections:
+            return cls(range(0))
+        return cls(np.unique(np.concatenate([selection.as_array() for selection in selections])))
+
+    def __contains__(self, index: object) -> bool:
+        if self._range is not None:
+            return index in self._range
+        position = int(np.searchsorted(self._array, index))
+        return position < self._array.size and self._array[position] == index
+
+    def __len__(self) -> int:
+        return len(self._range) if self._range is not None else int(self._array.size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._range) if self._range is not None else iter(self._array.tolist())
+
+    def __repr__(self) -> str:
+        return f"FrameSelection({self.as_sequence()!r})"
+
+    def contains_array(self, indices: np.ndarray) -> np.ndarray:
+        """Element-wise membership of the int array `indices` (vectorized ``in``)."""
+        if self._range is not None:
+            r = self._range
+            if not r:
+                return np.zeros(indices.shape, bool)
+            return (indices >= r.start) & (indices < r.stop) & ((indices - r.start) % r.step == 0)
+        positions = np.minimum(np.searchsorted(self._array, indices), self._array.size - 1)
+        return self._array[positions] == indices
+
+    def as_array(self) -> np.ndarray:
+        """The indices as a sorted int64 array."""
+        if self._range is not None:
+            return np.arange(self._range.start, self._range.stop, self._range.step, dtype=np.int64)
+        return self._array
+
+    def as_sequence(self) -> Sequence[int]:
+        """The indices as a ``range`` or a tuple of ints (what :attr:`EditSession.changed` emits)."""
+        return self._range if self._range is not None else tuple(self._array.tolist())
+
+    @property
+    def nbytes(self) -> int:
+        return 0 if self._array is None else int(self._array.nbytes)
+
+
+def _ascending(indices: range) -> range:
+    return indices[::-1] if indices.step < 0 else indices
+
+
+@dataclass(frozen=True, eq=False)
+class MaskOp:
+    """Set the pixels under a cropped mask to one value on a selection of frames.
+
+    Attributes
+    ----------
+    frames : FrameSelection
+        The frames the operation touches.
+    top, left : int
+        Row and column of the mask's bounding box in the frame.
+    mask : numpy.ndarray
+        The mask cropped to its bounding box (bool, read-only).
+    value : numpy.ndarray
+        The fill value in the frames' dtype: shape ``()`` or ``(samples,)``.
+    """
+
+    frames: FrameSelection
+    top: int
+    left: int
+    mask: np.ndarray
+    value: np.ndarray
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.mask.shape[0]
+
+    @property
+    def right(self) -> int:
+        return self.left + self.mask.shape[1]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.mask.nbytes + self.value.nbytes + self.frames.nbytes)
+
+    def paint(self, pixels: np.ndarray, top: int, left: int) -> None:
+        """Apply to `pixels`, a ``(..., rows, cols[, samples])`` box whose corner is (`top`, `left`).
+
+        The leading axes (frames) are optional: a batch of frames is painted at once.
+        """
+        rows = slice(self.top - top, self.bottom - top)
+        cols = slice(self.left - left, self.right - left)
+        if self.value.ndim:  # colour: the trailing axis holds the samples
+            pixels[..., rows, cols, :][..., self.mask, :] = self.value
+        else:
+            pixels[..., rows, cols][..., self.mask] = self.value
+
+
+@dataclass(frozen=True, eq=False)
+class HeaderPatch:
+    """A same-length write of `data` at byte `offset` of the file, outside the pixel data."""
+
+    offset: int
+    data: bytes
+
+    @property
+    def nbytes(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, eq=False)
+class _Step:
+    """One undo step: the operations of one apply or one brush stroke."""
+
+    label: str
+    ops: tuple[MaskOp | HeaderPatch, ...]
+
+    def frames(self) -> FrameSelection:
+        return FrameSelection.union(op.frames for op in self.ops if isinstance(op, MaskOp))
+
+
+@dataclass
+class _Stroke:
+    label: str
+    ops: list[MaskOp | HeaderPatch] = field(default_factory=list)
+
+
+class EditSession:
+    """Pending edits of one file's pixel data, with undo/redo and a journaled save.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The DICOM file.
+    fd : int
+        A descriptor opened ``O_RDWR`` on `path`, owned by the caller (never closed here).
+    frames : numpy.ndarray
+        Read-only view of the native pixel data, ``(frames, rows, cols[, samples])``,
+        any byte order and strides (a view into a ``numpy.memmap``).
+    pixel_offset : int, optional
+        File offset of ``frames[0, 0, 0(, 0)]``; found from the memmap if omitted.
+
+    Attributes
+    ----------
+    changed : Signal
+        Emitted with the affected frames (a ``range`` or tuple of ints; empty for
+        header-only changes) after every apply, undo, redo, revert and save.
+
+    Raises
+    ------
+    ReadOnlyError
+        If `fd` is not open for writing or the file system is read-only.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fd: int, frames: np.ndarray, *, pixel_offset: int | None = None) -> None:
+        self.path = os.path.abspath(os.fspath(path))
+        if frames.ndim not in (3, 4):
+            raise ValueError(f"frames must have 3 or 4 dimensions, not shape {frames.shape}")
+        _require_writable(self.path, fd)
+        self._fd = fd
+        self._frames = frames
+        self.pixel_offset = _find_pixel_offset(frames) if pixel_offset is None else int(pixel_offset)
+        self._pixel_span = _byte_span(frames, self.pixel_offset)
+        self._identity = journal.FileIdentity.of_fd(fd)
+        self._done: list[_Step] = []
+        self._undone: list[_Step] = []
+        self._stroke: _Stroke | None = None
+        self._layouts: dict[tuple[int, int, int, int], _BoxLayout] = {}
+        self.changed = Signal()
+
+    # ------------------------------------------------------------------ state
+    @property
+    def dirty(self) -> bool:
+        """True if there are edits not yet in the file."""
+        return bool(self._done) or bool(self._stroke and self._stroke.ops)
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._done) or bool(self._stroke and self._stroke.ops)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._undone) and self._stroke is None
+
+    @property
+    def undo_label(self) -> str:
+        """Menu text such as ``"Undo Mask region"``; plain ``"Undo"`` when there is nothing to undo."""
+        if self._stroke and self._stroke.ops:
+            return f"Undo {self._stroke.label}"
+        return f"Undo {self._done[-1].label}" if self._done else "Undo"
+
+    @property
+    def redo_label(self) -> str:
+        """Menu text such as ``"Redo Mask region"``; plain ``"Redo"`` when there is nothing to redo."""
+        return f"Redo {self._undone[-1].label}" if self.can_redo else "Redo"
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes held by pending edits and undo/redo entries (masks, values, frame lists, patches)."""
+        ops = [op for step in self._done + self._undone for op in step.ops]
+        ops += self._stroke.ops if self._stroke else []
+        return sum(op.nbytes for op in ops)
+
+    @property
+    def header_patches(self) -> list[tuple[int, bytes]]:
+        """Pending header writes as ``(offset, bytes)``, in the order they apply."""
+        return [(op.offset, op.data) for op in self._pending_ops() if isinstance(op, HeaderPatch)]
+
+    def is_edited(self, index: int) -> bool:
+        """True if frame `index` has pending edits."""
+        return any(index in op.frames for op in self._pending_mask_ops())
+
+    def render(self, index: int, base_frame: np.ndarray) -> np.ndarray:
+        """Frame `index` with its pending edits applied.
+
+        Parameters
+        ----------
+        index : int
+            The frame.
+        base_frame : numpy.ndarray
+            The stored frame, ``frames[index]``.
+
+        Returns
+        -------
+        numpy.ndarray
+            A C-contiguous copy with the edits applied (same dtype and shape), or
+            `base_frame` itself if the frame has no edits.
+        """
+        ops = [op for op in self._pending_mask_ops() if index in op.frames]
+        if not ops:
+            return base_frame
+        if base_frame.shape != self._frames.shape[1:]:
+            raise ValueError(f"base_frame has shape {base_frame.shape}, expected {self._frames.shape[1:]}")
+        pixels = np.array(base_frame, order="C")
+        for op in ops:
+            op.paint(pixels, 0, 0)
+        return pixels
+
+    # ------------------------------------------------------------------ edits
+    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, label: str = "Mask") -> None:
+        """Set the pixels under `mask` to `value` on `frames` (pending until :meth:`save`).
+
+        Parameters
+        ----------
+        mask : numpy.ndarray
+            Boolean ``(rows, cols)``. An empty mask is a no-op (no undo step).
+        value : scalar or sequence
+            The new pixel value; for colour data a scalar or one value per sample.
+        frames : int, range, slice, iterable of int or None
+            The frames to change; None means all.
+        label : str
+            Undo step name ("Mask region" gives "Undo Mask region"); ignored inside a stroke.
+
+        Raises
+        ------
+        ValueError
+            If the mask has the wrong shape or dtype, a frame is out of range, or
+            `value` does not fit the pixel type.
+        """
+        frame_count, rows, cols = self._frames.shape[:3]
+        mask = np.asarray(mask)
+        if mask.dtype != np.bool_:
+            raise ValueError(f"the mask must be boolean, not {mask.dtype}")
+        if mask.shape != (rows, cols):
+            raise ValueError(f"the mask has shape {mask.shape}, but frames are {rows} x {cols}")
+        selection = FrameSelection.parse(frames, frame_count)
+        fill = _fill_value(value, self._frames.dtype, self._frames.shape[3] if self._frames.ndim == 4 else None)
+        box = _bounding_box(mask)
+        if box is None or not len(selection):
+            return
+        top, bottom, left, right = box
+        cropped = mask[top:bottom, left:right].copy()
+        cropped.setflags(write=False)
+        self._record(MaskOp(selection, top, left, cropped, fill), label)
+        self.changed.emit(selection.as_sequence())
+
+    def set_header_patch(self, offset: int, new_bytes: bytes, label: str = "Edit header") -> None:
+        """Write `new_bytes` at file `offset` at the next save (same length, undoable).
+
+        Raises
+        ------
+        ValueError
+            If the range is empty, outside the file, or overlaps the pixel data.
+        """
+        data = bytes(new_bytes)
+        offset = int(offset)
+        end = offset + len(data)
+        if not data or offset < 0 or end > self._identity.size:
+            raise ValueError(f"header patch {offset}..{end} is empty or outside the file (0..{self._identity.size})")
+        pixel_start, pixel_end = self._pixel_span
+        if offset < pixel_end and end > pixel_start:
+            raise ValueError(f"header patch {offset}..{end} overlaps the pixel data ({pixel_start}..{pixel_end})")
+        self._record(HeaderPatch(offset, data), label)
+        self.changed.emit(())
+
+    def begin_stroke(self, label: str = "Brush") -> None:
+        """Group the following :meth:`apply_mask` calls into one undo step."""
+        if self._stroke is not None:
+            raise RuntimeError("a stroke is already open: commit or abort it first")
+        self._stroke = _Stroke(label)
+
+    def commit_stroke(self) -> None:
+        """Close the open stroke as one undo step (nothing if it changed nothing or none is open)."""
+        stroke, self._stroke = self._stroke, None
+        if stroke is not None and stroke.ops:
+            self._push(_Step(stroke.label, tuple(stroke.ops)))
+
+    def abort_stroke(self) -> None:
+        """Drop the open stroke's edits (nothing if none is open)."""
+        stroke, self._stroke = self._stroke, None
+        if stroke is not None and stroke.ops:
+            self.changed.emit(_Step(stroke.label, tuple(stroke.ops)).frames().as_sequence())
+
+    def undo(self) -> None:
+        """Remove the last step (an open stroke is committed first); nothing if there is none."""
+        self.commit_stroke()
+        if self._done:
+            step = self._done.pop()
+            self._undone.append(step)
+            self.changed.emit(step.frames().as_sequence())
+
+    def redo(self) -> None:
+        """Re-apply the last undone step; nothing if there is none."""
+        if self._undone and self._stroke is None:
+            step = self._undone.pop()
+            self._done.append(step)
+            self.changed.emit(step.frames().as_sequence())
+
+    def revert(self) -> None:
+        """Drop every pending edit, the open stroke and the history."""
+        frames = self._pending_frames()
+        self._stroke = None
+        self._done.clear()
+        self._undone.clear()
+        self.changed.emit(frames.as_sequence())
+
+    # ------------------------------------------------------------------- save
+    def save(self, *, _step_hook: Callable[[str], None] | None = None) -> journal.SaveStats:
+        """Write the pending edits into the file through the rollback journal.
+
+        An open stroke is committed first. Afterwards :attr:`dirty` is False and
+        the undo history is cleared (see the module docstring for why).
+
+        Parameters
+        ----------
+        _step_hook : callable, optional
+            For tests: called with each step name in :data:`journal.SAVE_STEPS`.
+
+        Returns
+        -------
+        journal.SaveStats
+            What was written.
+
+        Raises
+        ------
+        FileChangedError
+            If the file was replaced or modified since the session started.
+        SaveError
+            If writing failed; the file is unchanged (or, if even the rollback
+            failed, will be restored from the journal at the next open) and the
+            edits are still pending.
+        """
+        self.commit_stroke()
+        if not self.dirty:
+            return journal.SaveStats(regions=0, bytes_written=0, journal_bytes=0)
+        self._check_file_unchanged()
+        frames = self._pending_frames()
+        stats = journal.journaled_write(self.path, self._fd, self._region_batches, step_hook=_step_hook)
+        self._done.clear()
+        self._undone.clear()
+        self._identity = journal.FileIdentity.of_fd(self._fd)
+        self.changed.emit(frames.as_sequence())
+        return stats
+
+    # --------------------------------------------------------------- internals
+    def _record(self, op: MaskOp | HeaderPatch, label: str) -> None:
+        if self._stroke is not None:
+            self._stroke.ops.append(op)
+        else:
+            self._push(_Step(label, (op,)))
+
+    def _push(self, step: _Step) -> None:
+        self._done.append(step)
+        self._undone.clear()
+
+    def _pending_ops(self) -> list[MaskOp | HeaderPatch]:
+        ops = [op for step in self._done for op in step.ops]
+        return ops + (self._stroke.ops if self._stroke else [])
+
+    def _pending_mask_ops(self) -> list[MaskOp]:
+        return [op for op in self._pending_ops() if isinstance(op, MaskOp)]
+
+    def _pending_frames(self) -> FrameSelection:
+        return FrameSelection.union(op.frames for op in self._pending_mask_ops())
+
+    def _check_file_unchanged(self) -> None:
+        try:
+            now = journal.FileIdentity.of_fd(self._fd)
+            at_path = os.stat(self.path)
+        except OSError as exc:
+            raise FileChangedError(self.path, f"cannot check the file before saving: {exc.strerror}") from exc
+        if (at_path.st_dev, at_path.st_ino) != (now.dev, now.ino):
+            problem = "the file was replaced by another program since it was opened"
+        elif now != self._identity:
+            problem = "the file was modified by another program since it was opened"
+        else:
+            return
+        raise FileChangedError(self.path, f"{problem}; nothing was saved and your edits are still pending")
+
+    def _region_batches(self) -> Iterator[journal.RegionBatch]:
+        """The final bytes of every changed range, in bounded batches (called once per save pass)."""
+        patches = [op for op in self._pending_ops() if isinstance(op, HeaderPatch)]
+        if patches:
+            yield _header_batch(self._fd, patches)
+        ops = self._pending_mask_ops()
+        if ops:
+            yield from self._pixel_batches(ops)
+
+    def _pixel_batches(self, ops: list[MaskOp]) -> Iterator[journal.RegionBatch]:
+        edited = FrameSelection.union(op.frames for op in ops).as_array()
+        touches = np.stack([op.frames.contains_array(edited) for op in ops])
+        # Consecutive frames touched by the same operations share a box and a byte layout.
+        starts = np.flatnonzero(np.any(touches[:, 1:] != touches[:, :-1], axis=0)) + 1
+        bounds = [0, *starts.tolist(), edited.size]
+        for first, stop in zip(bounds[:-1], bounds[1:]):
+            group_ops = [op for op, hit in zip(ops, touches[:, first]) if hit]
+            layout = self._layout(_union_box(group_ops))
+            per_batch = max(1, _SAVE_BATCH_BYTES // max(1, layout.nbytes))
+            for chunk in range(first, stop, per_batch):
+                yield layout.batch(self._frames, edited[chunk:min(stop, chunk + per_batch)], group_ops)
+
+    def _layout(self, box: tuple[int, int, int, int]) -> _BoxLayout:
+        layout = self._layouts.get(box)
+        if layout is None:
+            if len(self._layouts) > 64:
+                self._layouts.clear()
+            layout = self._layouts[box] = _BoxLayout(self._frames, self.pixel_offset, box)
+        return layout
+
+
+class _BoxLayout:
+    """Where the pixels of one bounding box lie in every frame's bytes.
+
+    The box's elements sorted by file offset form runs of adjacent bytes: one
+    per row for interleaved data, one per row and sample plane for planar
+    configuration 1, one for the whole box when it spans full rows.
+    """
+
+    def __init__(self, frames: np.ndarray, pixel_offset: int, box: tuple[int, int, int, int]) -> None:
+        top, bottom, left, right = box
+        self.box = box
+        self.frame_stride = frames.strides[0]
+        self.pixel_offset = pixel_offset
+        itemsize = frames.dtype.itemsize
+        offsets = np.arange(top, bottom)[:, None] * frames.strides[1] + np.arange(left, right) * frames.strides[2]
+        if frames.ndim == 4:
+            offsets = offsets[..., None] + np.arange(frames.shape[3]) * frames.strides[3]
+        offsets = offsets.ravel().astype(np.int64)
+        order = np.argsort(offsets, kind="stable")
+        ordered = offsets[order]
+        # None when the box's C order already is file order (no gather needed).
+        self.order = None if np.array_equal(order, np.arange(order.size)) else order
+        breaks = np.flatnonzero(np.diff(ordered) != itemsize) + 1
+        run_starts = np.concatenate(([0], breaks))
+        self.run_offsets = ordered[run_starts]
+        self.run_lengths = np.diff(np.concatenate((run_starts, [ordered.size]))) * itemsize
+        self.nbytes = int(ordered.size * itemsize)
+
+    def batch(self, frames: np.ndarray, indices: np.ndarray, ops: list[MaskOp]) -> journal.RegionBatch:
+        """The original and final bytes of the box in frames `indices`."""
+        top, bottom, left, right = self.box
+        if indices.size > 1 and indices[-1] - indices[0] == indices.size - 1:
+            old = np.array(frames[indices[0]:indices[-1] + 1, top:bottom, left:right], order="C")
+        else:
+            old = frames[:, top:bottom, left:right][indices]
+        new = old.copy()
+        for op in ops:
+            op.paint(new, top, left)
+        offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.run_offsets).ravel()
+        lengths = np.broadcast_to(self.run_lengths, (indices.size, self.run_lengths.size)).ravel()
+        return journal.RegionBatch.merged(offsets, lengths, self._file_order(old), self._file_order(new))
+
+    def _file_order(self, pixels: np.ndarray) -> np.ndarray:
+        flat = pixels.reshape(pixels.shape[0], -1)
+        if self.order is not None:
+            flat = flat[:, self.order]
+        return np.ascontiguousarray(flat).view(np.uint8).ravel()
+
+
+def _header_batch(fd: int, patches: list[HeaderPatch]) -> journal.RegionBatch:
+    """Merge header patches (later ones win where they overlap) into original/final byte ranges."""
+    spans = sorted((patch.offset, patch.offset + len(patch.data)) for patch in patches)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    offsets, lengths, old, new = [], [], bytearray(), bytearray()
+    for start, end in merged:
+        original = journal.pread_exact(fd, end - start, start)
+        final = bytearray(original)
+        for patch in patches:
+            if start <= patch.offset < end:
+                final[patch.offset - start:patch.offset - start + len(patch.data)] = patch.data
+        offsets.append(start)
+        lengths.append(end - start)
+        old += original
+        new += final
+    return journal.RegionBatch(
+        np.array(offsets, np.int64), np.array(lengths, np.int64),
+        np.frombuffer(bytes(old), np.uint8), np.frombuffer(bytes(new), np.uint8),
+    )
+
+
+def _union_box(ops: list[MaskOp]) -> tuple[int, int, int, int]:
+    return (min(op.top for op in ops), max(op.bottom for op in ops),
+            min(op.left for op in ops), max(op.right for op in ops))
+
+
+def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _fill_value(value: Any, dtype: np.dtype, samples: int | None) -> np.ndarray:
+    """`value` as an array of `dtype`: shape ``()`` (monochrome) or ``(samples,)``."""
+    values = np.asarray(value, dtype=object)
+    if values.ndim > 1 or (values.ndim == 1 and samples is None):
+        raise ValueError(f"the value must be a single number for monochrome pixels, not {value!r}")
+    if samples is not None:
+        if values.ndim == 1 and values.size != samples:
+            raise ValueError(f"the value needs {samples} samples (one per channel), not {values.size}")
+        values = np.broadcast_to(values, (samples,))
+    for item in values.ravel().tolist():
+        _check_fits(item, dtype)
+    fill = np.array(values.tolist(), dtype=dtype)
+    fill.setflags(write=False)
+    return fill
+
+
+def _check_fits(item: Any, dtype: np.dtype) -> None:
+    if not isinstance(item, numbers.Real):
+        raise ValueError(f"the value {item!r} is not a number")
+    if dtype.kind in "iu":
+        if not float(item).is_integer():
+            raise ValueError(f"the value {item!r} is not a whole number, as {dtype.name} pixels need")
+        limits = np.iinfo(dtype)
+        if not limits.min <= int(item) <= limits.max:
+            raise ValueError(f"the value {item!r} does not fit {dtype.name} pixels ({limits.min}..{limits.max})")
+    elif dtype.kind == "f" and not np.isfinite(float(item)):
+        raise ValueError(f"the value {item!r} is not a finite number")
+
+
+def _require_writable(path: str, fd: int) -> None:
+    import fcntl
+
+    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+        raise ReadOnlyError(path, "the file is open read-only; edits need it opened for writing")
+    if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
+        raise ReadOnlyError(path, "the file is on a read-only file system")
+
+
+def _find_pixel_offset(frames: np.ndarray) -> int:
+    """File offset of ``frames``' first element, from the ``numpy.memmap`` it views."""
+    base = frames
+    while isinstance(base, np.ndarray):
+        if isinstance(base, np.memmap) and not isinstance(base.base, np.ndarray):
+            address = frames.__array_interface__["data"][0]
+            return address - base.__array_interface__["data"][0] + base.offset
+        base = base.base
+    raise ValueError("frames is not a view of a numpy.memmap: pass pixel_offset=")
+
+
+def _byte_span(frames: np.ndarray, pixel_offset: int) -> tuple[int, int]:
+    """The file bytes ``[start, end)`` that `frames` covers."""
+    low = sum((n - 1) * s for n, s in zip(frames.shape, frames.strides) if s < 0)
+    high = sum((n - 1) * s for n, s in zip(frames.shape, frames.strides) if s > 0)
+    return pixel_offset + low, pixel_offset + high + frames.dtype.itemsize

@@ -1,0 +1,640 @@
+"""Atomic in-place saves through a rollback journal, and recovery after a crash.
+
+A save changes a few byte ranges of a file that may be many gigabytes. It
+cannot rewrite the file (too slow, needs the space twice), so it writes in
+place, and a rollback journal makes that atomic: after a crash at any moment
+the file holds either all the old bytes or all the new ones.
+
+Save (:func:`journaled_write`)
+------------------------------
+1. The caller supplies the final bytes of every changed range as
+   :class:`RegionBatch` es, computed a batch at a time so memory stays bounded.
+2. The original bytes of those ranges are streamed into a journal next to the
+   file, ``<dir>/.<name>.cinemap-journal`` (created ``O_EXCL``, mode 0600:
+   it holds original pixels), then the journal and the directory are fsynced.
+   The saver holds an ``flock`` on the journal while it works, so that
+   :func:`recover` in another process never touches a live save.
+3. The new bytes are written in place with ``os.pwrite``, then ``fsync``.
+4. The journal's commit magic is zeroed and the journal fsynced: this is the
+   commit point (a journal without its commit magic is never replayed, so a
+   crash after this keeps the new bytes). Then the journal is deleted and the
+   directory fsynced.
+
+Any ``OSError`` becomes a :class:`SaveError` naming the step, and the file is
+left unchanged: before step 3 by deleting the journal, from step 3 on by
+restoring the journal's bytes at once. If even that restore fails the journal
+is kept, and the next open restores the file. A failed ``fsync`` is never
+retried: after one, the kernel may have dropped the dirty pages, so the state
+of the file is unknown and the journal is replayed instead.
+
+Journal format (little-endian)
+------------------------------
+Header::
+
+    magic    8s   b"CINEMAPJ"
+    version  u16  1
+    flags    u16  0
+    st_dev   u64  \\
+    st_ino   u64   } identity of the file the journal belongs to
+    st_size  u64  /
+    name_len u16, name (UTF-8 bytes of the file's base name)
+    crc32    u32  of all the header bytes before it
+
+Records, one per changed byte range::
+
+    offset u64, length u32, crc32 u32 (of the original bytes), original bytes
+
+Trailer (last 28 bytes)::
+
+    record_count u64, total_bytes u64,
+    crc32 u32 of all the record headers (16 bytes each), commit magic 8s b"CMJCOMMT"
+
+Recovery (:func:`recover`, called by every open)
+------------------------------------------------
+No journal: nothing to do. A journal without a valid trailer was cut short
+before any in-place write: it is deleted and the file is untouched. A complete
+journal whose identity (st_dev, st_ino, st_size) matches the file is verified
+(every record's crc first: a damaged journal is refused and nothing is
+written), replayed, fsynced and deleted. A mismatching identity is refused
+and the journal left in place.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator, NoReturn
+
+import numpy as np
+
+from viewer.model.errors import DicomError, SaveError
+
+__all__ = [
+    "SAVE_STEPS",
+    "FileIdentity",
+    "RecoveryReport",
+    "RegionBatch",
+    "SaveStats",
+    "journal_path_for",
+    "journaled_write",
+    "pread_exact",
+    "pwrite_all",
+    "recover",
+]
+
+#: Named points of a save, in order, at which a test hook is called.
+SAVE_STEPS = (
+    "journal-created",  # header written, no records yet (nothing fsynced)
+    "journal-records",  # about half the records written
+    "journal-written",  # journal complete and fsynced; file untouched
+    "mid-write",  # about half the in-place writes done
+    "before-delete",  # in-place writes fsynced; journal still valid
+    "journal-invalidated",  # commit point passed; journal file still present
+    "journal-deleted",  # journal removed, directory fsynced
+)
+#: Steps after which a crash leaves the new bytes (before them: the old ones).
+COMMITTED_STEPS = ("journal-invalidated", "journal-deleted")
+
+MAGIC = b"CINEMAPJ"
+COMMIT_MAGIC = b"CMJCOMMT"
+VERSION = 1
+_HEADER = struct.Struct("<8sHHQQQH")
+_CRC = struct.Struct("<I")
+_RECORD = struct.Struct("<QII")
+_TRAILER = struct.Struct("<QQI8s")
+_IO_CHUNK = 4 << 20
+
+_UNCHANGED = "the file is unchanged and your edits are still pending"
+_RESTORED = "the original bytes were restored from the journal: the file is unchanged and your edits are still pending"
+
+
+@dataclass(frozen=True)
+class FileIdentity:
+    """What tells that a file is still the one we know: device, inode, size, mtime."""
+
+    dev: int
+    ino: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of_fd(cls, fd: int) -> FileIdentity:
+        status = os.fstat(fd)
+        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+@dataclass
+class RegionBatch:
+    """Byte ranges of a file with their original and final contents.
+
+    Attributes
+    ----------
+    offsets, lengths : numpy.ndarray
+        int64 file offset and length of each range.
+    old, new : numpy.ndarray
+        uint8, the concatenated original and final bytes of the ranges, in order.
+    """
+
+    offsets: np.ndarray
+    lengths: np.ndarray
+    old: np.ndarray
+    new: np.ndarray
+
+    @classmethod
+    def merged(cls, offsets: np.ndarray, lengths: np.ndarray, old: np.ndarray, new: np.ndarray) -> RegionBatch:
+        """A batch in which ranges that touch the next one are merged into it."""
+        if offsets.size > 1:
+            follows = offsets[1:] == offsets[:-1] + lengths[:-1]
+            starts = np.flatnonzero(np.concatenate(([True], ~follows)))
+            offsets, lengths = offsets[starts], np.add.reduceat(lengths, starts)
+        return cls(offsets, lengths, old, new)
+
+    def ranges(self, contents: np.ndarray) -> Iterator[tuple[int, memoryview]]:
+        """``(offset, bytes)`` of each range, taken from `contents` (:attr:`old` or :attr:`new`)."""
+        view = memoryview(contents).cast("B")
+        position = 0
+        for offset, length in zip(self.offsets.tolist(), self.lengths.tolist()):
+            yield offset, view[position:position + length]
+            position += length
+
+
+@dataclass(frozen=True)
+class SaveStats:
+    """What a save wrote: ranges, bytes written in place, and the journal's size."""
+
+    regions: int
+    bytes_written: int
+    journal_bytes: int
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    """What :func:`recover` did, for the UI to show.
+
+    Attributes
+    ----------
+    action : str
+        ``"restored"`` (an interrupted save was rolled back), ``"discarded"``
+        (it had not changed the file yet; only the journal was removed) or
+        ``"in-progress"`` (another process is saving right now; nothing touched).
+    message : str
+        One or two sentences for the user.
+    """
+
+    path: str
+    journal_path: str
+    action: str
+    regions: int
+    bytes_restored: int
+    message: str
+
+
+def journal_path_for(path: str | os.PathLike[str]) -> str:
+    """The journal of `path`: ``<dir>/.<name>.cinemap-journal``."""
+    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
+    return os.path.join(directory, f".{name}.cinemap-journal")
+
+
+# ---------------------------------------------------------------------- save
+def journaled_write(
+    path: str,
+    fd: int,
+    batches: Callable[[], Iterable[RegionBatch]],
+    *,
+    step_hook: Callable[[str], None] | None = None,
+) -> SaveStats:
+    """Write the final bytes of `batches` into the file atomically.
+
+    Parameters
+    ----------
+    path : str
+        The file (names the journal and the messages).
+    fd : int
+        Descriptor open for writing on `path`.
+    batches : callable
+        Returns an iterable of :class:`RegionBatch`; called twice (journal
+        pass, write pass) and must give the same ranges both times.
+    step_hook : callable, optional
+        For tests: called with each name in :data:`SAVE_STEPS` as it is reached;
+        an exception it raises is handled like a failure at that point.
+
+    Raises
+    ------
+    SaveError
+        If anything failed; the file is unchanged or, if the message says so,
+        will be restored from the kept journal at the next open.
+    """
+    hook = step_hook or (lambda step: None)
+    journal_path = journal_path_for(path)
+    journal_fd = _create_journal(path, journal_path)
+    try:
+        count, total = _write_journal(path, fd, journal_fd, journal_path, batches, hook)
+        _write_in_place(path, fd, journal_fd, journal_path, batches, count, hook)
+        _commit(path, fd, journal_fd, journal_path, hook)
+        journal_bytes = os.fstat(journal_fd).st_size
+    finally:
+        os.close(journal_fd)
+    _fsync_directory(journal_path, ignore_errors=True)
+    hook("journal-deleted")
+    return SaveStats(regions=count, bytes_written=total, journal_bytes=journal_bytes)
+
+
+def _create_journal(path: str, journal_path: str) -> int:
+    for _attempt in range(3):
+        try:
+            journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            if _remove_incomplete_journal(journal_path):
+                continue
+            raise SaveError(
+                path,
+                f"the journal of an earlier, unfinished save exists ({journal_path}); close and reopen the "
+                f"file so that it can be restored; {_UNCHANGED}",
+            ) from None
+        except OSError as exc:
+            raise _save_error(path, exc, "creating the journal", _UNCHANGED) from exc
+        # recover() in another process may have grabbed the new, empty journal and
+        # deleted it before we locked it: then start again with a fresh one.
+        fcntl.flock(journal_fd, fcntl.LOCK_EX)
+        if _is_same_file(journal_fd, journal_path):
+            return journal_fd
+        os.close(journal_fd)
+    raise SaveError(path, f"could not create the journal {journal_path}: another process keeps removing it; {_UNCHANGED}")
+
+
+def _write_journal(path, fd, journal_fd, journal_path, batches, hook) -> tuple[int, int]:
+    """Step 2: stream the original bytes into the journal and make it durable."""
+    stage = "writing the journal"
+    try:
+        identity = FileIdentity.of_fd(fd)
+        writer = _Writer(journal_fd)
+        writer.write(_encode_header(identity, os.path.basename(path)))
+        hook("journal-created")
+        count = total = records_crc = 0
+        halfway = None
+        for batch in batches():
+            if halfway is None:
+                halfway = max(1, batch.offsets.size // 2)
+            for offset, original in batch.ranges(batch.old):
+                record = _RECORD.pack(offset, len(original), zlib.crc32(original))
+                records_crc = zlib.crc32(record, records_crc)
+                writer.write(record)
+                writer.write(original)
+                count += 1
+                total += len(original)
+                if count == halfway:
+                    writer.flush()
+                    hook("journal-records")
+        writer.write(_TRAILER.pack(count, total, records_crc, COMMIT_MAGIC))
+        writer.flush()
+        stage = "flushing the journal to disk"
+        os.fsync(journal_fd)
+        _fsync_directory(journal_path)
+        hook("journal-written")
+    except BaseException as exc:
+        _remove_journal(journal_path)
+        if isinstance(exc, Exception):
+            raise _save_error(path, exc, stage, _UNCHANGED) from exc
+        raise
+    return count, total
+
+
+def _write_in_place(path, fd, journal_fd, journal_path, batches, count, hook) -> None:
+    """Step 3: write the new bytes over the file; on any failure, restore from the journal."""
+    stage = "writing the file"
+    try:
+        written = 0
+        halfway = max(1, count // 2)
+        for batch in batches():
+            for offset, final in batch.ranges(batch.new):
+                pwrite_all(fd, final, offset)
+                written += 1
+                if written == halfway:
+                    hook("mid-write")
+        stage = "flushing the file to disk"
+        os.fsync(fd)
+    except BaseException as exc:
+        _raise_rolled_back(path, fd, journal_fd, journal_path, exc, stage)
+
+
+def _commit(path, fd, journal_fd, journal_path, hook) -> None:
+    """Step 4: zero the commit magic (the commit point), then delete the journal."""
+    try:
+        hook("before-delete")
+        size = os.fstat(journal_fd).st_size
+        pwrite_all(journal_fd, bytes(len(COMMIT_MAGIC)), size - len(COMMIT_MAGIC))
+        os.fsync(journal_fd)
+    except BaseException as exc:
+        _raise_rolled_back(path, fd, journal_fd, journal_path, exc, "finishing the save")
+    hook("journal-invalidated")
+    # The journal can no longer be replayed: failing to delete it is harmless.
+    try:
+        os.unlink(journal_path)
+    except OSError:
+        pass
+
+
+def _raise_rolled_back(path, fd, journal_fd, journal_path, exc: BaseException, stage: str) -> NoReturn:
+    """Restore the original bytes after `exc` at `stage`, then raise the matching SaveError."""
+    try:
+        journal = _read_journal(journal_fd, journal_path, path, require_commit=False)
+        _verify(journal, journal_fd, path, FileIdentity.of_fd(fd).size)
+        _replay(journal, journal_fd, fd)
+        os.fsync(fd)
+    except (OSError, DicomError) as restore_exc:
+        reason = getattr(restore_exc, "strerror", None) or str(restore_exc)
+        outcome = (
+            f"restoring the original bytes also failed ({reason}); the journal {journal_path} was kept "
+            "and the file will be restored the next time it is opened; your edits are still pending"
+        )
+    else:
+        _remove_journal(journal_path)
+        outcome = _RESTORED
+    if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: after the rollback
+        raise exc
+    raise _save_error(path, exc, stage, outcome) from exc
+
+
+def _save_error(path: str, exc: Exception, stage: str, outcome: str) -> SaveError:
+    """A SaveError saying what failed (``strerror`` for OSErrors), where, and what it left."""
+    reason = getattr(exc, "strerror", None) or repr(exc)
+    return SaveError(path, f"{reason[:1].lower()}{reason[1:]} while {stage}; {outcome}")
+
+
+# ------------------------------------------------------------------ recovery
+def recover(path: str | os.PathLike[str]) -> RecoveryReport | None:
+    """Finish or undo an interrupted save of `path`; call before reading the file.
+
+    Returns
+    -------
+    RecoveryReport or None
+        None if there was no journal.
+
+    Raises
+    ------
+    DicomError
+        If the journal belongs to another file, is damaged, cannot be read,
+        or the file cannot be written to restore it. Nothing is changed then.
+    """
+    path = os.path.abspath(os.fspath(path))
+    journal_path = journal_path_for(path)
+    for _attempt in range(3):
+        try:
+            journal_fd = os.open(journal_path, os.O_RDONLY | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise DicomError(path, f"the journal of an interrupted save, {journal_path}, cannot be read: {exc.strerror}") from exc
+        try:
+            try:
+                fcntl.flock(journal_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return RecoveryReport(path, journal_path, "in-progress", 0, 0,
+                                      "Another process is saving this file right now; it was not touched.")
+            if _is_same_file(journal_fd, journal_path):
+                return _recover_locked(path, journal_path, journal_fd)
+        finally:
+            os.close(journal_fd)
+    return None
+
+
+def _recover_locked(path: str, journal_path: str, journal_fd: int) -> RecoveryReport:
+    name = os.path.basename(path)
+    journal = _read_journal(journal_fd, journal_path, path, require_commit=True)
+    if journal is None:
+        _remove_journal(journal_path)
+        return RecoveryReport(path, journal_path, "discarded", 0, 0,
+                              f"A save of {name} was interrupted before it changed the file; the file is as it was.")
+    try:
+        status = os.stat(path)
+    except OSError as exc:
+        raise DicomError(path, f"cannot check the file against the journal {journal_path}: {exc.strerror}") from exc
+    if (status.st_dev, status.st_ino, status.st_size) != journal.identity:
+        raise DicomError(path, f"the journal {journal_path} of an interrupted save belongs to a different file "
+                               "(device, inode or size differ); nothing was restored and the journal was left in place")
+    _verify(journal, journal_fd, path, status.st_size)
+    try:
+        file_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError as exc:
+        raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
+                               f"but the file cannot be opened for writing ({exc.strerror}); open it once as a user "
+                               "who can write to it (and on a writable mount) to restore it") from exc
+    try:
+        _replay(journal, journal_fd, file_fd)
+        os.fsync(file_fd)
+    except OSError as exc:
+        raise DicomError(path, f"restoring from the journal {journal_path} failed ({exc.strerror}); "
+                               "the journal was kept and will be tried again at the next open") from exc
+    finally:
+        os.close(file_fd)
+    _remove_journal(journal_path)
+    return RecoveryReport(
+        path, journal_path, "restored", journal.count, journal.total,
+        f"A save of {name} was interrupted; the original contents of {journal.count} changed range(s) "
+        f"({journal.total:,} bytes) were restored, so the file is as it was before that save.",
+    )
+
+
+@dataclass(frozen=True)
+class _Journal:
+    identity: tuple[int, int, int]
+    records_start: int
+    records_end: int
+    count: int
+    total: int
+    records_crc: int
+
+
+def _read_journal(journal_fd: int, journal_path: str, path: str, *, require_commit: bool) -> _Journal | None:
+    """Parse header and trailer; None if the journal is incomplete (never replay those)."""
+    size = os.fstat(journal_fd).st_size
+    head = os.pread(journal_fd, _HEADER.size, 0)
+    trailer = os.pread(journal_fd, _TRAILER.size, size - _TRAILER.size) if size >= _TRAILER.size else b""
+    if len(trailer) < _TRAILER.size:
+        return None
+    count, total, records_crc, commit = _TRAILER.unpack(trailer)
+    if require_commit and commit != COMMIT_MAGIC:
+        return None
+    damaged = f"the journal {journal_path} of an interrupted save is damaged"
+    if len(head) < _HEADER.size or head[:8] != MAGIC:
+        raise DicomError(path, f"{damaged} (bad header); the file was not changed")
+    _magic, version, _flags, dev, ino, file_size, name_length = _HEADER.unpack(head)
+    if version != VERSION:
+        raise DicomError(path, f"the journal {journal_path} has version {version}, which this Cinemap cannot read")
+    header_end = _HEADER.size + name_length + _CRC.size
+    header = os.pread(journal_fd, header_end, 0)
+    if len(header) < header_end or _CRC.unpack(header[-_CRC.size:])[0] != zlib.crc32(header[:-_CRC.size]):
+        raise DicomError(path, f"{damaged} (header checksum); the file was not changed")
+    records_end = size - _TRAILER.size
+    if records_end - header_end != count * _RECORD.size + total:
+        raise DicomError(path, f"{damaged} (its length does not match its trailer); the file was not changed")
+    return _Journal((dev, ino, file_size), header_end, records_end, count, total, records_crc)
+
+
+def _records(journal: _Journal, journal_fd: int) -> Iterator[tuple[int, int, int, bytes]]:
+    reader = _Reader(journal_fd, journal.records_start, journal.records_end)
+    while not reader.at_end():
+        offset, length, crc = _RECORD.unpack(reader.read(_RECORD.size))
+        yield offset, length, crc, reader.read(length)
+
+
+def _verify(journal: _Journal, journal_fd: int, path: str, file_size: int) -> None:
+    """Check every record before anything is written back."""
+    count = total = records_crc = 0
+    damaged = "the journal of an interrupted save is damaged"
+    try:
+        for offset, length, crc, original in _records(journal, journal_fd):
+            records_crc = zlib.crc32(_RECORD.pack(offset, length, crc), records_crc)
+            if zlib.crc32(original) != crc or offset + length > file_size:
+                raise DicomError(path, f"{damaged} (record {count} at file offset {offset}); the file was not changed")
+            count += 1
+            total += length
+    except EOFError:
+        raise DicomError(path, f"{damaged} (record {count} is cut short); the file was not changed") from None
+    if (count, total, records_crc) != (journal.count, journal.total, journal.records_crc):
+        raise DicomError(path, f"{damaged} (record headers do not match the trailer); the file was not changed")
+
+
+def _replay(journal: _Journal, journal_fd: int, file_fd: int) -> None:
+    for offset, _length, _crc, original in _records(journal, journal_fd):
+        pwrite_all(file_fd, original, offset)
+
+
+def _remove_incomplete_journal(journal_path: str) -> bool:
+    """Delete a left-over journal that can never be replayed; True if it is gone."""
+    try:
+        journal_fd = os.open(journal_path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    try:
+        fcntl.flock(journal_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        if not _is_same_file(journal_fd, journal_path):
+            return True
+        if _read_journal(journal_fd, journal_path, journal_path, require_commit=True) is not None:
+            return False
+    except (OSError, DicomError):
+        return False
+    finally:
+        os.close(journal_fd)
+    _remove_journal(journal_path)
+    return not os.path.lexists(journal_path)
+
+
+# ----------------------------------------------------------------- utilities
+def _encode_header(identity: FileIdentity, name: str) -> bytes:
+    encoded = os.fsencode(name)[:0xFFFF]
+    header = _HEADER.pack(MAGIC, VERSION, 0, identity.dev, identity.ino, identity.size, len(encoded)) + encoded
+    return header + _CRC.pack(zlib.crc32(header))
+
+
+def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
+    """``os.pwrite`` all of `data` at `offset`, continuing after short writes."""
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written <= 0:
+            raise OSError(errno.EIO, "the write made no progress")
+        view = view[written:]
+        offset += written
+
+
+def pread_exact(fd: int, length: int, offset: int) -> bytes:
+    """``os.pread`` exactly `length` bytes at `offset` (EOFError if the file is shorter)."""
+    chunks = []
+    while length > 0:
+        chunk = os.pread(fd, length, offset)
+        if not chunk:
+            raise EOFError(f"the file ends before offset {offset + length}")
+        chunks.append(chunk)
+        length -= len(chunk)
+        offset += len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    view = memoryview(data).cast("B")
+    while view:
+        written = os.write(fd, view)
+        if written <= 0:
+            raise OSError(errno.EIO, "the write made no progress")
+        view = view[written:]
+
+
+class _Writer:
+    """Buffers small writes into ~4 MiB ``os.write`` calls."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = bytearray()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._buffer += data
+        if len(self._buffer) >= _IO_CHUNK:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._buffer:
+            _write_all(self._fd, self._buffer)
+            self._buffer = bytearray()
+
+
+class _Reader:
+    """Sequential reads of ``[start, end)`` of a file through a ~4 MiB buffer."""
+
+    def __init__(self, fd: int, start: int, end: int) -> None:
+        self._fd, self._next, self._end = fd, start, end
+        self._buffer = b""
+        self._position = 0
+
+    def at_end(self) -> bool:
+        return self._position == len(self._buffer) and self._next >= self._end
+
+    def read(self, length: int) -> bytes:
+        if self._position + length > len(self._buffer):
+            wanted = min(max(length, _IO_CHUNK), self._end - self._next)
+            rest = self._buffer[self._position:]
+            if len(rest) + wanted < length:
+                raise EOFError("the journal is cut short")
+            self._buffer = rest + pread_exact(self._fd, wanted, self._next)
+            self._next += wanted
+            self._position = 0
+        data = self._buffer[self._position:self._position + length]
+        self._position += length
+        return data
+
+
+def _is_same_file(fd: int, path: str) -> bool:
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (status.st_dev, status.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _remove_journal(journal_path: str) -> None:
+    try:
+        os.unlink(journal_path)
+    except OSError:
+        return
+    _fsync_directory(journal_path, ignore_errors=True)
+
+
+def _fsync_directory(path_inside: str, *, ignore_errors: bool = False) -> None:
+    """Make a creation or deletion in the directory of `path_inside` durable."""
+    try:
+        directory_fd = os.open(os.path.dirname(path_inside) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            os.fsync(directory_fd)
+        finally:
+            os.close(directory_fd)
+    except OSError as exc:
+        # Some file systems cannot fsync a directory (EINVAL); that is not a failed write.
+        if not ignore_errors and exc.errno != errno.EINVAL:
+            raise
