@@ -53,3 +53,13 @@ def test_usage_error_exit_code():
     with pytest.raises(SystemExit) as info:
         main(["info"])
     assert info.value.code == 2
+
+
+def test_info_check_frames_decodes_compressed(capsys):
+    from reference_files import reference_files
+
+    path = next(p for p in reference_files() if p.name == "emri_small_RLE.dcm")
+    assert main(["info", str(path), "--json", "--check-frames"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [c["index"] for c in report["checked_frames"]] == [0, 5, 9]
+    assert all(c["shape"] == [64, 64] and c["max"] > c["min"] for c in report["checked_frames"])

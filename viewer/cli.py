@@ -52,6 +52,9 @@ def _info_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
+        "--check-frames", action="store_true", help="also decode the first, middle and last frame and report them"
+    )
+    parser.add_argument(
         "--memmap-threshold", type=int, default=None, metavar="BYTES", help="map binary values longer than this"
     )
     return parser
@@ -86,6 +89,8 @@ def info_command(argv: Sequence[str]) -> int:
         with open_document(options.path, memmap_threshold=threshold) as document:
             elapsed = time.perf_counter() - started
             report = describe(document, elapsed)
+            if options.check_frames:
+                report["checked_frames"] = check_frames(document)
     except DicomError as exc:
         print(f"cinemap: {exc}", file=sys.stderr)
         return EXIT_FILE_ERROR
@@ -134,6 +139,26 @@ def describe(document: Any, open_seconds: float) -> dict[str, Any]:
     }
 
 
+def check_frames(document: Any) -> list[dict[str, Any]]:
+    """Decode the first, middle and last frame; raises DicomError if one fails."""
+    count = document.num_frames
+    checked = []
+    for index in sorted({0, count // 2, count - 1}) if count else []:
+        started = time.perf_counter()
+        frame = document.frame(index)
+        checked.append(
+            {
+                "index": index,
+                "shape": list(frame.shape),
+                "dtype": str(frame.dtype),
+                "min": float(frame.min()),
+                "max": float(frame.max()),
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+            }
+        )
+    return checked
+
+
 def format_report(report: dict[str, Any]) -> str:
     """The text form of :func:`describe`."""
     from viewer.model import format_bytes
@@ -163,6 +188,11 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"Warning:         {warning}")
     if report["recovered_from_journal"]:
         lines.append(f"Recovered:       {report['recovered_from_journal']}")
+    for checked in report.get("checked_frames", []):
+        lines.append(
+            f"Frame {checked['index']}:{'':<{9 - len(str(checked['index']))}}decoded {checked['dtype']} "
+            f"{'x'.join(map(str, checked['shape']))}, values {checked['min']:g}..{checked['max']:g} in {checked['ms']:.1f} ms"
+        )
     lines.append(f"Opened in:       {report['open_ms']:.1f} ms")
     return "\n".join(lines)
 
