@@ -8,6 +8,7 @@ the Shared Functional Groups, else from the top-level elements.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from pydicom.dataset import Dataset
 
@@ -32,8 +33,22 @@ def _floats(value) -> list[float]:
         return []
 
 
-def _functional_item(dataset: Dataset, index: int, sequence_keyword: str) -> Dataset | None:
-    """The functional group item holding `sequence_keyword` for frame `index`."""
+PerFrameLookup = Callable[[int], "Dataset | None"]
+
+
+def _functional_item(
+    dataset: Dataset, index: int, sequence_keyword: str, per_frame: PerFrameLookup | None = None
+) -> Dataset | None:
+    """The functional group item holding `sequence_keyword` for frame `index`.
+
+    `per_frame` returns frame `index`'s Per-frame Functional Groups item when
+    the document parses that sequence lazily (it is then not in `dataset`).
+    """
+    if per_frame is not None:
+        item = per_frame(index)
+        sequence = item.get(sequence_keyword) if item is not None else None
+        if sequence:
+            return sequence[0]
     for group_keyword, position in (("PerFrameFunctionalGroupsSequence", index), ("SharedFunctionalGroupsSequence", 0)):
         groups = dataset.get(group_keyword)
         if not groups or position >= len(groups):
@@ -44,9 +59,11 @@ def _functional_item(dataset: Dataset, index: int, sequence_keyword: str) -> Dat
     return None
 
 
-def rescale_for_frame(dataset: Dataset, index: int = 0) -> tuple[float, float]:
+def rescale_for_frame(
+    dataset: Dataset, index: int = 0, per_frame: PerFrameLookup | None = None
+) -> tuple[float, float]:
     """(slope, intercept) for frame `index`; (1, 0) where the file has none."""
-    item = _functional_item(dataset, index, "PixelValueTransformationSequence")
+    item = _functional_item(dataset, index, "PixelValueTransformationSequence", per_frame)
     source = item if item is not None else dataset
     slopes = _floats(source.get("RescaleSlope"))
     intercepts = _floats(source.get("RescaleIntercept"))
@@ -55,9 +72,9 @@ def rescale_for_frame(dataset: Dataset, index: int = 0) -> tuple[float, float]:
     return slope, intercept
 
 
-def rescale_unit(dataset: Dataset) -> str:
+def rescale_unit(dataset: Dataset, per_frame: PerFrameLookup | None = None) -> str:
     """Unit of rescaled values: Rescale Type ("HU", "US" means unspecified), or HU for CT."""
-    item = _functional_item(dataset, 0, "PixelValueTransformationSequence")
+    item = _functional_item(dataset, 0, "PixelValueTransformationSequence", per_frame)
     source = item if item is not None else dataset
     unit = str(source.get("RescaleType", "") or "").strip()
     if unit and unit.upper() != "US":
@@ -67,11 +84,11 @@ def rescale_unit(dataset: Dataset) -> str:
     return ""
 
 
-def window_presets(dataset: Dataset) -> list[WindowPreset]:
+def window_presets(dataset: Dataset, per_frame: PerFrameLookup | None = None) -> list[WindowPreset]:
     """Window centre/width presets from the file (top level, then functional groups)."""
     source: Dataset | None = dataset
     if "WindowCenter" not in dataset:
-        source = _functional_item(dataset, 0, "FrameVOILUTSequence")
+        source = _functional_item(dataset, 0, "FrameVOILUTSequence", per_frame)
     if source is None:
         return []
     centers = _floats(source.get("WindowCenter"))

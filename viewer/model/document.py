@@ -38,7 +38,9 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.pixels.utils import as_pixel_options
 
-from viewer.model import display, encapsulated, header
+from pydicom.dataelem import DataElement
+
+from viewer.model import display, encapsulated, functional_groups, header
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -50,7 +52,7 @@ from viewer.model.errors import (
 )
 from viewer.model.events import Signal
 from viewer.model.geometry import PixelGeometry, read_geometry
-from viewer.model.mapped import MappedElement
+from viewer.model.mapped import MappedElement, MappedValue
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
 DEFAULT_CACHE_BYTES = 256 << 20
@@ -134,6 +136,7 @@ class Document:
         self._edits = None
         self._lock = None
         self._write_fd: int | None = None
+        self._per_frame: functional_groups.PerFrameGroups | None = None
         self._state_lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
@@ -154,7 +157,12 @@ class Document:
                 raise FileChangedError(self.path, "the file was replaced while being opened")
             header.sniff(self.path, fileobj.read(132))
             fileobj.seek(0)
-            dataset = header.parse_header(self.path, fileobj, self.memmap_threshold)
+            if self.file_size:
+                self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
+                fileobj.seek(0)  # numpy moved it
+            dataset = header.parse_header(
+                self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
+            )
             if header.empty_dataset_like(dataset):
                 raise NotDicomError(self.path, "not a DICOM file: no data elements could be read")
             self.dataset = dataset
@@ -162,6 +170,7 @@ class Document:
             if header.is_deflated(dataset):
                 self._open_in_memory()
             else:
+                self._open_per_frame_groups(fileobj)
                 self._open_mapped(fileobj)
         self.open_seconds = time.perf_counter() - started
 
@@ -170,9 +179,7 @@ class Document:
         pixel_position = fileobj.tell()
         bits = _int_or_none(self.dataset.get("BitsAllocated"))
         pixel = header.read_pixel_element_header(self.path, fileobj, implicit, little, bits)
-        if self.file_size:
-            self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
-        self.mapped_elements = header.map_deferred_values(
+        self.mapped_elements += header.map_deferred_values(
             self.path, self.dataset, self.file_size, self._map_range, bits
         )
         if pixel is None:
@@ -191,6 +198,51 @@ class Document:
                 self.mapped_elements += header.map_deferred_values(
                     self.path, self.dataset, self.file_size, self._map_range, bits
                 )
+
+    def _open_per_frame_groups(self, fileobj) -> None:
+        """Skip a large Per-frame Functional Groups Sequence; parse its items on demand."""
+        implicit, little = self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
+        position = fileobj.tell()
+        tag, value_start, length = header.read_sequence_header(fileobj, implicit, little)
+        fileobj.seek(position)
+        if tag != functional_groups.PER_FRAME_TAG:
+            return
+        frames = _int_or_none(self.dataset.get("NumberOfFrames")) or 1
+        if frames < functional_groups.LAZY_MIN_FRAMES or self._mapping is None:
+            header.continue_header(self.path, fileobj, self.dataset, self.memmap_threshold)
+            return
+        buffer = functional_groups.as_buffer(self._mapping)
+        if length is None:
+            end = functional_groups.find_sequence_end(self.path, buffer, value_start, implicit, little)
+        else:
+            end = value_start + length
+        if end > self.file_size:
+            raise TruncatedFileError(
+                self.path, f"the Per-frame Functional Groups Sequence ends past the end of the file ({end} bytes)"
+            )
+        self._per_frame = functional_groups.PerFrameGroups(
+            self.path, buffer, value_start, end, implicit, little, self.dataset._character_set
+        )
+        value = MappedValue(self._map_range(value_start, end - value_start), value_start)
+        element = DataElement(functional_groups.PER_FRAME_TAG, "UN", b"")
+        element.VR = "UN"  # pydicom would restore SQ and iterate the value
+        element._value = value  # shown as "memory-mapped"; items parsed on demand
+        self.dataset._dict[pydicom.tag.Tag(functional_groups.PER_FRAME_TAG)] = element
+        self.mapped_elements.append(
+            MappedElement(functional_groups.PER_FRAME_TAG, "PerFrameFunctionalGroupsSequence", "SQ", value_start,
+                          end - value_start, value)
+        )
+        fileobj.seek(end)
+        header.continue_header(self.path, fileobj, self.dataset, self.memmap_threshold)
+
+    def per_frame_groups(self, index: int) -> Dataset | None:
+        """Frame `index`'s Per-frame Functional Groups item (parsed on demand), or None."""
+        if self._per_frame is not None:
+            return self._per_frame.item(index)
+        groups = self.dataset.get("PerFrameFunctionalGroupsSequence")
+        if groups and 0 <= index < len(groups):
+            return groups[index]
+        return None
 
     def _map_range(self, offset: int, length: int) -> np.ndarray:
         assert self._mapping is not None
@@ -307,10 +359,6 @@ class Document:
         return tables[0], tables[1]
 
     def _attach_pixel_value(self, pixel: header.PixelElement, data: np.ndarray) -> None:
-        from pydicom.dataelem import DataElement
-
-        from viewer.model.mapped import MappedValue
-
         value = MappedValue(data, pixel.value_offset)
         element = DataElement(pixel.tag, pixel.vr, b"", is_undefined_length=pixel.length is None)
         element._value = value
@@ -399,16 +447,20 @@ class Document:
         return display.frame_time_ms(self.dataset)
 
     @property
+    def _lazy_groups(self):
+        return self._per_frame.item if self._per_frame is not None else None
+
+    @property
     def window_presets(self) -> list[display.WindowPreset]:
-        return display.window_presets(self.dataset)
+        return display.window_presets(self.dataset, self._lazy_groups)
 
     @property
     def rescale_unit(self) -> str:
-        return display.rescale_unit(self.dataset)
+        return display.rescale_unit(self.dataset, self._lazy_groups)
 
     def rescale(self, index: int = 0) -> tuple[float, float]:
         """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
-        return display.rescale_for_frame(self.dataset, index)
+        return display.rescale_for_frame(self.dataset, index, self._lazy_groups)
 
     @property
     def cache(self) -> FrameCache:

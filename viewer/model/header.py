@@ -29,6 +29,7 @@ import pydicom
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError
@@ -105,22 +106,70 @@ def _looks_like_dataset(head: bytes) -> bool:
     return False
 
 
-def parse_header(path: str, fileobj: BinaryIO, defer_size: int) -> Dataset:
-    """Parse everything up to the pixel data, skipping large values.
+def parse_header(path: str, fileobj: BinaryIO, defer_size: int, stop_tags: frozenset[int] = frozenset()) -> Dataset:
+    """Parse everything up to the pixel data (or a tag in `stop_tags`), skipping large values.
+
+    The file object is left at the tag that stopped the parse (or at the end).
 
     Raises
     ------
     DicomError
         For any parse failure, with pydicom's reason.
     """
+    from pydicom.filereader import read_partial
+
+    stops = frozenset(PIXEL_TAGS) | stop_tags
+
+    def stop_when(tag, vr, length) -> bool:
+        return tag in stops
+
     try:
-        return pydicom.dcmread(fileobj, defer_size=defer_size, stop_before_pixels=True, force=True)
+        return read_partial(fileobj, stop_when, defer_size=defer_size, force=True)
     except DicomError:
         raise
     except EOFError as exc:
         raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
     except Exception as exc:  # pydicom raises many types for malformed input
         raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
+
+
+def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: int) -> None:
+    """Parse from the current position up to the pixel data, adding to `dataset`."""
+    from pydicom.filereader import read_dataset
+
+    implicit, little = dataset.original_encoding
+    try:
+        rest = read_dataset(
+            fileobj, implicit, little, stop_when=lambda tag, vr, length: tag in PIXEL_TAGS,
+            defer_size=defer_size, parent_encoding=dataset._character_set,
+        )
+    except EOFError as exc:
+        raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
+    except Exception as exc:
+        raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
+    dataset._dict.update(rest._dict)
+
+
+def read_sequence_header(fileobj: BinaryIO, implicit_vr: bool, little_endian: bool) -> tuple[int, int, int | None]:
+    """(tag, value offset, length or None if undefined) of the element at the current position."""
+    order = "<" if little_endian else ">"
+    position = fileobj.tell()
+    head = fileobj.read(12)
+    if len(head) < 8:
+        return -1, position, 0
+    group, element = struct.unpack(order + "HH", head[:4])
+    if implicit_vr:
+        (length,) = struct.unpack(order + "I", head[4:8])
+        value = position + 8
+    elif head[4:6] in _EXPLICIT_LONG_VRS:
+        if len(head) < 12:
+            return -1, position, 0
+        (length,) = struct.unpack(order + "I", head[8:12])
+        value = position + 12
+    else:
+        (length,) = struct.unpack(order + "H", head[6:8])
+        value = position + 8
+    return (group << 16) | element, value, None if length == UNDEFINED_LENGTH else length
 
 
 def is_deflated(dataset: Dataset) -> bool:
@@ -252,12 +301,14 @@ def _iter_datasets(dataset: Dataset):
     yield dataset
     for element in list(dataset._dict.values()):
         if isinstance(element, DataElement) and element.VR == "SQ":
-            items = element.value
+            items = element._value
         elif isinstance(element, RawDataElement) and element.VR == "SQ" and element.value is not None:
             items = dataset[element.tag].value
         else:
             continue
-        for item in items or []:
+        if not isinstance(items, (list, DicomSequence)):  # a lazily parsed sequence is a MappedValue
+            continue
+        for item in items:
             if isinstance(item, Dataset):
                 yield from _iter_datasets(item)
 

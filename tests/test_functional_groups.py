@@ -1,0 +1,100 @@
+"""Per-frame Functional Groups parsed on demand for files with many frames."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.sequence import Sequence
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+
+from viewer.model import open_document
+from viewer.model.functional_groups import LAZY_MIN_FRAMES
+
+
+def write_enhanced(path, frames, *, undefined=True, implicit=False, rows=8, columns=8):
+    dataset = Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
+    dataset.SOPInstanceUID = generate_uid()
+    dataset.Modality = "CT"
+    dataset.Rows, dataset.Columns = rows, columns
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 1
+    dataset.NumberOfFrames = frames
+    measures = Dataset()
+    measures.PixelSpacing = [0.5, 0.5]
+    shared = Dataset()
+    shared.PixelMeasuresSequence = Sequence([measures])
+    dataset.SharedFunctionalGroupsSequence = Sequence([shared])
+    items = []
+    for index in range(frames):
+        content, position, transform = Dataset(), Dataset(), Dataset()
+        content.FrameAcquisitionNumber = index
+        position.ImagePositionPatient = [0, 0, float(index)]
+        transform.RescaleSlope = 1 + (index % 7) / 8
+        transform.RescaleIntercept = -1024 + index % 13
+        transform.RescaleType = "HU"
+        item = Dataset()
+        item.FrameContentSequence = Sequence([content])
+        item.PlanePositionSequence = Sequence([position])
+        item.PixelValueTransformationSequence = Sequence([transform])
+        items.append(item)
+    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
+    if undefined:
+        dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
+        for item in items:
+            item.is_undefined_length_sequence_item = True
+            for element in item:
+                element.is_undefined_length = True
+    dataset.PixelData = np.arange(frames * rows * columns, dtype=np.int16).tobytes()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+@pytest.mark.parametrize("undefined", [True, False], ids=["undefined-length", "defined-length"])
+@pytest.mark.parametrize("implicit", [False, True], ids=["explicit", "implicit"])
+def test_lazy_per_frame_rescale_equals_pydicom(tmp_path, undefined, implicit):
+    frames = LAZY_MIN_FRAMES * 3
+    path = write_enhanced(tmp_path / "e.dcm", frames, undefined=undefined, implicit=implicit)
+    reference = pydicom.dcmread(path)
+    with open_document(path) as doc:
+        mapped = {e.keyword: e for e in doc.mapped_elements}
+        assert "PerFrameFunctionalGroupsSequence" in mapped, "large sequences are mapped, not parsed"
+        assert "memory-mapped" in str(doc.dataset)
+        assert doc.rescale_unit == "HU"
+        order = list(range(frames))
+        random.Random(4).shuffle(order)
+        for index in order[:60] + [frames - 1, 0]:
+            expected = reference.PerFrameFunctionalGroupsSequence[index].PixelValueTransformationSequence[0]
+            assert doc.rescale(index) == (float(expected.RescaleSlope), float(expected.RescaleIntercept))
+            position = doc.per_frame_groups(index).PlanePositionSequence[0].ImagePositionPatient
+            assert float(position[2]) == index
+        assert doc.per_frame_groups(frames) is None
+        np.testing.assert_array_equal(doc.frame(frames - 1), reference.pixel_array[frames - 1])
+
+
+def test_small_enhanced_files_are_parsed_whole(tmp_path):
+    path = write_enhanced(tmp_path / "small.dcm", 5)
+    with open_document(path) as doc:
+        assert "PerFrameFunctionalGroupsSequence" not in {e.keyword for e in doc.mapped_elements}
+        assert len(doc.dataset.PerFrameFunctionalGroupsSequence) == 5
+        assert doc.rescale(3) == (1 + 3 / 8, -1024 + 3)
+
+
+def test_truncated_per_frame_sequence_is_an_error(tmp_path):
+    from viewer.model import DicomError
+
+    path = write_enhanced(tmp_path / "cut.dcm", LAZY_MIN_FRAMES * 2)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+    with pytest.raises(DicomError):
+        with open_document(path) as doc:
+            doc.rescale(LAZY_MIN_FRAMES * 2 - 1)
+            doc.frame(0)
