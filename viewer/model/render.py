@@ -1,0 +1,232 @@
+"""Pure numpy transforms from decoded frames to what a screen shows.
+
+The image widget hands the stored values to the GPU-less renderer as they
+are and lets it apply *levels* (a linear map of stored values to 0..255) and
+an optional 256-entry LUT. So windowing is turned into levels in stored units
+once per window change (:func:`window_to_levels`) instead of rescaling every
+pixel of every frame. Colour frames are shown as they come (pydicom already
+converts YBR to RGB); PALETTE COLOR frames go through a table built once
+from the palette (:class:`PaletteTable`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut
+
+from viewer.model.display import WindowPreset
+
+GREY = "grey"
+COLOUR = "colour"
+PALETTE = "palette"
+
+AUTO_WINDOW_NAME = "Automatic"
+FULL_RANGE_NAME = "Full range"
+_SAMPLE_PIXELS = 1 << 16  # pixels per frame used for percentiles
+
+
+def display_kind(photometric_interpretation: str, samples_per_pixel: int) -> str:
+    """:data:`GREY`, :data:`COLOUR` (RGB or YBR, shown as RGB) or :data:`PALETTE`."""
+    if photometric_interpretation == "PALETTE COLOR":
+        return PALETTE
+    return COLOUR if samples_per_pixel > 1 else GREY
+
+
+def inverted_by_default(photometric_interpretation: str) -> bool:
+    """True for MONOCHROME1, whose lowest value is white."""
+    return photometric_interpretation == "MONOCHROME1"
+
+
+def invert_lut(invert: bool) -> np.ndarray | None:
+    """A 256-entry uint8 LUT reversing grey levels, or None for the identity."""
+    if not invert:
+        return None
+    return np.arange(255, -1, -1, dtype=np.uint8)
+
+
+def contiguous_native(frame: np.ndarray) -> np.ndarray:
+    """`frame` as a C-contiguous array in native byte order (a no-op when it already is)."""
+    if not frame.dtype.isnative:
+        frame = frame.astype(frame.dtype.newbyteorder("="))
+    return np.ascontiguousarray(frame)
+
+
+class PaletteTable:
+    """The RGB table of a PALETTE COLOR image, built once from its dataset.
+
+    pydicom's :func:`~pydicom.pixels.apply_color_lut` is applied to every
+    possible stored value once; a frame is then a single ``take``.
+    """
+
+    def __init__(self, dataset: Dataset, bits_stored: int) -> None:
+        count = 1 << min(int(bits_stored), 16)
+        self.table = np.ascontiguousarray(apply_color_lut(np.arange(count, dtype=np.uint16), dataset))
+        self._last = count - 1
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.table.dtype
+
+    def apply(self, frame: np.ndarray) -> np.ndarray:
+        """RGB ``(rows, cols, 3)`` of a palette-indexed frame."""
+        indices = np.clip(frame, 0, self._last) if frame.dtype.kind == "i" else np.minimum(frame, self._last)
+        return self.table[indices]
+
+
+def colour_levels(dtype: np.dtype) -> tuple[float, float]:
+    """Levels showing colour samples of `dtype` as stored (0 to the type's max)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return 0.0, 1.0
+    return 0.0, float(np.iinfo(dtype).max)
+
+
+def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
+    """Smallest and largest stored value for `bits_stored` bits."""
+    if signed:
+        return -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
+    return 0, (1 << bits_stored) - 1
+
+
+def rescaled(value: float, slope: float, intercept: float) -> float:
+    """The modality-rescaled value of a stored value."""
+    return value * slope + intercept
+
+
+def full_range_window(bits_stored: int, signed: bool, slope: float = 1.0, intercept: float = 0.0) -> WindowPreset:
+    """The window covering every storable value, in rescaled units."""
+    low, high = stored_range(bits_stored, signed)
+    ends = sorted((rescaled(low, slope, intercept), rescaled(high, slope, intercept)))
+    return WindowPreset((ends[0] + ends[1]) / 2, max(ends[1] - ends[0], 1.0), FULL_RANGE_NAME)
+
+
+def window_to_levels(center: float, width: float, slope: float = 1.0, intercept: float = 0.0) -> tuple[float, float]:
+    """Levels in stored units showing the window `center`/`width` (rescaled units).
+
+    The result may have ``low > high`` when the slope is negative; the
+    renderer then maps high stored values to dark, which is what the window
+    means.
+    """
+    width = max(float(width), 1e-6)
+    low, high = center - width / 2, center + width / 2
+    slope = slope or 1.0
+    return (low - intercept) / slope, (high - intercept) / slope
+
+
+def drag_window(center: float, width: float, dx: float, dy: float, min_width: float = 1.0) -> tuple[float, float]:
+    """New (center, width) after dragging `dx`, `dy` screen pixels.
+
+    Right widens the window, up raises the centre; one pixel moves both by
+    1/256 of the current width, so the feel is the same for 8-bit data and
+    for CT values.
+    """
+    step = max(abs(width), min_width) / 256.0
+    return center - dy * step, max(min_width, width + dx * step)
+
+
+def sample_indices(num_frames: int, count: int) -> list[int]:
+    """Up to `count` frame indices spread evenly over ``range(num_frames)``."""
+    if num_frames <= 0 or count <= 0:
+        return []
+    if num_frames <= count:
+        return list(range(num_frames))
+    return sorted({round(i * (num_frames - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
+
+
+def _sample_pixels(frame: np.ndarray, budget: int) -> np.ndarray:
+    grey = frame if frame.ndim == 2 else frame[..., 0]
+    stride = max(1, int(np.sqrt(grey.size / budget)))
+    return np.asarray(grey[::stride, ::stride], dtype=np.float64).ravel()
+
+
+def auto_window(
+    frames: Iterable[np.ndarray],
+    slope: float = 1.0,
+    intercept: float = 0.0,
+    percentiles: tuple[float, float] = (0.5, 99.5),
+    pixels_per_frame: int = _SAMPLE_PIXELS,
+) -> WindowPreset | None:
+    """A window from percentiles of pixels sampled (on a grid) from `frames`.
+
+    Parameters
+    ----------
+    frames : iterable of numpy.ndarray
+        A few frames (see :func:`sample_indices`); only a grid of about
+        `pixels_per_frame` pixels of each is looked at.
+    slope, intercept : float
+        Modality rescale, so that the window is in rescaled units.
+    percentiles : (float, float)
+        Lower and upper percentile.
+
+    Returns
+    -------
+    WindowPreset or None
+        Named :data:`AUTO_WINDOW_NAME`; None if `frames` was empty.
+    """
+    samples = [_sample_pixels(frame, pixels_per_frame) for frame in frames]
+    if not samples:
+        return None
+    values = np.concatenate(samples)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.percentile(values, percentiles)
+    low, high = sorted((rescaled(low, slope, intercept), rescaled(high, slope, intercept)))
+    if high <= low:
+        high = low + max(abs(slope), 1.0)
+    return WindowPreset((low + high) / 2, high - low, AUTO_WINDOW_NAME)
+
+
+@dataclass(frozen=True)
+class PixelReadout:
+    """What is under the cursor, for the status bar."""
+
+    row: int
+    column: int
+    frame: int
+    stored: tuple[float, ...]
+    value: float | None
+    unit: str
+
+    def text(self) -> str:
+        """E.g. "row 12, col 40, frame 7: stored 1024 = 24 HU"."""
+        where = f"row {self.row}, col {self.column}, frame {self.frame}"
+        if len(self.stored) > 1:
+            return f"{where}: RGB ({', '.join(_number(v) for v in self.stored)})"
+        text = f"{where}: stored {_number(self.stored[0])}"
+        if self.value is not None:
+            text += f" = {_number(self.value)}"
+            if self.unit:
+                text += f" {self.unit}"
+        return text
+
+
+def pixel_readout(
+    frame: np.ndarray, row: int, column: int, frame_index: int, slope: float, intercept: float, unit: str
+) -> PixelReadout | None:
+    """The :class:`PixelReadout` at (`row`, `column`) of `frame`, or None outside it."""
+    if not (0 <= row < frame.shape[0] and 0 <= column < frame.shape[1]):
+        return None
+    sample = frame[row, column]
+    stored = tuple(float(v) for v in np.atleast_1d(sample))
+    value = rescaled(stored[0], slope, intercept) if len(stored) == 1 else None
+    return PixelReadout(row, column, frame_index, stored, value, unit)
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4g}"
+
+
+def presets_for(
+    file_presets: Sequence[WindowPreset], automatic: WindowPreset | None, full_range: WindowPreset
+) -> list[WindowPreset]:
+    """The window menu: the file's presets, then the automatic one, then full range."""
+    presets = list(file_presets)
+    if automatic is not None:
+        presets.append(automatic)
+    presets.append(full_range)
+    return presets

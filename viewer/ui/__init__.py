@@ -1,0 +1,18 @@
+"""The Qt side of Cinemap: small widgets that subscribe to the model and send it commands.
+
+Nothing in :mod:`viewer.model` imports from here. :mod:`viewer.app` wires
+the widgets into the main window. One widget per module:
+
+- :mod:`~viewer.ui.viewer_state` -- the Qt-side controller (open document,
+  frame shown, window/level) that every widget listens to and writes to;
+- :mod:`~viewer.ui.image_view`, :mod:`~viewer.ui.frame_controls`,
+  :mod:`~viewer.ui.cine_player`, :mod:`~viewer.ui.cine_controls`,
+  :mod:`~viewer.ui.window_level`, :mod:`~viewer.ui.tag_browser`,
+  :mod:`~viewer.ui.status_bar`, :mod:`~viewer.ui.settings_dialog`,
+  :mod:`~viewer.ui.main_window`;
+- helpers: :mod:`~viewer.ui.qt_bridge` (model signals onto the UI thread),
+  :mod:`~viewer.ui.workers` (background work with progress),
+  :mod:`~viewer.ui.read_ahead`, :mod:`~viewer.ui.error_dialog`,
+  :mod:`~viewer.ui.settings_store`, :mod:`~viewer.ui.memory`,
+  :mod:`~viewer.ui.demo`, :mod:`~viewer.ui.playback_bench`.
+"""

@@ -1,0 +1,94 @@
+"""Errors as dialogs, never tracebacks.
+
+:func:`show_error` turns a :class:`~viewer.model.DicomError` (or any
+exception) into a non-blocking message box with the model's message, which
+names the file. :func:`install_excepthook` makes an unexpected exception
+anywhere on the UI thread write its traceback to a log file and show a
+dialog instead of ending the program.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+import traceback
+from types import TracebackType
+
+from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
+
+from viewer.model import DicomError
+
+
+def log_folder() -> str:
+    """Where Cinemap writes its log: ``$CINEMAP_CACHE_DIR/log`` or ``~/.cache/cinemap/log``."""
+    base = os.environ.get("CINEMAP_CACHE_DIR") or os.path.join(
+        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation), "cinemap"
+    )
+    return os.path.join(base, "log")
+
+
+def error_text(exc: BaseException, action: str = "") -> tuple[str, str]:
+    """(headline, details) for `exc`: the model's own message for DicomError."""
+    if isinstance(exc, DicomError):
+        name = os.path.basename(exc.path) if exc.path else ""
+        headline = f"Cannot {action} {name}".strip() if action else (f"Problem with {name}" if name else "Problem")
+        return headline, str(exc)
+    headline = f"Cannot {action}".strip() if action else "Unexpected error"
+    return headline, f"{type(exc).__name__}: {exc}"
+
+
+def show_message(parent: QWidget | None, title: str, text: str, details: str = "", *, warning: bool = False) -> QMessageBox:
+    """Open a non-blocking message box (it deletes itself when closed) and return it."""
+    box = QMessageBox(parent)
+    box.setObjectName("CinemapMessage")
+    box.setIcon(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Critical)
+    box.setWindowTitle(title)
+    box.setText(text)
+    if details:
+        box.setInformativeText(details)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.setWindowModality(Qt.WindowModality.NonModal if warning else Qt.WindowModality.WindowModal)
+    box.open()
+    return box
+
+
+def show_error(parent: QWidget | None, exc: BaseException, action: str = "open") -> QMessageBox:
+    """Show `exc` as an error dialog; its text is the model's message naming the file."""
+    headline, details = error_text(exc, action)
+    return show_message(parent, "Cinemap", headline, details)
+
+
+def write_log(text: str) -> str | None:
+    """Append `text` to the log file; return its path (None if it cannot be written)."""
+    folder = log_folder()
+    path = os.path.join(folder, "cinemap.log")
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n{text}\n")
+    except OSError:
+        return None
+    return path
+
+
+def install_excepthook() -> None:
+    """Log unexpected exceptions and show them as a dialog instead of crashing."""
+    previous = sys.excepthook
+
+    def hook(kind: type[BaseException], exc: BaseException, trace: TracebackType | None) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, exc, trace)
+            return
+        text = "".join(traceback.format_exception(kind, exc, trace))
+        path = write_log(text)
+        sys.stderr.write(text)
+        if QApplication.instance() is None:
+            return
+        parent = QApplication.activeWindow()
+        headline, details = error_text(exc)
+        where = f"\n\nThe details were written to {path}." if path else ""
+        show_message(parent, "Cinemap", headline, details + where)
+
+    sys.excepthook = hook

@@ -1,0 +1,76 @@
+"""Frame slider with a spin box, and the keys that move through frames."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
+
+from viewer.ui.viewer_state import ViewerState
+
+PAGE_FRAMES = 10
+
+
+def navigation_target(key: int, current: int, count: int, page: int = PAGE_FRAMES) -> int | None:
+    """The frame a navigation key leads to from `current`, or None for other keys.
+
+    Right/Down: next; Left/Up: previous; Page Down/Up: `page` frames on/back;
+    Home/End: first/last.
+    """
+    if count <= 0:
+        return None
+    steps = {
+        Qt.Key.Key_Right: 1,
+        Qt.Key.Key_Down: 1,
+        Qt.Key.Key_Left: -1,
+        Qt.Key.Key_Up: -1,
+        Qt.Key.Key_PageDown: page,
+        Qt.Key.Key_PageUp: -page,
+    }
+    if key == Qt.Key.Key_Home:
+        return 0
+    if key == Qt.Key.Key_End:
+        return count - 1
+    if key in steps:
+        return max(0, min(count - 1, current + steps[key]))
+    return None
+
+
+class FrameControls(QWidget):
+    """A slider and a spin box (1-based, as users count frames) over the document's frames."""
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setPageStep(PAGE_FRAMES)
+        self.slider.setToolTip("Frame (wheel, arrow keys, Page Up/Down, Home/End)")
+        self.spin = QSpinBox()
+        self.spin.setKeyboardTracking(False)
+        self.spin.setToolTip("Frame number")
+        self.count_label = QLabel("of 0")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 0, 4, 0)
+        layout.addWidget(QLabel("Frame"))
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.spin)
+        layout.addWidget(self.count_label)
+
+        self.slider.valueChanged.connect(self.state.set_frame)
+        self.spin.valueChanged.connect(lambda number: self.state.set_frame(number - 1))
+        state.document_changed.connect(self._on_document_changed)
+        state.frame_changed.connect(self._on_frame_changed)
+        self._on_document_changed(state.document)
+
+    def _on_document_changed(self, document) -> None:
+        count = document.num_frames if document is not None else 0
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setRange(0, max(0, count - 1))
+            self.spin.setRange(1 if count else 0, count)
+            self.count_label.setText(f"of {count}")
+        self.setEnabled(count > 1)
+        self._on_frame_changed(self.state.frame_index)
+
+    def _on_frame_changed(self, index: int) -> None:
+        with QSignalBlocker(self.slider), QSignalBlocker(self.spin):
+            self.slider.setValue(index)
+            self.spin.setValue(index + 1)

@@ -1,0 +1,406 @@
+"""The main window: one document, its image, frame and cine controls, tags and status.
+
+It owns the Qt-side controller (:class:`~viewer.ui.viewer_state.ViewerState`)
+and the widgets that listen to it, opens documents on a worker thread (a
+huge enhanced header can take seconds to parse) and turns every error into
+a dialog.
+"""
+
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QMainWindow,
+    QMessageBox,
+    QProgressDialog,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer.model import DicomError, Document, LockedError, ReadOnlyError, open_document
+from viewer.model.settings import Settings
+from viewer.ui.cine_controls import CineControls
+from viewer.ui.cine_player import CinePlayer
+from viewer.ui.error_dialog import show_error, show_message
+from viewer.ui.frame_controls import FrameControls, navigation_target
+from viewer.ui.image_view import ImageView
+from viewer.ui.read_ahead import ReadAhead
+from viewer.ui.settings_dialog import SettingsDialog
+from viewer.ui.settings_store import SettingsStore
+from viewer.ui.status_bar import StatusBar
+from viewer.ui.tag_browser import TagBrowser
+from viewer.ui.viewer_state import BOUNCE, LOOP, ViewerState
+from viewer.ui.window_level import WindowLevelControls
+from viewer.ui.workers import run_in_background
+
+APP_NAME = "Cinemap"
+TITLE_SEPARATOR = " — "
+_OPEN_PROGRESS_DELAY_MS = 400
+
+
+def window_title(path: str | None) -> str:
+    """"<file name> — Cinemap", or "Cinemap" with no file."""
+    return f"{os.path.basename(path)}{TITLE_SEPARATOR}{APP_NAME}" if path else APP_NAME
+
+
+def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[str]]:
+    """Open `path` as the settings say (worker thread); returns the document and notes.
+
+    A file that cannot be opened for editing is opened read-only, with a note.
+    """
+    options = settings.open_options()
+    notes: list[str] = []
+    try:
+        document = open_document(path, **options)
+    except (ReadOnlyError, LockedError) as exc:
+        if not options["writable"]:
+            raise
+        options["writable"] = False
+        document = open_document(path, **options)
+        notes.append(f"Opened read-only: {exc.problem}")
+    return document, notes
+
+
+class MainWindow(QMainWindow):
+    """Cinemap's main window.
+
+    Signals
+    -------
+    document_opened(object)
+        A :class:`~viewer.model.Document` is shown.
+    open_failed(str, object)
+        The path and the exception (already shown to the user as a dialog).
+    """
+
+    document_opened = Signal(object)
+    open_failed = Signal(str, object)
+
+    def __init__(self, store: SettingsStore | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.store = store if store is not None else SettingsStore()
+        settings = self.store.settings
+        self.state = ViewerState(self)
+        self.player = CinePlayer(self.state, default_fps=settings.cine_default_fps, parent=self)
+        self.read_ahead = ReadAhead(self.state, settings.read_ahead_frames, self)
+        self.image_view = ImageView(self.state)
+        self.frame_controls = FrameControls(self.state)
+        self.cine_controls = CineControls(self.player)
+        self.window_level = WindowLevelControls(self.state)
+        self.tag_browser = TagBrowser(self.state, self)
+        self.status = StatusBar(self.state, self.player, self)
+        self._open_dialog: QProgressDialog | None = None
+        self._frame_error_shown = False
+        self._layout()
+        self._make_actions()
+        self._wire()
+        self.setAcceptDrops(True)
+        self.setWindowTitle(window_title(None))
+        self.resize(1100, 800)
+        self.image_view.setFocus()
+
+    # ---------------------------------------------------------------- layout
+    def _layout(self) -> None:
+        bottom = QWidget()
+        row = QHBoxLayout(bottom)
+        row.setContentsMargins(0, 2, 0, 2)
+        row.addWidget(self.frame_controls, 1)
+        row.addWidget(self.cine_controls)
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.image_view, 1)
+        column.addWidget(bottom)
+        self.setCentralWidget(central)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_browser)
+        self.tag_browser.hide()
+        self.setStatusBar(self.status)
+
+    def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.setCheckable(checkable)
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        (action.toggled if checkable else action.triggered).connect(slot)
+        return action
+
+    def _make_actions(self) -> None:
+        menus = self.menuBar()
+        file_menu = menus.addMenu("&File")
+        self.open_action = self._action("&Open…", self.choose_file, QKeySequence.StandardKey.Open)
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.reopen_action = self._action("Re&open", self.reopen, tip="Open the file again with the current settings")
+        self.close_action = self._action("&Close", self.close_document, QKeySequence.StandardKey.Close)
+        file_menu.addAction(self.reopen_action)
+        file_menu.addAction(self.close_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
+
+        edit_menu = menus.addMenu("&Edit")
+        self.undo_action = self._action("&Undo", self._undo, QKeySequence.StandardKey.Undo)
+        self.redo_action = self._action("&Redo", self._redo, QKeySequence.StandardKey.Redo)
+        # Read/write mode: the model switches and takes the edit lock; editing
+        # tools will plug in here.
+        self.write_action = self._action(
+            "&Read/Write Mode", self._set_writable, "Ctrl+E", checkable=True,
+            tip="Switch between read-only and read/write (takes the file's edit lock)",
+        )
+        for action in (self.undo_action, self.redo_action, None, self.write_action, None):
+            edit_menu.addAction(action) if action is not None else edit_menu.addSeparator()
+        self.settings_action = self._action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        edit_menu.addAction(self.settings_action)
+
+        view_menu = menus.addMenu("&View")
+        self.fit_action = self._action("&Fit to Window", self.image_view.fit, "F")
+        self.actual_size_action = self._action("&Actual Size (1:1)", self.image_view.actual_size, "1")
+        self.invert_action = self._action("&Invert", self.state.set_invert, "I", checkable=True)
+        self.reset_window_action = self._action("&Reset Window", self.state.reset_window, "R")
+        for action in (self.fit_action, self.actual_size_action, self.invert_action, self.reset_window_action):
+            view_menu.addAction(action)
+        view_menu.addSeparator()
+        view_menu.addAction(self.tag_browser.toggleViewAction())
+        self.tag_browser.toggleViewAction().setShortcut(QKeySequence("Ctrl+T"))
+
+        play_menu = menus.addMenu("&Playback")
+        self.play_action = self._action("&Play/Pause", self.player.toggle, Qt.Key.Key_Space)
+        play_menu.addAction(self.play_action)
+        modes = QActionGroup(self)
+        for text, mode in (("&Loop", LOOP), ("&Bounce", BOUNCE)):
+            action = self._action(text, lambda checked, m=mode: checked and self._set_mode(m), checkable=True)
+            action.setChecked(mode == LOOP)
+            modes.addAction(action)
+            play_menu.addAction(action)
+
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("MainToolbar")
+        for action in (self.open_action, self.write_action, None, self.fit_action, self.actual_size_action, None):
+            toolbar.addAction(action) if action is not None else toolbar.addSeparator()
+        toolbar.addWidget(self.window_level)
+        self.addToolBar(toolbar)
+        self._update_recent_menu(self.store.recent_files())
+        self._update_document_actions()
+
+    def _wire(self) -> None:
+        self.image_view.wheel_frames.connect(self.state.step)
+        self.image_view.frame_painted.connect(self.status.count_painted_frame)
+        self.image_view.pixel_hovered.connect(self.status.show_pixel)
+        self.image_view.frame_failed.connect(self._on_frame_failed)
+        self.window_level.progress.connect(self.status.show_progress)
+        self.state.invert_changed.connect(self._sync_invert_action)
+        self.state.mode_changed.connect(self._on_mode_changed)
+        self.state.history_changed.connect(self._update_history_actions)
+        self.store.changed.connect(self._on_settings_changed)
+        self.store.recent_changed.connect(self._update_recent_menu)
+
+    # -------------------------------------------------------------- opening
+    @property
+    def document(self) -> Document | None:
+        return self.state.document
+
+    def choose_file(self) -> None:
+        folder = os.path.dirname(self.document.path) if self.document is not None else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open DICOM file", folder, "DICOM files (*.dcm *.dicom *);;All files (*)")
+        if path:
+            self.open_path(path)
+
+    def open_path(self, path: str, *, frame: int = 0) -> None:
+        """Open `path` on a worker thread; show it, or an error dialog, when done."""
+        path = os.fspath(path)
+        settings = self.store.settings
+        dialog = QProgressDialog(f"Opening {os.path.basename(path)}…", "", 0, 0, self)
+        dialog.setCancelButton(None)
+        dialog.setWindowTitle(APP_NAME)
+        dialog.setMinimumDuration(_OPEN_PROGRESS_DELAY_MS)
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        self._open_dialog = dialog
+        run_in_background(
+            lambda _progress: open_with_settings(path, settings),
+            on_success=lambda result: self._on_opened(result, frame),
+            on_failure=lambda exc, trace: self._on_open_failed(path, exc, trace),
+            context=self,
+        )
+
+    def _finish_open_dialog(self) -> None:
+        if self._open_dialog is not None:
+            self._open_dialog.reset()
+            self._open_dialog.deleteLater()
+            self._open_dialog = None
+
+    def _on_opened(self, result: tuple[Document, list[str]], frame: int) -> None:
+        self._finish_open_dialog()
+        document, notes = result
+        self._show_document(document)
+        if frame:
+            self.state.set_frame(frame)
+        self.store.add_recent_file(document.path)
+        messages = notes + list(document.warnings)
+        if document.recovery is not None:
+            messages.append(f"An interrupted save was rolled back: {document.recovery}")
+        if messages:
+            show_message(self, APP_NAME, f"Notes on {os.path.basename(document.path)}", "\n".join(messages), warning=True)
+        self.document_opened.emit(document)
+
+    def _on_open_failed(self, path: str, exc: BaseException, trace: str) -> None:
+        self._finish_open_dialog()
+        if not isinstance(exc, DicomError):
+            from viewer.ui.error_dialog import write_log
+
+            write_log(trace)
+        show_error(self, exc, "open")
+        self.open_failed.emit(path, exc)
+
+    def _show_document(self, document: Document | None) -> None:
+        """Replace the shown document (closing the old one) by `document`."""
+        old = self.state.document
+        self.player.pause()
+        self.read_ahead.stop()
+        self.window_level.cancel()
+        self._frame_error_shown = False
+        self.state.set_document(document)
+        if old is not None and old is not document:
+            old.close()
+        self.setWindowTitle(window_title(document.path if document is not None else None))
+        self.setWindowFilePath(document.path if document is not None else "")
+        self._update_document_actions()
+
+    def reopen(self) -> None:
+        """Open the current file again (new settings take effect), on the same frame."""
+        if self.document is not None:
+            self.open_path(self.document.path, frame=self.state.frame_index)
+
+    def close_document(self) -> bool:
+        """Close the shown document; False if the user kept it to save edits."""
+        document = self.document
+        if document is None:
+            return True
+        if document.dirty:
+            answer = QMessageBox.question(
+                self, APP_NAME, f"{os.path.basename(document.path)} has unsaved edits. Discard them?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            )
+            if answer != QMessageBox.StandardButton.Discard:
+                return False
+        self._show_document(None)
+        return True
+
+    # -------------------------------------------------------------- actions
+    def _update_document_actions(self) -> None:
+        document = self.document
+        has_document = document is not None
+        for action in (self.reopen_action, self.close_action, self.fit_action, self.actual_size_action,
+                       self.invert_action, self.reset_window_action, self.play_action):
+            action.setEnabled(has_document)
+        self.write_action.setEnabled(has_document and document.edit_refusal() is None)
+        self.write_action.setToolTip(
+            document.edit_refusal() or "Switch to read/write mode" if has_document else "No file open"
+        )
+        self._on_mode_changed(document.writable if has_document else False)
+
+    def _set_writable(self, writable: bool) -> None:
+        document = self.document
+        if document is None or document.writable == writable:
+            return
+        try:
+            document.set_writable(writable)
+        except DicomError as exc:
+            show_error(self, exc, "switch mode for")
+            self._on_mode_changed(document.writable)
+
+    def _on_mode_changed(self, writable: bool) -> None:
+        self.write_action.blockSignals(True)
+        self.write_action.setChecked(bool(writable))
+        self.write_action.blockSignals(False)
+        self._update_history_actions()
+
+    def _update_history_actions(self) -> None:
+        document = self.document
+        self.undo_action.setEnabled(document is not None and document.can_undo)
+        self.redo_action.setEnabled(document is not None and document.can_redo)
+        self.undo_action.setText(f"&Undo {document.undo_label}" if document is not None and document.can_undo else "&Undo")
+        self.redo_action.setText(f"&Redo {document.redo_label}" if document is not None and document.can_redo else "&Redo")
+
+    def _undo(self) -> None:
+        if self.document is not None and self.document.can_undo:
+            self.document.undo()
+
+    def _redo(self) -> None:
+        if self.document is not None and self.document.can_redo:
+            self.document.redo()
+
+    def _set_mode(self, mode: str) -> None:
+        self.player.set_mode(mode)
+        index = self.cine_controls.mode.findData(mode)
+        self.cine_controls.mode.setCurrentIndex(index)
+
+    def _sync_invert_action(self, invert: bool) -> None:
+        self.invert_action.blockSignals(True)
+        self.invert_action.setChecked(invert)
+        self.invert_action.blockSignals(False)
+
+    def _on_frame_failed(self, exc: BaseException) -> None:
+        self.player.pause()
+        if not self._frame_error_shown:
+            self._frame_error_shown = True
+            show_error(self, exc, "show a frame of")
+
+    # ------------------------------------------------------------- settings
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.store.settings, can_reopen=self.document is not None, parent=self)
+        reopen = []
+        dialog.reopen_requested.connect(lambda: reopen.append(True))
+        if dialog.exec() == SettingsDialog.DialogCode.Accepted:
+            self.store.save(dialog.settings())
+            if reopen:
+                self.reopen()
+        dialog.deleteLater()
+
+    def _on_settings_changed(self, settings: Settings, changed: list[str]) -> None:
+        self.read_ahead.set_frames(settings.read_ahead_frames)
+        self.player.set_default_fps(settings.cine_default_fps)
+
+    def _update_recent_menu(self, files: list[str]) -> None:
+        self.recent_menu.clear()
+        for path in files:
+            action = self.recent_menu.addAction(os.path.basename(path))
+            action.setToolTip(path)
+            action.triggered.connect(lambda _checked=False, p=path: self.open_path(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Recent Files", self.store.clear_recent_files)
+        self.recent_menu.setEnabled(bool(files))
+
+    # ------------------------------------------------------------ keys, drops
+    def keyPressEvent(self, event) -> None:  # noqa: N802 -- Qt API
+        target = navigation_target(event.key(), self.state.frame_index, self.state.num_frames)
+        if target is None:
+            super().keyPressEvent(event)
+            return
+        self.state.set_frame(target)
+        event.accept()
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 -- Qt API
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 -- Qt API
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if url.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_path(paths[0])
+
+    def closeEvent(self, event) -> None:  # noqa: N802 -- Qt API
+        if not self.close_document():
+            event.ignore()
+            return
+        self.player.pause()
+        super().closeEvent(event)

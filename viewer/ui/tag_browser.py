@@ -1,0 +1,187 @@
+"""The dataset as a tree, in a dock: sequences expand lazily, a filter finds tags.
+
+Memory-mapped values are described ("memory-mapped, 3.9 GB at offset N")
+and never read; values pydicom deferred are described by size and offset
+and not read either. Sequence items are built only when expanded, so a file
+with thousands of per-frame functional group items opens its tree at once.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+from pydicom.dataelem import DataElement, RawDataElement
+from pydicom.datadict import dictionary_description, keyword_for_tag
+from pydicom.dataset import Dataset
+from pydicom.tag import Tag
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+
+from viewer.model import MappedValue
+from viewer.ui.viewer_state import ViewerState
+
+MAX_FILTER_MATCHES = 500
+_MAX_VALUE_CHARS = 200
+_DATASET_ROLE = Qt.ItemDataRole.UserRole
+_COLUMNS = ("Tag", "Name", "VR", "Value")
+
+
+def tag_text(tag: int) -> str:
+    """"(GGGG,EEEE)" of `tag`."""
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def element_name(tag: int) -> str:
+    """The dictionary name of `tag`, "Private tag" or "Unknown"."""
+    if Tag(tag).is_private:
+        return "Private tag"
+    try:
+        return dictionary_description(tag)
+    except KeyError:
+        return "Unknown"
+
+
+def describe_value(dataset: Dataset, tag: int) -> tuple[str, str, list[Dataset] | None]:
+    """(VR, value text, sequence items or None) of element `tag`, reading no large value."""
+    raw = dataset._dict[tag]
+    if isinstance(raw, RawDataElement):
+        if raw.value is None and raw.length:
+            return str(raw.VR or ""), f"deferred, {raw.length} bytes at offset {raw.value_tell} (not read)", None
+    element = raw if isinstance(raw, DataElement) else dataset[tag]
+    value = element._value if isinstance(element, DataElement) else None
+    if isinstance(value, MappedValue):
+        return element.VR, repr(value), None
+    if element.VR == "SQ":
+        items = list(element.value or [])
+        return "SQ", f"{len(items)} item{'s' if len(items) != 1 else ''}", items
+    text = element.repval if not element.is_buffered else "buffered value (not read)"
+    if len(text) > _MAX_VALUE_CHARS:
+        text = text[:_MAX_VALUE_CHARS] + "…"
+    return str(element.VR), text, None
+
+
+def matches(tag: int, needle: str) -> bool:
+    """True if `needle` (lower case) is in the keyword, name or tag of `tag`."""
+    if not needle:
+        return True
+    compact = f"{tag:08x}"
+    wanted = needle.replace("(", "").replace(")", "").replace(",", "").replace(" ", "")
+    if wanted and wanted in compact:
+        return True
+    return needle in (keyword_for_tag(tag) or "").lower() or needle in element_name(tag).lower()
+
+
+class TagBrowser(QDockWidget):
+    """Dock with a filter box over a tree of the document's dataset."""
+
+    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+        super().__init__("Tags", parent)
+        self.setObjectName("TagBrowser")
+        self.state = state
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter by keyword, name or tag, e.g. Window or 0028,1050")
+        self.filter.setClearButtonEnabled(True)
+        self.tree = QTreeWidget()
+        self.tree.setHeaderLabels(list(_COLUMNS))
+        self.tree.setUniformRowHeights(True)
+        self.tree.setColumnWidth(0, 110)
+        self.tree.setColumnWidth(1, 200)
+        self.tree.setColumnWidth(2, 40)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.tree)
+        self.setWidget(body)
+        self.truncated = False
+
+        # Filtering walks every sequence item: wait until typing pauses.
+        self._filter_timer = QTimer(self, singleShot=True, interval=200)
+        self._filter_timer.timeout.connect(self.rebuild)
+        self.filter.textChanged.connect(self._filter_timer.start)
+        self.tree.itemExpanded.connect(self._on_expanded)
+        state.document_changed.connect(lambda _document: self.rebuild())
+        self.rebuild()
+
+    # ------------------------------------------------------------- building
+    def rebuild(self, *_: object) -> None:
+        """Rebuild the tree for the current document and filter."""
+        self.tree.clear()
+        self.truncated = False
+        document = self.state.document
+        if document is None:
+            return
+        needle = self.filter.text().strip().lower()
+        roots = []
+        meta = getattr(document.dataset, "file_meta", None)
+        if meta is not None and len(meta):
+            roots.append(("File Meta Information", meta))
+        roots.append(("Dataset", document.dataset))
+        for title, dataset in roots:
+            top = QTreeWidgetItem([title, "", "", ""])
+            self.tree.addTopLevelItem(top)
+            if needle:
+                budget = [MAX_FILTER_MATCHES]
+                self._add_matching(top, dataset, needle, budget)
+                self.truncated = self.truncated or budget[0] <= 0
+            else:
+                self._add_elements(top, dataset)
+            top.setExpanded(True)
+
+    def _element_item(self, parent: QTreeWidgetItem, dataset: Dataset, tag: int) -> tuple[QTreeWidgetItem, list | None]:
+        vr, text, items = describe_value(dataset, tag)
+        item = QTreeWidgetItem(parent, [tag_text(tag), element_name(tag), vr, text])
+        item.setToolTip(3, text)
+        return item, items
+
+    def _add_elements(self, parent: QTreeWidgetItem, dataset: Dataset) -> None:
+        for tag in sorted(dataset._dict):
+            item, items = self._element_item(parent, dataset, int(tag))
+            for number, child in enumerate(items or [], start=1):
+                child_item = QTreeWidgetItem(item, [f"Item {number}", "", "", ""])
+                child_item.setData(0, _DATASET_ROLE, child)
+                if len(child._dict):
+                    child_item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+
+    def _on_expanded(self, item: QTreeWidgetItem) -> None:
+        dataset = item.data(0, _DATASET_ROLE)
+        if isinstance(dataset, Dataset) and item.childCount() == 0:
+            self._add_elements(item, dataset)
+            item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.DontShowIndicatorWhenChildless)
+
+    def _add_matching(self, parent: QTreeWidgetItem, dataset: Dataset, needle: str, budget: list[int]) -> bool:
+        """Add the elements of `dataset` that match, and the path to nested matches."""
+        found = False
+        for tag in sorted(dataset._dict):
+            if budget[0] <= 0:
+                return found
+            tag = int(tag)
+            hit = matches(tag, needle)
+            vr, _, items = describe_value(dataset, tag)
+            if not hit and not items:
+                continue
+            item, _ = self._element_item(parent, dataset, tag)
+            nested = False
+            for number, child in enumerate(items or [], start=1):
+                child_item = QTreeWidgetItem(item, [f"Item {number}", "", "", ""])
+                if self._add_matching(child_item, child, needle, budget):
+                    nested = True
+                    child_item.setExpanded(True)
+                else:
+                    item.removeChild(child_item)
+            if hit or nested:
+                found = True
+                budget[0] -= 1 if hit else 0
+                item.setExpanded(nested)
+            else:
+                parent.removeChild(item)
+        return found
+
+    # -------------------------------------------------------------- queries
+    def iter_items(self) -> Iterator[QTreeWidgetItem]:
+        """Every item built so far, depth first."""
+        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        while stack:
+            item = stack.pop(0)
+            yield item
+            stack[:0] = [item.child(i) for i in range(item.childCount())]
