@@ -49,6 +49,8 @@ __all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
 
 # Bytes of pixel data gathered per save batch; bounds the save's memory.
 _SAVE_BATCH_BYTES = 8 << 20
+# Runs of changed bytes at most this far apart are written with one pwrite.
+_WRITE_GAP = 4096
 
 
 class FrameSelection:
@@ -201,10 +203,13 @@ class MaskOp:
         """
         rows = slice(self.top - top, self.bottom - top)
         cols = slice(self.left - left, self.right - left)
-        if self.value.ndim:  # colour: the trailing axis holds the samples
-            pixels[..., rows, cols, :][..., self.mask, :] = self.value
+        box = pixels[..., rows, cols, :] if self.value.ndim else pixels[..., rows, cols]
+        if self.mask.all():  # a rectangle: a slice assignment is much faster than a masked one
+            box[...] = self.value
+        elif self.value.ndim:  # colour: the trailing axis holds the samples
+            box[..., self.mask, :] = self.value
         else:
-            pixels[..., rows, cols][..., self.mask] = self.value
+            box[..., self.mask] = self.value
 
 
 @dataclass(frozen=True, eq=False)
@@ -518,16 +523,14 @@ class EditSession:
             return
         raise FileChangedError(self.path, f"{problem}; nothing was saved and your edits are still pending")
 
-    def _region_batches(self) -> Iterator[journal.RegionBatch]:
-        """The final bytes of every changed range, in bounded batches (called once per save pass)."""
+    def _region_batches(self, contents: str) -> Iterator[journal.RegionBatch]:
+        """The changed byte ranges with their ``"original"`` or ``"final"`` bytes, in bounded batches."""
         patches = [op for op in self._pending_ops() if isinstance(op, HeaderPatch)]
         if patches:
-            yield _header_batch(self._fd, patches)
+            yield _header_batch(self._fd, patches, contents)
         ops = self._pending_mask_ops()
-        if ops:
-            yield from self._pixel_batches(ops)
-
-    def _pixel_batches(self, ops: list[MaskOp]) -> Iterator[journal.RegionBatch]:
+        if not ops:
+            return
         edited = FrameSelection.union(op.frames for op in ops).as_array()
         touches = np.stack([op.frames.contains_array(edited) for op in ops])
         # Consecutive frames touched by the same operations share a box and a byte layout.
@@ -536,9 +539,13 @@ class EditSession:
         for first, stop in zip(bounds[:-1], bounds[1:]):
             group_ops = [op for op, hit in zip(ops, touches[:, first]) if hit]
             layout = self._layout(_union_box(group_ops))
-            per_batch = max(1, _SAVE_BATCH_BYTES // max(1, layout.nbytes))
+            per_batch = max(1, _SAVE_BATCH_BYTES // layout.span_bytes)
             for chunk in range(first, stop, per_batch):
-                yield layout.batch(self._frames, edited[chunk:min(stop, chunk + per_batch)], group_ops)
+                indices = edited[chunk:min(stop, chunk + per_batch)]
+                if contents == "original":
+                    yield layout.original(self._frames, indices)
+                else:
+                    yield layout.final(self._frames, self._fd, indices, group_ops)
 
     def _layout(self, box: tuple[int, int, int, int]) -> _BoxLayout:
         layout = self._layouts.get(box)
@@ -554,7 +561,11 @@ class _BoxLayout:
 
     The box's elements sorted by file offset form runs of adjacent bytes: one
     per row for interleaved data, one per row and sample plane for planar
-    configuration 1, one for the whole box when it spans full rows.
+    configuration 1, one for the whole box when it spans full rows. The runs
+    are what the journal saves. For writing, runs less than a page apart are
+    joined into spans, the bytes between them rewritten unchanged: the kernel
+    writes whole pages anyway, and one large ``pwrite`` is much cheaper than
+    hundreds of small ones.
     """
 
     def __init__(self, frames: np.ndarray, pixel_offset: int, box: tuple[int, int, int, int]) -> None:
@@ -571,25 +582,61 @@ class _BoxLayout:
         ordered = offsets[order]
         # None when the box's C order already is file order (no gather needed).
         self.order = None if np.array_equal(order, np.arange(order.size)) else order
-        breaks = np.flatnonzero(np.diff(ordered) != itemsize) + 1
-        run_starts = np.concatenate(([0], breaks))
+        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(ordered) != itemsize) + 1))
         self.run_offsets = ordered[run_starts]
         self.run_lengths = np.diff(np.concatenate((run_starts, [ordered.size]))) * itemsize
         self.nbytes = int(ordered.size * itemsize)
+        self._join_runs()
 
-    def batch(self, frames: np.ndarray, indices: np.ndarray, ops: list[MaskOp]) -> journal.RegionBatch:
-        """The original and final bytes of the box in frames `indices`."""
-        top, bottom, left, right = self.box
-        if indices.size > 1 and indices[-1] - indices[0] == indices.size - 1:
-            old = np.array(frames[indices[0]:indices[-1] + 1, top:bottom, left:right], order="C")
-        else:
-            old = frames[:, top:bottom, left:right][indices]
-        new = old.copy()
-        for op in ops:
-            op.paint(new, top, left)
+    def _join_runs(self) -> None:
+        run_ends = self.run_offsets + self.run_lengths
+        opens_span = np.concatenate(([True], self.run_offsets[1:] - run_ends[:-1] > _WRITE_GAP))
+        first_runs = np.flatnonzero(opens_span)
+        last_runs = np.concatenate((first_runs[1:] - 1, [self.run_offsets.size - 1]))
+        self.span_offsets = self.run_offsets[first_runs]
+        self.span_lengths = run_ends[last_runs] - self.span_offsets
+        self.span_bytes = int(self.span_lengths.sum())
+        if self.span_bytes == self.nbytes:
+            self.scatter = None  # spans are the runs: nothing in between to fill
+            return
+        span_of_run = np.cumsum(opens_span) - 1
+        span_positions = np.concatenate(([0], np.cumsum(self.span_lengths)[:-1]))
+        run_positions = span_positions[span_of_run] + self.run_offsets - self.span_offsets[span_of_run]
+        run_firsts = np.concatenate(([0], np.cumsum(self.run_lengths)[:-1]))
+        # (position in a frame's concatenated spans, position in its changed bytes, length) of each run.
+        self.scatter = list(zip(run_positions.tolist(), run_firsts.tolist(), self.run_lengths.tolist()))
+
+    def original(self, frames: np.ndarray, indices: np.ndarray) -> journal.RegionBatch:
+        """The runs of frames `indices` with their current bytes (for the journal)."""
         offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.run_offsets).ravel()
-        lengths = np.broadcast_to(self.run_lengths, (indices.size, self.run_lengths.size)).ravel()
-        return journal.RegionBatch.merged(offsets, lengths, self._file_order(old), self._file_order(new))
+        lengths = np.tile(self.run_lengths, indices.size)
+        return journal.RegionBatch.merged(offsets, lengths, self._file_order(self._box_pixels(frames, indices)))
+
+    def final(self, frames: np.ndarray, fd: int, indices: np.ndarray, ops: list[MaskOp]) -> journal.RegionBatch:
+        """The spans of frames `indices` with `ops` applied (for the in-place write)."""
+        top, _bottom, left, _right = self.box
+        pixels = self._box_pixels(frames, indices)
+        for op in ops:
+            op.paint(pixels, top, left)
+        changed = self._file_order(pixels)
+        frame_offsets = self.pixel_offset + indices * self.frame_stride
+        offsets = (frame_offsets[:, None] + self.span_offsets).ravel()
+        lengths = np.tile(self.span_lengths, indices.size)
+        if self.scatter is None:
+            return journal.RegionBatch.merged(offsets, lengths, changed)
+        spans = np.empty((indices.size, self.span_bytes), np.uint8)
+        for offset, length, piece in zip(offsets.tolist(), lengths.tolist(), _pieces(spans, lengths)):
+            journal.pread_into(fd, piece, offset)
+        changed = changed.reshape(indices.size, self.nbytes)
+        for span_position, changed_position, length in self.scatter:
+            spans[:, span_position:span_position + length] = changed[:, changed_position:changed_position + length]
+        return journal.RegionBatch.merged(offsets, lengths, spans.ravel())
+
+    def _box_pixels(self, frames: np.ndarray, indices: np.ndarray) -> np.ndarray:
+        top, bottom, left, right = self.box
+        if indices[-1] - indices[0] == indices.size - 1:  # consecutive: a slice, not a gather
+            return np.array(frames[indices[0]:indices[-1] + 1, top:bottom, left:right], order="C")
+        return frames[:, top:bottom, left:right][indices]
 
     def _file_order(self, pixels: np.ndarray) -> np.ndarray:
         flat = pixels.reshape(pixels.shape[0], -1)
@@ -598,8 +645,16 @@ class _BoxLayout:
         return np.ascontiguousarray(flat).view(np.uint8).ravel()
 
 
-def _header_batch(fd: int, patches: list[HeaderPatch]) -> journal.RegionBatch:
-    """Merge header patches (later ones win where they overlap) into original/final byte ranges."""
+def _pieces(buffer: np.ndarray, lengths: np.ndarray) -> Iterator[memoryview]:
+    view = memoryview(buffer.reshape(-1))
+    position = 0
+    for length in lengths.tolist():
+        yield view[position:position + length]
+        position += length
+
+
+def _header_batch(fd: int, patches: list[HeaderPatch], contents: str) -> journal.RegionBatch:
+    """Header patches merged into ranges (later patches win where they overlap)."""
     spans = sorted((patch.offset, patch.offset + len(patch.data)) for patch in patches)
     merged: list[list[int]] = []
     for start, end in spans:
@@ -607,21 +662,17 @@ def _header_batch(fd: int, patches: list[HeaderPatch]) -> journal.RegionBatch:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
-    offsets, lengths, old, new = [], [], bytearray(), bytearray()
+    data = bytearray()
     for start, end in merged:
-        original = journal.pread_exact(fd, end - start, start)
-        final = bytearray(original)
-        for patch in patches:
-            if start <= patch.offset < end:
-                final[patch.offset - start:patch.offset - start + len(patch.data)] = patch.data
-        offsets.append(start)
-        lengths.append(end - start)
-        old += original
-        new += final
-    return journal.RegionBatch(
-        np.array(offsets, np.int64), np.array(lengths, np.int64),
-        np.frombuffer(bytes(old), np.uint8), np.frombuffer(bytes(new), np.uint8),
-    )
+        piece = bytearray(journal.pread_exact(fd, end - start, start))
+        if contents == "final":
+            for patch in patches:
+                if start <= patch.offset < end:
+                    piece[patch.offset - start:patch.offset - start + len(patch.data)] = patch.data
+        data += piece
+    offsets = np.array([start for start, _end in merged], np.int64)
+    lengths = np.array([end - start for start, end in merged], np.int64)
+    return journal.RegionBatch(offsets, lengths, np.frombuffer(bytes(data), np.uint8))
 
 
 def _union_box(ops: list[MaskOp]) -> tuple[int, int, int, int]:

@@ -82,6 +82,7 @@ __all__ = [
     "journal_path_for",
     "journaled_write",
     "pread_exact",
+    "pread_into",
     "pwrite_all",
     "recover",
 ]
@@ -129,33 +130,32 @@ class FileIdentity:
 
 @dataclass
 class RegionBatch:
-    """Byte ranges of a file with their original and final contents.
+    """Byte ranges of a file with their contents (original or final, as asked).
 
     Attributes
     ----------
     offsets, lengths : numpy.ndarray
-        int64 file offset and length of each range.
-    old, new : numpy.ndarray
-        uint8, the concatenated original and final bytes of the ranges, in order.
+        int64 file offset and length of each range, ascending.
+    data : numpy.ndarray
+        uint8, the concatenated contents of the ranges, in order.
     """
 
     offsets: np.ndarray
     lengths: np.ndarray
-    old: np.ndarray
-    new: np.ndarray
+    data: np.ndarray
 
     @classmethod
-    def merged(cls, offsets: np.ndarray, lengths: np.ndarray, old: np.ndarray, new: np.ndarray) -> RegionBatch:
+    def merged(cls, offsets: np.ndarray, lengths: np.ndarray, data: np.ndarray) -> RegionBatch:
         """A batch in which ranges that touch the next one are merged into it."""
         if offsets.size > 1:
             follows = offsets[1:] == offsets[:-1] + lengths[:-1]
             starts = np.flatnonzero(np.concatenate(([True], ~follows)))
             offsets, lengths = offsets[starts], np.add.reduceat(lengths, starts)
-        return cls(offsets, lengths, old, new)
+        return cls(offsets, lengths, data)
 
-    def ranges(self, contents: np.ndarray) -> Iterator[tuple[int, memoryview]]:
-        """``(offset, bytes)`` of each range, taken from `contents` (:attr:`old` or :attr:`new`)."""
-        view = memoryview(contents).cast("B")
+    def ranges(self) -> Iterator[tuple[int, memoryview]]:
+        """``(offset, contents)`` of each range."""
+        view = memoryview(np.ascontiguousarray(self.data)).cast("B")
         position = 0
         for offset, length in zip(self.offsets.tolist(), self.lengths.tolist()):
             yield offset, view[position:position + length]
@@ -203,7 +203,7 @@ def journal_path_for(path: str | os.PathLike[str]) -> str:
 def journaled_write(
     path: str,
     fd: int,
-    batches: Callable[[], Iterable[RegionBatch]],
+    batches: Callable[[str], Iterable[RegionBatch]],
     *,
     step_hook: Callable[[str], None] | None = None,
 ) -> SaveStats:
@@ -216,8 +216,12 @@ def journaled_write(
     fd : int
         Descriptor open for writing on `path`.
     batches : callable
-        Returns an iterable of :class:`RegionBatch`; called twice (journal
-        pass, write pass) and must give the same ranges both times.
+        ``batches("original")`` yields :class:`RegionBatch` es of the changed
+        ranges with their current bytes (journal pass); ``batches("final")``
+        yields the ranges to write with their new bytes (write pass). Final
+        ranges may be wider than the original ones (to write fewer, larger
+        pieces), but only over bytes the save leaves as they are: a torn
+        write there changes nothing, so the journal need not hold them.
     step_hook : callable, optional
         For tests: called with each name in :data:`SAVE_STEPS` as it is reached;
         an exception it raises is handled like a failure at that point.
@@ -233,7 +237,7 @@ def journaled_write(
     journal_fd = _create_journal(path, journal_path)
     try:
         count, total = _write_journal(path, fd, journal_fd, journal_path, batches, hook)
-        _write_in_place(path, fd, journal_fd, journal_path, batches, count, hook)
+        _write_in_place(path, fd, journal_fd, journal_path, batches, total, hook)
         _commit(path, fd, journal_fd, journal_path, hook)
         journal_bytes = os.fstat(journal_fd).st_size
     finally:
@@ -276,17 +280,19 @@ def _write_journal(path, fd, journal_fd, journal_path, batches, hook) -> tuple[i
         hook("journal-created")
         count = total = records_crc = 0
         halfway = None
-        for batch in batches():
-            if halfway is None:
+        for batch in batches("original"):
+            if halfway is None:  # in the first batch, so that even one-batch saves stop midway
                 halfway = max(1, batch.offsets.size // 2)
-            for offset, original in batch.ranges(batch.old):
-                record = _RECORD.pack(offset, len(original), zlib.crc32(original))
-                records_crc = zlib.crc32(record, records_crc)
-                writer.write(record)
-                writer.write(original)
-                count += 1
-                total += len(original)
-                if count == halfway:
+                parts = [_slice(batch, 0, halfway), _slice(batch, halfway, batch.offsets.size)]
+            else:
+                parts = [batch]
+            for part in parts:
+                records, headers = _encode_records(part)
+                writer.write(records)
+                records_crc = zlib.crc32(headers, records_crc)
+                count += part.offsets.size
+                total += part.data.size
+                if count == halfway and part is parts[0]:
                     writer.flush()
                     hook("journal-records")
         writer.write(_TRAILER.pack(count, total, records_crc, COMMIT_MAGIC))
@@ -303,18 +309,19 @@ def _write_journal(path, fd, journal_fd, journal_path, batches, hook) -> tuple[i
     return count, total
 
 
-def _write_in_place(path, fd, journal_fd, journal_path, batches, count, hook) -> None:
+def _write_in_place(path, fd, journal_fd, journal_path, batches, total, hook) -> None:
     """Step 3: write the new bytes over the file; on any failure, restore from the journal."""
     stage = "writing the file"
     try:
         written = 0
-        halfway = max(1, count // 2)
-        for batch in batches():
-            for offset, final in batch.ranges(batch.new):
-                pwrite_all(fd, final, offset)
-                written += 1
-                if written == halfway:
+        halfway = max(1, total // 2)
+        for batch in batches("final"):
+            for offset, final in batch.ranges():
+                if os.pwrite(fd, final, offset) != len(final):
+                    pwrite_all(fd, final, offset)
+                if written < halfway <= written + len(final):
                     hook("mid-write")
+                written += len(final)
         stage = "flushing the file to disk"
         os.fsync(fd)
     except BaseException as exc:
@@ -361,8 +368,9 @@ def _raise_rolled_back(path, fd, journal_fd, journal_path, exc: BaseException, s
 
 def _save_error(path: str, exc: Exception, stage: str, outcome: str) -> SaveError:
     """A SaveError saying what failed (``strerror`` for OSErrors), where, and what it left."""
-    reason = getattr(exc, "strerror", None) or repr(exc)
-    return SaveError(path, f"{reason[:1].lower()}{reason[1:]} while {stage}; {outcome}")
+    reason = getattr(exc, "strerror", None)
+    reason = f"{reason[:1].lower()}{reason[1:]}" if reason else repr(exc)
+    return SaveError(path, f"{reason} while {stage}; {outcome}")
 
 
 # ------------------------------------------------------------------ recovery
@@ -527,6 +535,34 @@ def _remove_incomplete_journal(journal_path: str) -> bool:
 
 
 # ----------------------------------------------------------------- utilities
+def _slice(batch: RegionBatch, first: int, stop: int) -> RegionBatch:
+    starts = np.concatenate(([0], np.cumsum(batch.lengths)))
+    return RegionBatch(batch.offsets[first:stop], batch.lengths[first:stop], batch.data[starts[first]:starts[stop]])
+
+
+def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
+    """The journal records of `batch` and their concatenated 16-byte headers."""
+    lengths = batch.lengths
+    if lengths.size and np.all(lengths == lengths[0]):  # the common case, vectorized
+        length = int(lengths[0])
+        view = memoryview(np.ascontiguousarray(batch.data)).cast("B")
+        headers = np.empty(lengths.size, dtype=[("offset", "<u8"), ("length", "<u4"), ("crc", "<u4")])
+        headers["offset"] = batch.offsets
+        headers["length"] = length
+        headers["crc"] = [zlib.crc32(view[start:start + length]) for start in range(0, len(view), length)]
+        records = np.empty(lengths.size, dtype=[("header", headers.dtype), ("data", "u1", (length,))])
+        records["header"] = headers
+        records["data"] = batch.data.reshape(lengths.size, length)
+        return memoryview(records.view(np.uint8)), headers.tobytes()
+    records, headers = bytearray(), bytearray()
+    for offset, original in batch.ranges():
+        header = _RECORD.pack(offset, len(original), zlib.crc32(original))
+        headers += header
+        records += header
+        records += original
+    return records, bytes(headers)
+
+
 def _encode_header(identity: FileIdentity, name: str) -> bytes:
     encoded = os.fsencode(name)[:0xFFFF]
     header = _HEADER.pack(MAGIC, VERSION, 0, identity.dev, identity.ino, identity.size, len(encoded)) + encoded
@@ -555,6 +591,17 @@ def pread_exact(fd: int, length: int, offset: int) -> bytes:
         length -= len(chunk)
         offset += len(chunk)
     return b"".join(chunks)
+
+
+def pread_into(fd: int, buffer: memoryview, offset: int) -> None:
+    """Fill `buffer` from the file at `offset` (EOFError if the file is shorter)."""
+    view = memoryview(buffer).cast("B")
+    while view:
+        count = os.preadv(fd, [view], offset)
+        if count <= 0:
+            raise EOFError(f"the file ends before offset {offset + len(view)}")
+        view = view[count:]
+        offset += count
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
