@@ -46,5 +46,5 @@ def deid_ultrasounds() -> Path | None:
         import deid_data
     except ImportError:
         return None
-    folder = Path(deid_data.__file__).parent / "ultrasounds"
+    folder = Path(deid_data.__file__).parent / "data" / "ultrasounds"
     return folder if folder.is_dir() else None

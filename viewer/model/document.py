@@ -40,7 +40,7 @@ from pydicom.pixels.utils import as_pixel_options
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import display, encapsulated, functional_groups, header
+from viewer.model import deid, display, encapsulated, functional_groups, header
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -750,6 +750,55 @@ class Document:
         """Drop every pending edit."""
         if self._edits is not None:
             self._edits.revert()
+
+    # ------------------------------------------------------------ de-identify
+    @property
+    def ultrasound_regions(self) -> list[deid.Region]:
+        """Image regions from the Sequence of Ultrasound Regions (empty if none)."""
+        if self.geometry is None:
+            return []
+        return deid.ultrasound_regions(self.dataset, self.geometry.rows, self.geometry.columns)
+
+    def outside_regions_mask(self) -> np.ndarray | None:
+        """Boolean (rows, cols) mask of everything outside the ultrasound regions, or None."""
+        regions = self.ultrasound_regions
+        if not regions or self.geometry is None:
+            return None
+        return ~deid.inside_regions(regions, self.geometry.rows, self.geometry.columns)
+
+    def mask_outside_ultrasound_regions(self, value: Any = 0, frames: Any = None) -> None:
+        """Set every pixel outside the ultrasound regions to `value` (pending until save).
+
+        Raises
+        ------
+        UnsupportedError
+            If the file has no Sequence of Ultrasound Regions.
+        """
+        mask = self.outside_regions_mask()
+        if mask is None:
+            raise UnsupportedError(self.path, "the file has no Sequence of Ultrasound Regions to keep")
+        self.apply_mask(mask, value, frames, label="Mask outside ultrasound regions")
+
+    @property
+    def burned_in_annotation(self) -> str:
+        """The Burned In Annotation value ("YES", "NO" or "" if absent)."""
+        return str(self.dataset.get("BurnedInAnnotation", "") or "").strip().upper()
+
+    def record_no_burned_in_annotation(self) -> bool:
+        """Queue a same-length in-place write of Burned In Annotation "NO" for the next save.
+
+        Returns False if there is nothing to change (absent, already NO).
+        """
+        edits = self._require_edits()
+        if self._mapping is None:
+            return False
+        patch = deid.burned_in_annotation_patch(
+            self.dataset, self._mapping, self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
+        )
+        if patch is None:
+            return False
+        edits.set_header_patch(*patch, label="Record Burned In Annotation NO")
+        return True
 
     # ----------------------------------------------------------------- closing
     def close(self) -> None:
