@@ -33,13 +33,15 @@ def _pydicom_frame(path, index):
         return pixel_array(path, index=index)
 
 
-@pytest.mark.parametrize("threshold", [1 << 20, 64], ids=["1MiB", "64B"])
+@pytest.mark.parametrize(
+    "threshold, access", [(1 << 20, "memory-map"), (64, "memory-map"), (1 << 20, "read")], ids=["1MiB", "64B", "read"]
+)
 @pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
-def test_frames_equal_pydicom(path, threshold):
+def test_frames_equal_pydicom(path, threshold, access):
     logging.disable(logging.WARNING)
     try:
         try:
-            document = open_document(path, memmap_threshold=threshold)
+            document = open_document(path, memmap_threshold=threshold, file_access=access)
         except DicomError:
             with pytest.raises(Exception):
                 _pydicom_frame(path, 0)

@@ -36,11 +36,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
-from pydicom.pixels.utils import as_pixel_options
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import deid, display, encapsulated, functional_groups, header
+from viewer.model import deid, display, encapsulated, fileaccess, functional_groups, header
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -65,6 +64,7 @@ def open_document(
     memmap_threshold: int = DEFAULT_MEMMAP_THRESHOLD,
     writable: bool = False,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
+    file_access: str = fileaccess.AUTOMATIC,
 ) -> "Document":
     """Open a DICOM file, parsing its header and mapping its large values.
 
@@ -80,6 +80,9 @@ def open_document(
         :meth:`Document.set_writable`.
     cache_bytes : int
         Budget of the decoded-frame cache (compressed files).
+    file_access : {"automatic", "memory-map", "read"}
+        "automatic" maps the file except on network and FUSE file systems,
+        where a failing page would be SIGBUS; there it reads with ``preadv``.
 
     Returns
     -------
@@ -92,7 +95,9 @@ def open_document(
     DicomError
         (or a subclass) for anything wrong with the file, naming the file.
     """
-    document = Document(os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes)
+    document = Document(
+        os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes, file_access=file_access
+    )
     try:
         document._open()
         if writable:
@@ -106,8 +111,11 @@ def open_document(
 class Document:
     """One open DICOM file. Create it with :func:`open_document`."""
 
-    def __init__(self, path: str, *, memmap_threshold: int, cache_bytes: int) -> None:
+    def __init__(
+        self, path: str, *, memmap_threshold: int, cache_bytes: int, file_access: str = fileaccess.AUTOMATIC
+    ) -> None:
         self.path = path
+        self.file_access, self.file_access_reason = fileaccess.resolve_access(path, file_access)
         self.memmap_threshold = int(memmap_threshold)
         self.dataset: Dataset = Dataset()
         self.mapped_elements: list[MappedElement] = []
@@ -124,6 +132,7 @@ class Document:
         self.history_changed = Signal()  # undo/redo/dirty state changed
         self._fd: int | None = None
         self._mapping: np.memmap | None = None
+        self._reader: fileaccess.PreadArray | None = None
         self._pixel_bytes: np.ndarray | None = None
         self._spans: list[encapsulated.FrameSpan] = []
         self._num_frames = 0
@@ -157,9 +166,11 @@ class Document:
                 raise FileChangedError(self.path, "the file was replaced while being opened")
             header.sniff(self.path, fileobj.read(132))
             fileobj.seek(0)
-            if self.file_size:
+            if self.file_size and self.file_access == fileaccess.MEMORY_MAP:
                 self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
                 fileobj.seek(0)  # numpy moved it
+            else:
+                self._reader = fileaccess.PreadArray(self.path, self._fd, 0, self.file_size)
             dataset = header.parse_header(
                 self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
             )
@@ -244,8 +255,11 @@ class Document:
             return groups[index]
         return None
 
-    def _map_range(self, offset: int, length: int) -> np.ndarray:
-        assert self._mapping is not None
+    def _map_range(self, offset: int, length: int):
+        """A mapped ``uint8`` view of the range, or a read-on-demand window in read mode."""
+        if self._mapping is None:
+            assert self._reader is not None
+            return self._reader.window(offset, length)
         return self._mapping[offset : offset + length]
 
     def _check_not_truncated_before_pixels(self, pixel: header.PixelElement) -> None:
@@ -290,14 +304,14 @@ class Document:
         )
         self._attach_pixel_value(pixel, self._map_range(pixel.value_offset, min(declared, available)))
         self.frames = self._native_view(geometry, frames)
-        self._decoder = get_decoder(self.transfer_syntax)
+        self._decoder = _decoder_for(self.path, self.transfer_syntax)
         self._decode_options = self._pixel_options(pixel, frames)
         return pixel.value_offset + min(declared, available)
 
     def _native_view(self, geometry: PixelGeometry, frames: int) -> np.ndarray | None:
         if geometry.bits_allocated == 1 or geometry.photometric_interpretation == "YBR_FULL_422":
             return None  # packed or subsampled: no (frames, rows, cols, samples) view exists
-        if self._pixel_bytes is None:
+        if self._pixel_bytes is None or self._mapping is None:
             return None
         dtype = geometry.dtype.newbyteorder("<" if self.transfer_syntax.is_little_endian else ">")
         flat = self._pixel_bytes[: frames * geometry.frame_nbytes].view(dtype)
@@ -368,7 +382,21 @@ class Document:
         )
 
     def _pixel_options(self, pixel: header.PixelElement, frames: int) -> dict[str, Any]:
-        options = dict(as_pixel_options(self.dataset))
+        # The decoder gets the values read_geometry checked, not the raw elements
+        # (pydicom's as_pixel_options fails on an empty Number of Frames, say).
+        geometry = self.geometry
+        assert geometry is not None
+        options: dict[str, Any] = dict(
+            rows=geometry.rows,
+            columns=geometry.columns,
+            samples_per_pixel=geometry.samples_per_pixel,
+            bits_allocated=geometry.bits_allocated,
+            bits_stored=geometry.bits_stored,
+            pixel_representation=geometry.pixel_representation,
+            photometric_interpretation=geometry.photometric_interpretation,
+        )
+        if geometry.samples_per_pixel > 1:
+            options["planar_configuration"] = geometry.planar_configuration
         options.update(
             transfer_syntax_uid=self.transfer_syntax,
             pixel_keyword=pixel.keyword,
@@ -425,7 +453,7 @@ class Document:
     @property
     def is_memmapped(self) -> bool:
         """True if the pixel data is mapped rather than read into memory."""
-        return self._pixel_bytes is not None
+        return self._mapping is not None and self._pixel_bytes is not None
 
     @property
     def photometric_interpretation(self) -> str:
@@ -491,6 +519,9 @@ class Document:
             stored = self.frames[index]
             self._advise(index)
             return self._from_stored(stored)
+        if self._reader is not None and self.pixel_element is not None and not self.is_encapsulated \
+                and not self._needs_pydicom():
+            return self._from_stored(self._read_native_frame(index))
         cached = self._cache.get(index)
         if cached is not None:
             return cached
@@ -529,6 +560,21 @@ class Document:
         assert self.frames is not None
         self._check_file()
         return self.frames[index]
+
+    def _read_native_frame(self, index: int) -> np.ndarray:
+        """Read mode: one frame with ``preadv``, shaped like a row of :attr:`frames`."""
+        geometry = self.geometry
+        assert geometry is not None and self.pixel_element is not None
+        start = self.pixel_element.value_offset + index * geometry.frame_nbytes
+        data = fileaccess.read_exact(self.path, self._fd, start, geometry.frame_nbytes)
+        dtype = geometry.dtype.newbyteorder("<" if self.transfer_syntax.is_little_endian else ">")
+        flat = np.frombuffer(data, dtype=dtype)
+        rows, cols, samples = geometry.rows, geometry.columns, geometry.samples_per_pixel
+        if samples == 1:
+            return flat.reshape(rows, cols)
+        if geometry.planar_configuration == 0:
+            return flat.reshape(rows, cols, samples)
+        return flat.reshape(samples, rows, cols).transpose(1, 2, 0)
 
     def _from_stored(self, stored: np.ndarray) -> np.ndarray:
         """Stored values as pydicom returns them: a view unless unused high bits
@@ -582,6 +628,8 @@ class Document:
             if self.is_encapsulated:
                 source = encapsulated.frame_bytes(self._pixel_bytes, self._spans[index])
                 array, _ = self._decoder.as_array(source, index=0, **self._decode_options)
+            elif self._mapping is None:
+                array = self._decode_native_read_mode(index)
             else:
                 array, _ = self._decoder.as_array(self._pixel_bytes, index=index, **self._decode_options)
             return array
@@ -591,6 +639,29 @@ class Document:
             raise UnsupportedError(self.path, f"frame {index} is too large to decode in memory") from exc
         except Exception as exc:
             raise UnsupportedError(self.path, f"cannot decode frame {index}: {exc}") from exc
+        except BaseException as exc:
+            # Rust decoders (pylibjpeg-rle) report bad input as a PanicException,
+            # which derives from BaseException, not Exception.
+            if type(exc).__module__ != "pyo3_runtime":
+                raise
+            raise UnsupportedError(self.path, f"the decoder failed on frame {index}: {exc}") from exc
+
+    def _decode_native_read_mode(self, index: int) -> np.ndarray:
+        """Read mode, values pydicom converts: decode just this frame's bytes."""
+        geometry = self.geometry
+        assert geometry is not None and self.pixel_element is not None and self._decoder is not None
+        if geometry.bits_allocated == 1 or geometry.frame_bits % 16:
+            # Bit-packed or odd-length frames are not byte/word aligned: 1-bit data
+            # is small, read it whole once.
+            if not isinstance(self._pixel_bytes, np.ndarray):
+                self._pixel_bytes = self._pixel_bytes[:]
+            array, _ = self._decoder.as_array(self._pixel_bytes, index=index, **self._decode_options)
+            return array
+        start = self.pixel_element.value_offset + index * geometry.frame_nbytes
+        data = fileaccess.read_exact(self.path, self._fd, start, geometry.frame_nbytes)
+        options = dict(self._decode_options, number_of_frames=1)
+        array, _ = self._decoder.as_array(bytes(data), index=0, **options)
+        return array
 
     # ------------------------------------------------------------------- edits
     @property
@@ -607,6 +678,8 @@ class Document:
             return "the file has no pixel data that can be edited in place"
         if self.is_encapsulated:
             return "the pixel data is compressed; only uncompressed files can be edited in place"
+        if self._mapping is None:
+            return f"the file is not memory-mapped ({self.file_access_reason})"
         if geometry.bits_allocated == 1:
             return "1-bit pixel data cannot be edited"
         if self.frames is None or self._needs_pydicom():
