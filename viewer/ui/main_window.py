@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
     def _on_opened(self, result: tuple[Document, list[str]], frame: int) -> None:
         self._finish_open_dialog()
         document, notes = result
-        self._show_document(document)
+        self.show_document(document)
         if frame:
             self.state.set_frame(frame)
         self.store.add_recent_file(document.path)
@@ -259,7 +259,7 @@ class MainWindow(QMainWindow):
         show_error(self, exc, "open")
         self.open_failed.emit(path, exc)
 
-    def _show_document(self, document: Document | None) -> None:
+    def show_document(self, document: Document | None) -> None:
         """Replace the shown document (closing the old one) by `document`."""
         old = self.state.document
         self.player.pause()
@@ -290,7 +290,7 @@ class MainWindow(QMainWindow):
             )
             if answer != QMessageBox.StandardButton.Discard:
                 return False
-        self._show_document(None)
+        self.show_document(None)
         return True
 
     # -------------------------------------------------------------- actions

@@ -2,7 +2,10 @@
 
 Native frames are views into the file mapping: for them one ``madvise``
 (MADV_WILLNEED) over the next frames' bytes lets the kernel read them in a
-single request, on the UI thread because it does not wait. Compressed frames
+single request, on the UI thread because it does not wait, and frames left
+behind are released (MADV_DONTNEED: the pages stay in the kernel's page
+cache but leave this process's resident set, so playing a 4 GB file through
+does not look like it costs 4 GB). Compressed frames
 are decoded by a single worker thread into the document's frame cache, so
 that showing them is a cache hit.
 """
@@ -32,8 +35,9 @@ class ReadAhead(QObject):
         self._generation = 0
         self._lock = threading.Lock()
         self._busy = False
+        self._previous: int | None = None
         state.frame_changed.connect(self._on_frame_changed)
-        state.document_changed.connect(lambda _document: self.stop())
+        state.document_changed.connect(self._on_document_changed)
 
     def set_frames(self, frames: int) -> None:
         self.frames = max(0, int(frames))
@@ -44,9 +48,18 @@ class ReadAhead(QObject):
             return []
         return [(index + direction * step) % count for step in range(1, min(self.frames, count - 1) + 1)]
 
+    def _on_document_changed(self, _document) -> None:
+        self.stop()
+        self._previous = None
+
     def _on_frame_changed(self, index: int) -> None:
         document = self.state.document
-        if document is None or self.frames <= 0:
+        if document is None:
+            return
+        previous, self._previous = self._previous, index
+        if document.frames is not None and not document.is_encapsulated and previous is not None:
+            self._release_behind(document, previous, index)
+        if self.frames <= 0:
             return
         upcoming = self.upcoming(index, self.state.direction, document.num_frames)
         if not upcoming:
@@ -64,6 +77,23 @@ class ReadAhead(QObject):
         first = min(ahead)
         start = document.pixel_offset + first * frame_nbytes
         document.advise_range(start, len(ahead) * frame_nbytes, mmap.MADV_WILLNEED)
+
+    def _release_behind(self, document, previous: int, index: int) -> None:
+        """Drop from the resident set the frames passed since `previous`, beyond the read-ahead window."""
+        keep = self.frames + 2
+        count = document.num_frames
+        if abs(index - previous) <= count // 2:
+            low, high = (previous - keep, index - keep) if index > previous else (index + keep + 1, previous + keep + 1)
+        else:  # a jump (loop wrap, Home/End): release what was around the old position
+            low, high = previous - keep, previous + keep + 1
+        low, high = max(0, low), min(count, high)
+        if abs(index - previous) > count // 2:
+            # never the new position's own window
+            if low <= index + keep and index - keep < high:
+                return
+        if high > low:
+            frame_nbytes = document.geometry.frame_nbytes
+            document.advise_range(document.pixel_offset + low * frame_nbytes, (high - low) * frame_nbytes, mmap.MADV_DONTNEED)
 
     def _decode_ahead(self, document, wanted: list[int]) -> None:
         with self._lock:

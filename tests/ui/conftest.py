@@ -1,0 +1,64 @@
+"""Fixtures of the GUI tests: a temporary settings scope, synthetic files, a real model."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+from viewer.app import configure_pyqtgraph  # noqa: E402
+from viewer.model import open_document  # noqa: E402
+from viewer.model.synthetic import write_cine  # noqa: E402
+
+configure_pyqtgraph()
+
+ROWS, COLUMNS, FRAMES = 64, 80, 40
+TEST_ORGANIZATION = "CinemapTest"
+
+
+@pytest.fixture(autouse=True)
+def private_settings_and_cache(tmp_path, monkeypatch):
+    """Every test gets its own QSettings scope and cache folder: the user's are never touched."""
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(tmp_path / "settings"))
+    monkeypatch.setenv("CINEMAP_CACHE_DIR", str(tmp_path / "cache"))
+    yield
+
+
+@pytest.fixture
+def qsettings(tmp_path):
+    """A QSettings in the temporary scope, under a test organisation name."""
+    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, TEST_ORGANIZATION, "Cinemap")
+
+
+@pytest.fixture
+def store(qsettings):
+    from viewer.ui.settings_store import SettingsStore
+
+    return SettingsStore(qsettings)
+
+
+@pytest.fixture(scope="session")
+def cine_path(tmp_path_factory):
+    """A small 16-bit synthetic cine (frames carry their index, see frame_index_of)."""
+    path = tmp_path_factory.mktemp("cine") / "cine.dcm"
+    write_cine(path, frames=FRAMES, rows=ROWS, columns=COLUMNS, frame_time_ms=50.0)
+    return path
+
+
+@pytest.fixture
+def document(cine_path):
+    with open_document(cine_path) as doc:
+        yield doc
+
+
+@pytest.fixture
+def state(qtbot):
+    from viewer.ui.viewer_state import ViewerState
+
+    state = ViewerState()
+    yield state
+    state.set_document(None)
