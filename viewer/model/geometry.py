@@ -16,6 +16,8 @@ from viewer.model.errors import DicomError, UnsupportedError
 
 MAX_FRAMES = 2**31 - 1
 MAX_FRAME_PIXELS = 2**32  # 65535 x 65535 is the most DICOM rows/columns can say
+MAX_DECODED_FRAME_BYTES = 1 << 30
+"""Largest frame a decoder may be asked to produce: a lying header must not make it allocate more."""
 
 
 @dataclass(frozen=True)
@@ -92,14 +94,17 @@ def read_geometry(path: str, dataset: Dataset, pixel_keyword: str, encapsulated:
         For values Cinemap cannot show (Bits Allocated 7, 0 rows, ...).
     """
     def number(keyword: str, default: int | None = None) -> int:
-        value = dataset.get(keyword, default)
+        try:
+            value = dataset.get(keyword, default)
+        except Exception as exc:  # pydicom raises many types for a malformed value
+            raise UnsupportedError(path, f"{keyword} cannot be read: {exc}") from exc
         if value is None or value == "":
             if default is None:
                 raise UnsupportedError(path, f"the image has no {keyword} element")
             return default
         try:
             return int(value)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise UnsupportedError(path, f"{keyword} has an unusable value {value!r}") from exc
 
     rows = number("Rows")
@@ -134,8 +139,17 @@ def read_geometry(path: str, dataset: Dataset, pixel_keyword: str, encapsulated:
     if planar not in (0, 1):
         raise UnsupportedError(path, f"Planar Configuration is {planar}; it must be 0 or 1")
     if frames <= 0 or frames > MAX_FRAMES:
-        raise UnsupportedError(path, f"Number of Frames is {frames}")
-    return PixelGeometry(
+        raise UnsupportedError(path, f"Number of Frames is {frames}; it must be 1 to {MAX_FRAMES}")
+    geometry = PixelGeometry(
         rows, columns, samples, bits_allocated, bits_stored, representation, planar, frames, photometric,
         pixel_keyword,
     )
+    decoded = rows * columns * samples * (bits_allocated // 8)
+    if encapsulated and decoded > MAX_DECODED_FRAME_BYTES:
+        raise UnsupportedError(
+            path,
+            f"Rows x Columns x Samples per Pixel x Bits Allocated ({rows} x {columns} x {samples} x "
+            f"{bits_allocated} bits) declares compressed frames of {decoded} bytes when decoded; "
+            f"Cinemap decodes at most {MAX_DECODED_FRAME_BYTES} bytes a frame",
+        )
+    return geometry

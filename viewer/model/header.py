@@ -32,12 +32,29 @@ from pydicom.dataset import Dataset, FileDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError
+from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError
 from viewer.model.mapped import MappedElement, MappedValue
 
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 UNDEFINED_LENGTH = 0xFFFFFFFF
+TRANSFER_SYNTAX_TAG = 0x00020010
+# Elements the model reads before (or while) checking the geometry. pydicom
+# converts a value when it is first accessed, and a malformed one raises
+# anything from ValueError to NotImplementedError; they are converted here,
+# once, so that a bad value is reported as a DicomError naming the element.
+IMAGE_PIXEL_TAGS = {
+    0x00280002: "Samples per Pixel",
+    0x00280004: "Photometric Interpretation",
+    0x00280006: "Planar Configuration",
+    0x00280008: "Number of Frames",
+    0x00280010: "Rows",
+    0x00280011: "Columns",
+    0x00280100: "Bits Allocated",
+    0x00280101: "Bits Stored",
+    0x00280102: "High Bit",
+    0x00280103: "Pixel Representation",
+}
 _EXPLICIT_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _VALID_VRS = {
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
@@ -124,7 +141,10 @@ def parse_header(path: str, fileobj: BinaryIO, defer_size: int, stop_tags: froze
         return tag in stops
 
     try:
-        return read_partial(fileobj, stop_when, defer_size=defer_size, force=True)
+        dataset = read_partial(fileobj, stop_when, defer_size=defer_size, force=True)
+        check_transfer_syntax(path, dataset)
+        decode_image_pixel_elements(path, dataset)
+        return dataset
     except DicomError:
         raise
     except EOFError as exc:
@@ -148,6 +168,38 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
     except Exception as exc:
         raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
     dataset._dict.update(rest._dict)
+    decode_image_pixel_elements(path, dataset)
+
+
+def check_transfer_syntax(path: str, dataset: Dataset) -> None:
+    """Raise UnsupportedError unless the file meta names a transfer syntax pydicom knows (or none).
+
+    Without a known transfer syntax neither the encoding of the dataset nor
+    the compression of the pixel data can be known.
+    """
+    meta = getattr(dataset, "file_meta", None)
+    if not meta or TRANSFER_SYNTAX_TAG not in meta._dict:
+        return
+    try:
+        uid = meta[TRANSFER_SYNTAX_TAG].value
+    except Exception as exc:  # pydicom raises many types for a malformed value
+        raise UnsupportedError(path, f"the Transfer Syntax UID (0002,0010) cannot be read: {exc}") from exc
+    if uid in (None, ""):
+        return  # treated as absent: pydicom's guess from the bytes is used
+    if not isinstance(uid, str) or not UID(uid).is_transfer_syntax:
+        raise UnsupportedError(path, f"the Transfer Syntax UID (0002,0010) {uid!r} is not a known transfer syntax")
+
+
+def decode_image_pixel_elements(path: str, dataset: Dataset) -> None:
+    """Convert the Image Pixel module's values now; raise UnsupportedError naming one pydicom cannot read."""
+    for tag, name in IMAGE_PIXEL_TAGS.items():
+        if tag in dataset._dict:
+            try:
+                dataset[tag]
+            except Exception as exc:  # pydicom raises many types for a malformed value
+                raise UnsupportedError(
+                    path, f"{name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be read: {exc}"
+                ) from exc
 
 
 def read_sequence_header(fileobj: BinaryIO, implicit_vr: bool, little_endian: bool) -> tuple[int, int, int | None]:
@@ -303,7 +355,7 @@ def _iter_datasets(dataset: Dataset):
         if isinstance(element, DataElement) and element.VR == "SQ":
             items = element._value
         elif isinstance(element, RawDataElement) and element.VR == "SQ" and element.value is not None:
-            items = dataset[element.tag].value
+            items = _read_sequence(dataset, element)
         else:
             continue
         if not isinstance(items, (list, DicomSequence)):  # a lazily parsed sequence is a MappedValue
@@ -311,6 +363,22 @@ def _iter_datasets(dataset: Dataset):
         for item in items:
             if isinstance(item, Dataset):
                 yield from _iter_datasets(item)
+
+
+def _read_sequence(dataset: Dataset, raw: RawDataElement):
+    """The items of a raw sequence; a sequence pydicom cannot parse is kept as raw ``UN`` bytes.
+
+    A broken sequence (a lying item length, say) should not stop the image
+    from being shown, nor raise pydicom's exceptions later when it is browsed.
+    """
+    try:
+        return dataset[raw.tag].value
+    except Exception:  # pydicom raises many types for a malformed sequence
+        element = DataElement(raw.tag, "UN", b"")
+        element.VR = "UN"  # pydicom would restore SQ from the dictionary and parse it again
+        element._value = bytes(raw.value)
+        dataset._dict[raw.tag] = element
+        return None
 
 
 def open_mode_ok(path: str) -> None:
