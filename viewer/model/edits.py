@@ -481,7 +481,12 @@ class EditSession:
             return journal.SaveStats(regions=0, bytes_written=0, journal_bytes=0)
         self._check_file_unchanged()
         frames = self._pending_frames()
-        stats = journal.journaled_write(self.path, self._fd, self._region_batches, step_hook=_step_hook)
+        try:
+            stats = journal.journaled_write(self.path, self._fd, self._region_batches, step_hook=_step_hook)
+        except BaseException:
+            # Our own writes and rollback changed the mtime: that is not another program's change.
+            self._identity = journal.FileIdentity.of_fd(self._fd)
+            raise
         self._done.clear()
         self._undone.clear()
         self._identity = journal.FileIdentity.of_fd(self._fd)
