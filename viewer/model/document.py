@@ -39,7 +39,7 @@ from pydicom.pixels import get_decoder
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import deid, display, encapsulated, fileaccess, functional_groups, header
+from viewer.model import deid, display, encapsulated, fileaccess, functional_groups, header, lease
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -133,6 +133,9 @@ class Document:
         self._fd: int | None = None
         self._mapping: np.memmap | None = None
         self._reader: fileaccess.PreadArray | None = None
+        self._lease: lease.ReadLease | None = None
+        self._changed_reason: str | None = None
+        self._mtime_ns = 0
         self._pixel_bytes: np.ndarray | None = None
         self._spans: list[encapsulated.FrameSpan] = []
         self._num_frames = 0
@@ -160,15 +163,15 @@ class Document:
         status = os.fstat(self._fd)
         self.file_size = status.st_size
         self._identity = (status.st_dev, status.st_ino)
+        self._mtime_ns = status.st_mtime_ns
         # A named file object: pydicom reads deferred non-binary values by name.
         with open(self.path, "rb") as fileobj:
             if _identity_of(fileobj.fileno()) != self._identity:
                 raise FileChangedError(self.path, "the file was replaced while being opened")
             header.sniff(self.path, fileobj.read(132))
             fileobj.seek(0)
-            if self.file_size and self.file_access == fileaccess.MEMORY_MAP:
-                self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
-                fileobj.seek(0)  # numpy moved it
+            if self.file_size and self.file_access == fileaccess.MEMORY_MAP and self._take_lease():
+                self._map_whole_file(fileobj)
             else:
                 self._reader = fileaccess.PreadArray(self.path, self._fd, 0, self.file_size)
             dataset = header.parse_header(
@@ -608,12 +611,79 @@ class Document:
         except (OSError, ValueError):
             pass
 
+    def _map_whole_file(self, fileobj) -> None:
+        """Map the file read-only, after checking it still has the size we saw."""
+        if os.fstat(fileobj.fileno()).st_size != self.file_size:
+            raise FileChangedError(self.path, "the file changed size while being opened")
+        try:
+            self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
+        except (ValueError, OSError) as exc:
+            raise FileChangedError(self.path, f"the file changed while being opened ({exc})") from exc
+        fileobj.seek(0)  # numpy moved it
+
+    def _take_lease(self) -> bool:
+        """Take a read lease before mapping; False means: read instead of mapping.
+
+        The SIGIO handler is installed on first use from the main thread if
+        nobody else handles SIGIO (:func:`viewer.model.lease.install_default_handler`).
+
+        Without the SIGIO handler (library use) the file is mapped unleased and
+        guarded by ``fstat`` checks alone. With it, a lease the kernel refuses
+        because another program has the file open for writing right now is
+        retried briefly; if it stays refused, mapping would risk SIGBUS, so the
+        document reads with ``preadv`` instead.
+        """
+        if not lease.install_default_handler():
+            return True
+        assert self._fd is not None
+        for attempt in range(20):
+            self._lease = lease.ReadLease.try_acquire(self._fd, self._on_lease_break)
+            if self._lease is not None:
+                return True
+            if not lease.refused_for_writer(self._fd):
+                return True  # leases are not allowed here at all: map, guarded by fstat
+            time.sleep(0.005)
+        self.file_access = fileaccess.READ
+        self.file_access_reason = "read with preadv: another program had the file open for writing"
+        return False
+
+    @property
+    def changed_on_disk(self) -> str | None:
+        """Why the file can no longer be trusted (changed by another program), or None."""
+        if self._changed_reason is None and self._fd is not None and not self._in_memory:
+            try:
+                self._check_file()
+            except FileChangedError:
+                pass
+        return self._changed_reason
+
+    @property
+    def has_lease(self) -> bool:
+        """True while a kernel read lease warns us before another program writes the file."""
+        return self._lease is not None and self._lease.held
+
+    def _on_lease_break(self) -> None:
+        """SIGIO: another process opens the file for writing. Runs in a signal handler."""
+        self._changed_reason = "another program is writing or truncating the file"
+        mapping = self._mapping
+        if mapping is not None:
+            lease.neutralise_mapping(mapping.ctypes.data, int(mapping.shape[0]))
+
     def _check_file(self) -> None:
-        """Refuse to touch the mapping if the file shrank or was replaced."""
+        """Refuse to touch the mapping if the file shrank, changed or was replaced."""
         if self._fd is None or self._in_memory:
             return
+        if self._changed_reason is not None:
+            raise FileChangedError(self.path, f"the file changed on disk: {self._changed_reason}; reload it")
         status = os.fstat(self._fd)
+        if status.st_mtime_ns != self._mtime_ns and status.st_size >= self._required_size:
+            self._changed_reason = "it was modified by another program"
+            raise FileChangedError(self.path, "the file was modified on disk by another program; reload it")
+        if status.st_nlink == 0:
+            self._changed_reason = "it was deleted"
+            raise FileChangedError(self.path, "the file was deleted while open")
         if status.st_size < self._required_size:
+            self._changed_reason = f"it was truncated to {status.st_size} bytes"
             raise FileChangedError(
                 self.path,
                 f"the file was truncated to {status.st_size} bytes by another program while open "
@@ -720,6 +790,10 @@ class Document:
         reason = self.edit_refusal()
         if reason:
             raise ReadOnlyError(self.path, f"cannot edit: {reason}")
+        self._check_file()
+        if self._lease is not None:
+            self._lease.release()  # a read lease cannot coexist with our own writable descriptor
+            self._lease = None
         try:
             self._write_fd = os.open(self.path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
         except OSError as exc:
@@ -739,6 +813,7 @@ class Document:
             raise
 
     def _leave_write_mode(self) -> None:
+        was_writing = self._write_fd is not None
         self._edits = None
         if self._lock is not None:
             self._lock.release()
@@ -746,6 +821,8 @@ class Document:
         if self._write_fd is not None:
             os.close(self._write_fd)
             self._write_fd = None
+        if was_writing and self._mapping is not None and self._fd is not None and self._changed_reason is None:
+            self._lease = lease.ReadLease.try_acquire(self._fd, self._on_lease_break)
 
     def _on_edits_changed(self, frames: Iterable[int] | None = None) -> None:
         self._cache.clear()
@@ -816,6 +893,8 @@ class Document:
     def save(self) -> None:
         """Write pending edits into the file through the rollback journal."""
         self._require_edits().save()
+        if self._fd is not None:
+            self._mtime_ns = os.fstat(self._fd).st_mtime_ns  # our own write is not a foreign change
         self._cache.clear()
         self.history_changed.emit()
 
@@ -877,6 +956,9 @@ class Document:
     def close(self) -> None:
         """Release the mappings, the lock and the file handles (idempotent)."""
         self._leave_write_mode()
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
         self._cache.clear()
         for element in self.mapped_elements:
             if element.value is not None:

@@ -1,0 +1,137 @@
+"""Files that change while open: clear errors, never SIGBUS.
+
+A read lease makes another process's open-for-write wait while Cinemap
+replaces its mapping by zero pages (views stay valid) and marks the document
+changed; without a lease, ``fstat`` checks before each frame catch size and
+mtime changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from viewer.model import FileChangedError, lease, open_document
+from viewer.model.synthetic import frame_index_of, write_cine
+
+
+@pytest.fixture
+def cine(tmp_path):
+    return write_cine(tmp_path / "c.dcm", frames=20, rows=64, columns=64)
+
+
+def _run(code: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout)
+
+
+def test_lease_break_neutralises_mapping_and_marks_document_changed(cine):
+    if not lease.install_handler():
+        pytest.skip("the SIGIO handler can only be installed from the main thread")
+    with open_document(cine) as doc:
+        if not doc.has_lease:
+            pytest.skip("the kernel refused a read lease here")
+        view = doc.frame(19)
+        assert frame_index_of(view) == 19
+        result = _run(f"open({str(cine)!r}, 'r+b').truncate(100)")
+        assert result.returncode == 0, result.stderr
+        assert "writing or truncating" in doc.changed_on_disk
+        assert int(np.asarray(view).sum()) == 0, "old views read zeros instead of faulting"
+        with pytest.raises(FileChangedError, match="reload"):
+            doc.frame(0)
+
+
+def test_same_size_rewrite_is_detected_by_mtime(cine):
+    with open_document(cine, file_access="memory-map") as doc:
+        doc.frame(0)
+        if doc.has_lease:
+            doc._lease.release()  # exercise the fstat defence alone
+        time.sleep(0.01)
+        with open(cine, "r+b") as handle:
+            handle.seek(doc.pixel_offset)
+            handle.write(b"\x00\x01")
+        with pytest.raises(FileChangedError, match="modified"):
+            doc.frame(0)
+        assert doc.changed_on_disk
+
+
+def test_truncation_without_lease_is_caught_before_touching_pages(cine):
+    with open_document(cine) as doc:
+        if doc.has_lease:
+            doc._lease.release()
+        with open(cine, "r+b") as handle:
+            handle.truncate(doc.pixel_offset + 100)
+        with pytest.raises(FileChangedError):
+            doc.frame(15)
+
+
+PLAYER = textwrap.dedent(
+    """
+    import json, sys, time
+    from viewer.model import DicomError, FileChangedError, lease, open_document
+    lease.install_handler()
+    path, seconds = sys.argv[1], float(sys.argv[2])
+    changes = frames = reopen_failures = 0
+    leased = False
+    end = time.monotonic() + seconds
+    doc = None
+    while time.monotonic() < end:
+        try:
+            if doc is None:
+                doc = open_document(path)
+                leased = leased or doc.has_lease
+            for k in range(doc.num_frames):
+                int(doc.frame(k).sum())
+                frames += 1
+        except FileChangedError:
+            changes += 1
+            if doc is not None:
+                doc.close(); doc = None
+        except DicomError:
+            reopen_failures += 1
+            if doc is not None:
+                doc.close(); doc = None
+            time.sleep(0.001)
+    print(json.dumps(dict(changes=changes, frames=frames, reopen_failures=reopen_failures, leased=leased)))
+    """
+)
+
+MUTATOR = textwrap.dedent(
+    """
+    import os, sys, time
+    path, rounds = sys.argv[1], int(sys.argv[2])
+    original = open(path, 'rb').read()
+    for i in range(rounds):
+        kind = i % 3
+        if kind == 0:
+            with open(path, 'r+b') as f: f.truncate(len(original) // 3)
+        elif kind == 1:
+            with open(path, 'wb') as f: f.write(original)
+        else:
+            with open(path, 'ab') as f: f.write(b'\\0' * 4096)
+        time.sleep(0.005)
+    with open(path, 'wb') as f: f.write(original)
+    print('done')
+    """
+)
+
+
+@pytest.mark.slow
+def test_race_truncate_rewrite_append_200_times_never_kills_the_reader(tmp_path):
+    path = write_cine(tmp_path / "race.dcm", frames=200, rows=128, columns=128)
+    player = subprocess.Popen([sys.executable, "-c", PLAYER, str(path), "6"], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    mutator = _run(MUTATOR.replace("sys.argv[1], int(sys.argv[2])", f"{str(path)!r}, 200"), timeout=120)
+    assert mutator.returncode == 0, mutator.stderr
+    out, err = player.communicate(timeout=120)
+    assert player.returncode == 0, f"the reader died (return code {player.returncode}): {err[-2000:]}"
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["frames"] > 0
+    assert report["changes"] + report["reopen_failures"] > 0, report
