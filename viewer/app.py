@@ -40,13 +40,24 @@ def configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major")
 
 
+def _grab_window(window):
+    """The window's pixels as the display server has them (X11), else as Qt renders them."""
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.platformName() == "xcb" and window.screen() is not None:
+        pixmap = window.screen().grabWindow(window.winId())
+        if not pixmap.isNull():
+            return pixmap
+    return window.grab()
+
+
 def _arm_screenshot(window, path: str) -> None:
     """Save a grab of `window` to `path` after its first painted frame, then quit."""
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     def grab() -> None:
-        window.grab().save(path, "PNG")
+        _grab_window(window).save(path, "PNG")
         QTimer.singleShot(_QUIT_AFTER_SCREENSHOT_MS, QApplication.instance().quit)
 
     def on_painted() -> None:

@@ -39,6 +39,9 @@ def error_text(exc: BaseException, action: str = "") -> tuple[str, str]:
     return headline, f"{type(exc).__name__}: {exc}"
 
 
+_unparented: set[QMessageBox] = set()
+
+
 def show_message(parent: QWidget | None, title: str, text: str, details: str = "", *, warning: bool = False) -> QMessageBox:
     """Open a non-blocking message box (it deletes itself when closed) and return it."""
     box = QMessageBox(parent)
@@ -49,8 +52,14 @@ def show_message(parent: QWidget | None, title: str, text: str, details: str = "
     if details:
         box.setInformativeText(details)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-    box.setWindowModality(Qt.WindowModality.NonModal if warning else Qt.WindowModality.WindowModal)
-    box.open()
+    if parent is None:  # nothing owns it on the C++ side: keep it alive until closed
+        _unparented.add(box)
+        box.finished.connect(lambda _result: _unparented.discard(box))
+    if warning:
+        box.setWindowModality(Qt.WindowModality.NonModal)
+        box.show()
+    else:
+        box.open()  # window modal, without a nested event loop
     return box
 
 

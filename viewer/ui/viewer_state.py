@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from viewer.model import Document, WindowPreset, render
+from viewer.model import DicomError, Document, WindowPreset, render
 from viewer.ui.qt_bridge import DocumentBridge
 
 LOOP = "loop"
@@ -111,7 +111,10 @@ class ViewerState(QObject):
             # A quick guess from a grid of the first frame; the background
             # auto-window over sampled frames refines it.
             slope, intercept = document.rescale(0)
-            automatic = render.auto_window([document.frame(0)], slope, intercept)
+            try:
+                automatic = render.auto_window([document.frame(0)], slope, intercept)
+            except DicomError:
+                automatic = None  # the image view reports the frame it cannot show
         self.presets = render.presets_for(document.window_presets, automatic, full)
         self.initial_window = self.presets[0]
         self.center, self.width = self.initial_window.center, self.initial_window.width

@@ -7,7 +7,7 @@ because decoding sampled frames of a compressed file can take seconds.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -115,7 +115,8 @@ class WindowLevelControls(QWidget):
         with QSignalBlocker(self.presets):
             self.presets.clear()
             for preset in presets:
-                self.presets.addItem(f"{preset.name} ({preset.center:g}/{preset.width:g})", preset)
+                self.presets.addItem(preset.name, preset)
+                self.presets.setItemData(self.presets.count() - 1, f"centre {preset.center:g}, width {preset.width:g}", Qt.ItemDataRole.ToolTipRole)
         self._select_matching_preset()
 
     def _select_matching_preset(self) -> None:

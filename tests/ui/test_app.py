@@ -1,0 +1,103 @@
+"""Application plumbing: the demo file, the exception hook, the playback benchmark."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget  # noqa: E402
+
+from viewer.model import open_document  # noqa: E402
+from viewer.ui import demo  # noqa: E402
+from viewer.ui.error_dialog import install_excepthook, log_folder  # noqa: E402
+from viewer.ui.workers import Cancelled  # noqa: E402
+
+
+@pytest.fixture
+def small_demo(monkeypatch):
+    monkeypatch.setenv(demo.FRAMES_VARIABLE, "12")
+
+
+def test_demo_is_written_once_then_reused(qtbot, small_demo, tmp_path):
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    builder = demo.DemoBuilder(parent)
+    with qtbot.waitSignal(builder.ready, timeout=20000) as ready:
+        builder.start()
+    path = ready.args[0]
+    assert path == demo.demo_path() and path.startswith(str(tmp_path / "cache"))
+    with open_document(path) as document:
+        assert document.num_frames == 12 and document.frame_time_ms == pytest.approx(1000 / 30)
+    assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # no partial file left
+    again = demo.DemoBuilder(parent)
+    with qtbot.waitSignal(again.ready, timeout=1000):
+        again.start()
+    assert again.dialog is None  # reused: no progress dialog
+
+
+def test_cancelled_demo_leaves_no_file(qtbot, monkeypatch, tmp_path):
+    monkeypatch.setenv(demo.FRAMES_VARIABLE, "400")
+    parent = QWidget()
+    qtbot.addWidget(parent)
+    builder = demo.DemoBuilder(parent)
+    builder.start()
+    assert builder.dialog is not None
+    cancel_button = builder.dialog.findChild(QPushButton)
+    with qtbot.waitSignal(builder.cancelled, timeout=20000):
+        cancel_button.click()
+    folder = os.path.dirname(demo.demo_path())
+    assert not os.path.exists(demo.demo_path())
+    assert not [name for name in os.listdir(folder) if ".part" in name]
+
+
+def test_write_demo_cancelled_by_progress_removes_partial(tmp_path):
+    path = str(tmp_path / "demo.dcm")
+
+    def cancel(done, total):
+        raise Cancelled()
+
+    with pytest.raises(Cancelled):
+        demo.write_demo(path, 50, cancel)
+    assert os.listdir(tmp_path) == []
+
+
+def test_excepthook_logs_and_shows_a_dialog(qtbot, monkeypatch):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)  # restored after the test
+    install_excepthook()
+    window = QWidget()
+    qtbot.addWidget(window)
+    window.show()
+    window.activateWindow()
+    try:
+        raise RuntimeError("something broke")
+    except RuntimeError:
+        sys.excepthook(*sys.exc_info())
+    log = os.path.join(log_folder(), "cinemap.log")
+    with open(log, encoding="utf-8") as file:
+        assert "RuntimeError: something broke" in file.read()
+    boxes = [widget for widget in QApplication.topLevelWidgets() if isinstance(widget, QMessageBox) and widget.isVisible()]
+    boxes += [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+    assert any("something broke" in box.informativeText() for box in boxes), [
+        (box.text(), box.informativeText()) for box in boxes]
+    for box in boxes:
+        box.close()
+
+
+def test_measure_playback_reports_fps_and_memory(qtbot, cine_path):
+    from viewer.ui.playback_bench import measure_playback
+
+    result = measure_playback(str(cine_path), 0.5, target_fps=120)
+    assert result["painted"] > 10 and result["fps"] > 20
+    assert result["frames"] == 40 and result["frame_shape"] == [64, 80]
+    if result["anonymous_before"] is not None:
+        assert result["anonymous_after"] - result["anonymous_before"] < 64 << 20
+
+
+def test_measure_playback_once_through(qtbot, cine_path):
+    from viewer.ui.playback_bench import measure_playback
+
+    result = measure_playback(str(cine_path), None, target_fps=400)
+    assert 0 < result["seconds"] < 5

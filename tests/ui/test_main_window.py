@@ -1,0 +1,161 @@
+"""The main window with a real model: opening, errors, keys, status bar, modes, drops."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl  # noqa: E402
+from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QMessageBox  # noqa: E402
+
+from viewer.model.synthetic import frame_index_of  # noqa: E402
+from viewer.ui.main_window import MainWindow, window_title  # noqa: E402
+
+from conftest import FRAMES  # noqa: E402
+
+
+@pytest.fixture
+def window(qtbot, store):
+    window = MainWindow(store)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close_document()
+
+
+def open_and_wait(qtbot, window, path):
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        window.open_path(str(path))
+    return window.document
+
+
+def message_boxes(window):
+    return [box for box in window.findChildren(QMessageBox) if box.isVisible()]
+
+
+def shown(window):
+    return frame_index_of(window.image_view.image_item.image)
+
+
+def test_open_shows_first_frame_and_title(qtbot, window, cine_path, store):
+    document = open_and_wait(qtbot, window, cine_path)
+    assert document.num_frames == FRAMES
+    assert shown(window) == 0
+    assert window.windowTitle() == "cine.dcm — Cinemap" == window_title(str(cine_path))
+    assert store.recent_files()[0] == str(cine_path)
+    assert [action.text() for action in window.recent_menu.actions()][0] == "cine.dcm"
+
+
+def test_bad_file_gives_an_error_dialog_naming_the_file(qtbot, window, tmp_path):
+    bad = tmp_path / "not-dicom.dcm"
+    bad.write_bytes(b"this is not DICOM at all" * 20)
+    with qtbot.waitSignal(window.open_failed, timeout=10000) as blocker:
+        window.open_path(str(bad))
+    path, exc = blocker.args
+    boxes = message_boxes(window)
+    assert len(boxes) == 1
+    text = boxes[0].text() + "\n" + boxes[0].informativeText()
+    assert "not-dicom.dcm" in text and exc.problem in text
+    assert "Traceback" not in text
+    assert window.document is None and window.windowTitle() == "Cinemap"
+    boxes[0].close()
+
+
+def test_missing_file_gives_an_error_dialog(qtbot, window, tmp_path):
+    with qtbot.waitSignal(window.open_failed, timeout=10000):
+        window.open_path(str(tmp_path / "nowhere.dcm"))
+    boxes = message_boxes(window)
+    assert boxes and "no such file" in boxes[0].informativeText()
+    boxes[0].close()
+
+
+def test_navigation_keys_move_frames(qtbot, window, cine_path):
+    open_and_wait(qtbot, window, cine_path)
+    target = window.image_view
+    for key, expected in ((Qt.Key.Key_Right, 1), (Qt.Key.Key_Right, 2), (Qt.Key.Key_Left, 1),
+                          (Qt.Key.Key_PageDown, 11), (Qt.Key.Key_End, FRAMES - 1), (Qt.Key.Key_PageUp, FRAMES - 11),
+                          (Qt.Key.Key_Home, 0)):
+        qtbot.keyClick(target, key)
+        assert shown(window) == expected
+
+
+def test_play_pause_advances_frames(qtbot, window, cine_path):
+    open_and_wait(qtbot, window, cine_path)
+    window.play_action.trigger()
+    assert window.player.playing and window.cine_controls.play_button.text() == "Pause"
+    qtbot.waitUntil(lambda: shown(window) >= 3, timeout=3000)
+    window.play_action.trigger()
+    assert not window.player.playing
+    qtbot.waitUntil(lambda: "fps" not in window.status.fps.text(), timeout=1000)
+
+
+def test_status_bar_shows_size_mapping_memory_and_mode(qtbot, window, cine_path):
+    document = open_and_wait(qtbot, window, cine_path)
+    assert window.status.mode.text() == "Read-only"
+    assert "mapped" in window.status.file.text()
+    window.status.update_memory()
+    assert window.status.memory.text().startswith("RSS ") and "anon" in window.status.memory.text()
+    assert document.mapped_bytes > 0
+
+
+def test_read_write_toggle_changes_mode(qtbot, window, tmp_path):
+    from viewer.model.synthetic import write_cine
+
+    path = write_cine(tmp_path / "editable.dcm", frames=3, rows=16, columns=16)
+    document = open_and_wait(qtbot, window, path)
+    if document.edit_refusal() is not None:
+        pytest.skip(document.edit_refusal())
+    window.write_action.trigger()
+    assert document.writable and window.status.mode.text() == "Read-write"
+    window.write_action.trigger()
+    assert not document.writable and window.status.mode.text() == "Read-only"
+
+
+def test_automatic_window_is_computed_in_the_background(qtbot, window, cine_path):
+    open_and_wait(qtbot, window, cine_path)
+    qtbot.waitUntil(lambda: window.window_level._task is None, timeout=5000)
+    names = [window.window_level.presets.itemData(i).name for i in range(window.window_level.presets.count())]
+    assert "Automatic" in names and "Full range" in names
+
+
+def test_close_and_drop_reopen(qtbot, window, cine_path):
+    document = open_and_wait(qtbot, window, cine_path)
+    window.close_action.trigger()
+    assert window.document is None and document.closed and window.windowTitle() == "Cinemap"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(cine_path))])
+    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier)
+    window.dragEnterEvent(enter)
+    assert enter.isAccepted()
+    drop = QDropEvent(QPoint(10, 10).toPointF(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.NoButton,
+                      Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        window.dropEvent(drop)  # a synthetic drop is refused by Qt without a real drag
+    assert window.document is not None and shown(window) == 0
+
+
+def test_reopen_keeps_the_frame_and_applies_settings(qtbot, window, cine_path, store):
+    first = open_and_wait(qtbot, window, cine_path)
+    window.state.set_frame(9)
+    store.save(store.settings.replace(frame_cache_mb=1))
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        window.reopen()
+    assert first.closed and window.document.cache.capacity_bytes == 1 << 20
+    assert shown(window) == 9
+
+
+def test_warnings_show_as_a_non_blocking_message(qtbot, window, tmp_path, cine_path):
+    truncated = tmp_path / "truncated.dcm"
+    data = cine_path.read_bytes()
+    truncated.write_bytes(data[: len(data) - 3 * 64 * 80 * 2 - 100])
+    document = open_and_wait(qtbot, window, truncated)
+    assert document.warnings
+    boxes = message_boxes(window)
+    assert boxes and boxes[0].windowModality() == Qt.WindowModality.NonModal
+    assert document.warnings[0] in boxes[0].informativeText()
+    boxes[0].close()
