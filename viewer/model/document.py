@@ -39,7 +39,7 @@ from pydicom.pixels import get_decoder
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import deid, display, encapsulated, fileaccess, functional_groups, header, lease
+from viewer.model import deid, diskcache, display, encapsulated, fileaccess, functional_groups, header, lease
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -65,6 +65,8 @@ def open_document(
     writable: bool = False,
     cache_bytes: int = DEFAULT_CACHE_BYTES,
     file_access: str = fileaccess.AUTOMATIC,
+    disk_cache_dir: str | os.PathLike[str] | None = None,
+    disk_cache_bytes: int = 0,
 ) -> "Document":
     """Open a DICOM file, parsing its header and mapping its large values.
 
@@ -83,6 +85,9 @@ def open_document(
     file_access : {"automatic", "memory-map", "read"}
         "automatic" maps the file except on network and FUSE file systems,
         where a failing page would be SIGBUS; there it reads with ``preadv``.
+    disk_cache_dir, disk_cache_bytes : optional
+        Keep decoded frames of compressed files in a scratch file there
+        (:mod:`viewer.model.diskcache`), at most this many bytes in total.
 
     Returns
     -------
@@ -98,6 +103,8 @@ def open_document(
     document = Document(
         os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes, file_access=file_access
     )
+    if disk_cache_dir is not None and disk_cache_bytes > 0:
+        document.disk_cache_settings = (os.fspath(disk_cache_dir), int(disk_cache_bytes))
     try:
         document._open()
         if writable:
@@ -149,6 +156,9 @@ class Document:
         self._lock = None
         self._write_fd: int | None = None
         self._per_frame: functional_groups.PerFrameGroups | None = None
+        self.disk_cache_settings: tuple[str, int] | None = None
+        self._disk_cache: diskcache.DiskFrameCache | None = None
+        self._disk_cache_tried = False
         self._state_lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
@@ -271,6 +281,13 @@ class Document:
 
     def _open_native(self, pixel: header.PixelElement) -> int:
         self._check_not_truncated_before_pixels(pixel)
+        if self.transfer_syntax.is_encapsulated:
+            # Mapped as native, the compressed bytes would show as noise.
+            raise UnsupportedError(
+                self.path,
+                f"{pixel.keyword} has a defined length ({pixel.length} bytes) but {self.transfer_syntax.name} "
+                "is a compressed transfer syntax, whose pixel data must have undefined length",
+            )
         geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=False)
         self.geometry = geometry
         declared = pixel.length or 0
@@ -529,10 +546,34 @@ class Document:
         if cached is not None:
             return cached
         self._check_file()
-        frame = self._decode(index)
+        disk = self._disk_cache
+        frame = disk.get(index) if disk is not None else None
+        if frame is None:
+            frame = self._decode(index)
+            disk = self._open_disk_cache(frame)
+            if disk is not None:
+                disk.put(index, frame)
         if self.is_encapsulated:
             self._cache.put(index, frame)
         return frame
+
+    @property
+    def disk_cache(self) -> diskcache.DiskFrameCache | None:
+        """The decoded-frame scratch file, once a compressed frame was decoded (or None)."""
+        return self._disk_cache
+
+    def _open_disk_cache(self, decoded: np.ndarray) -> diskcache.DiskFrameCache | None:
+        """Open the scratch file once, shaped like the first decoded frame."""
+        with self._state_lock:
+            if self._disk_cache_tried or not self.is_encapsulated or self.disk_cache_settings is None:
+                return self._disk_cache
+            self._disk_cache_tried = True
+            folder, capacity = self.disk_cache_settings
+            self._disk_cache = diskcache.DiskFrameCache.open(
+                folder, self.path, self.file_size, self._mtime_ns, self._num_frames, decoded.shape, decoded.dtype,
+                capacity,
+            )
+            return self._disk_cache
 
     def _check_index(self, index: int) -> int:
         if self.closed:
@@ -959,6 +1000,9 @@ class Document:
         if self._lease is not None:
             self._lease.release()
             self._lease = None
+        if self._disk_cache is not None:
+            self._disk_cache.close()
+            self._disk_cache = None
         self._cache.clear()
         for element in self.mapped_elements:
             if element.value is not None:
