@@ -1,0 +1,179 @@
+"""``cinemap bench``: a small run end to end, and the pieces it is made of."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from viewer.benchmarks import report, tables
+from viewer.benchmarks.files import format_size, parse_size
+
+ROOT = Path(__file__).parents[1]
+SMALL_RUN = ["--size", "64M", "--samples", "40", "--sequential-frames", "64", "--seconds", "2",
+             "--gui-seconds", "1", "--compressed-frames", "12", "--enhanced-frames", "300,1200"]
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench")
+    completed = subprocess.run(
+        [sys.executable, "-m", "viewer", "bench", "--json", "--dir", str(folder), *SMALL_RUN],
+        capture_output=True, text=True, timeout=240, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout), folder
+
+
+@pytest.mark.slow
+def test_every_method_has_a_number_or_a_reason_for_every_row(small_run):
+    result, _ = small_run
+    assert set(result["methods"]) == set(report.METHODS)
+    keys = [row["key"] for row in result["rows"]]
+    for key in ("open_first_fresh", "open_first", "random_warm", "random_cold", "sequential", "anon_memory",
+                "gui_512", "gui_1024", "compressed_first", "compressed_second", "gui_compressed",
+                "enhanced_open_300", "enhanced_rescale_1200"):
+        assert key in keys
+    for row in result["rows"]:
+        assert set(row["cells"]) == set(report.METHODS)
+        for method, cell in row["cells"].items():
+            if "na" in cell:
+                assert cell["na"].startswith("n/a (") and "error" not in cell["na"], (row["key"], method, cell)
+            else:
+                assert isinstance(cell["value"], float) and cell["value"] >= 0, (row["key"], method, cell)
+
+
+@pytest.mark.slow
+def test_numbers_where_each_method_applies(small_run):
+    result, _ = small_run
+    cells = {row["key"]: row["cells"] for row in result["rows"]}
+    for key in ("open_first_fresh", "open_first", "random_warm", "sequential", "anon_memory"):
+        assert all("value" in cells[key][method] for method in report.METHODS), key
+    assert all("value" in cells["random_cold"][m] for m in ("cinemap", "pydicom_index", "memmap", "pread"))
+    for key in ("compressed_first", "compressed_second"):
+        assert all("value" in cells[key][m] for m in ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap"))
+    for key in ("enhanced_open_300", "enhanced_open_1200"):
+        assert all("value" in cells[key][m] for m in ("cinemap", "pydicom_dcmread", "pydicom_index"))
+    gui = cells["gui_512"]["cinemap"]
+    assert "value" in gui or gui["na"].startswith("n/a (GUI not available")
+
+
+@pytest.mark.slow
+def test_ratios_are_computed_against_floor_and_pydicom(small_run):
+    result, _ = small_run
+    cells = {row["key"]: row["cells"] for row in result["rows"]}
+    for key in ("open_first", "random_warm", "random_cold", "sequential"):
+        cinemap = cells[key]["cinemap"]
+        assert cinemap["vs_floor"] > 0 and cinemap["vs_pydicom"] > 0, key
+    assert cells["random_cold"]["pread"]["vs_floor"] == 1.0
+    assert cells["random_warm"]["memmap"]["vs_floor"] == 1.0
+    assert cells["random_warm"]["pydicom_index"]["vs_pydicom"] == 1.0
+    goals = {goal["goal"]: goal for goal in result["goals"]}
+    assert goals["cold random frame, Cinemap / os.pread"]["value"] > 0
+    assert goals["cold random frame, Cinemap / os.pread"]["met"] in (True, False)
+
+
+@pytest.mark.slow
+def test_machine_files_and_cleanup(small_run):
+    result, folder = small_run
+    machine = result["machine"]
+    assert machine["cpus"] >= 1 and machine["ram_gib"] > 0 and machine["numpy"] and machine["pydicom"]
+    roles = {bench_file["role"] for bench_file in result["files"]}
+    assert {"main", "compressed", "enhanced-300", "enhanced-1200"} <= roles
+    main = next(f for f in result["files"] if f["role"] == "main")
+    assert main["frames"] == 128 and main["size"] > 64 << 20
+    assert result["files_deleted"] is True
+    assert not any(Path(f["path"]).exists() for f in result["files"])
+    assert not folder.exists() or not any(folder.iterdir())
+    assert result["results"]["enhanced_1200"]["cinemap"]["rescale_ok"] is True
+
+
+@pytest.mark.slow
+def test_text_and_markdown_render_the_same_report(small_run):
+    result, _ = small_run
+    text = tables.format_text(result)
+    markdown = tables.format_markdown(result)
+    for label in ("random frame, file evicted (median)", "Goals:"):
+        assert label in text
+    assert markdown.count("\n| ") >= len(result["rows"]) + 1
+    assert "numpy.memmap (floor)" in markdown
+
+
+# ----------------------------------------------------------------- the pieces
+
+
+@pytest.mark.parametrize(("text", "size"), [("500M", 500 << 20), ("2G", 2 << 30), ("3.5G", 7 << 29),
+                                            ("64MiB", 64 << 20), ("1024", 1024), ("1.5gb", 3 << 29)])
+def test_parse_size(text, size):
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "G", "-1G", "2X", "0"])
+def test_parse_size_rejects(text):
+    with pytest.raises(ValueError):
+        parse_size(text)
+
+
+def test_format_size():
+    assert [format_size(n) for n in (2 << 30, 64 << 20, 3 << 29)] == ["2G", "64M", "1.5G"]
+
+
+def test_usage_error_exits_2():
+    from viewer.bench import bench_command
+
+    assert bench_command(["--size", "lots"]) == 2
+
+
+def test_enhanced_file_has_per_frame_rescale(tmp_path):
+    import pydicom
+
+    from viewer.benchmarks.enhanced import expected_rescale, write_enhanced
+    from viewer.model import open_document
+
+    path = write_enhanced(tmp_path / "enhanced.dcm", 40, rows=16, columns=16)
+    dataset = pydicom.dcmread(path)
+    groups = dataset.PerFrameFunctionalGroupsSequence
+    assert len(groups) == 40
+    for index in (0, 3, 39):
+        item = groups[index].PixelValueTransformationSequence[0]
+        assert (float(item.RescaleSlope), float(item.RescaleIntercept)) == expected_rescale(index)
+        assert groups[index].FrameContentSequence[0].InStackPositionNumber == index + 1
+    assert pydicom.pixels.pixel_array(path, index=5)[0, 0] == 5
+    with open_document(path) as document:
+        assert document.num_frames == 40
+        assert document.rescale(39) == expected_rescale(39)
+
+
+def test_jpeg_encoder_round_trips_through_pydicom_decoder():
+    from viewer.benchmarks.jpeg import encode_baseline
+
+    libjpeg = pytest.importorskip("libjpeg")
+    grey = np.random.default_rng(1).integers(0, 256, (30, 44)).astype(np.uint8)
+    decoded = libjpeg.decode(encode_baseline(grey, quality=100))
+    assert decoded.shape == grey.shape
+    assert np.abs(decoded.astype(int) - grey).max() <= 2
+    smooth = np.add.outer(np.arange(48), np.arange(64)).astype(np.uint8)
+    colour = np.stack([smooth, smooth[::-1], 255 - smooth], axis=-1)
+    stream = encode_baseline(colour, quality=95)
+    assert stream[:2] == b"\xff\xd8" and stream[-2:] == b"\xff\xd9"
+    assert libjpeg.decode(stream).shape == colour.shape
+
+
+def test_jpeg_cine_decodes_like_the_synthetic_frames(tmp_path):
+    pytest.importorskip("libjpeg")
+    from viewer.benchmarks.compressed import scan_fragments, write_jpeg_cine
+    from viewer.model import open_document
+    from viewer.model.synthetic import expected_frame
+
+    path = tmp_path / "jpeg.dcm"
+    spans = write_jpeg_cine(path, 3, rows=48, columns=64)
+    with open_document(path) as document:
+        assert document.num_frames == 3 and document.transfer_syntax.name.startswith("JPEG Baseline")
+        assert scan_fragments(path, document.pixel_offset) == spans
+        expected = expected_frame(2, rows=48, columns=64, bits_allocated=8, samples_per_pixel=3, kind="us")
+        assert np.abs(document.frame(2).astype(int) - expected).mean() < 8

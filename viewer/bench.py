@@ -1,0 +1,298 @@
+"""``cinemap bench``: Cinemap against pydicom and a bare ``numpy.memmap``.
+
+Generates (or reuses) synthetic files in a cache folder, measures every
+method in a fresh process on the same file, and prints one table (text,
+``--markdown`` or ``--json``). The files are deleted at the end unless
+``--keep`` is given. ``python -m viewer.bench --worker SPEC`` is the worker
+side (see :mod:`viewer.benchmarks.worker`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import pathlib
+import platform
+import shutil
+import sys
+import time
+from typing import Any, Sequence
+
+from viewer.benchmarks import files as bench_files
+from viewer.benchmarks import report, tables
+from viewer.benchmarks.worker import run_worker, worker_main
+
+EXIT_OK, EXIT_FILE_ERROR, EXIT_USAGE = 0, 1, 2
+NATIVE_METHODS = tuple(report.METHODS)
+COMPRESSED_METHODS = ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap")
+ENHANCED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")
+
+
+def _size(text: str) -> int:
+    try:
+        return bench_files.parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _frame_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a list of frame counts: {text!r}") from exc
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"frame counts must be positive: {text!r}")
+    return counts
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cinemap bench",
+        description="Measure Cinemap against pydicom and a bare numpy.memmap on synthetic files.",
+    )
+    add = parser.add_argument
+    add("--size", type=_size, default=bench_files.parse_size("2G"), metavar="SIZE",
+        help="pixel data of the main 512x512 16-bit file, e.g. 500M, 2G, 3.5G (default 2G)")
+    add("--json", action="store_true", help="print every figure as JSON")
+    add("--markdown", action="store_true", help="print the table as Markdown (for README)")
+    add("--keep", action="store_true", help="keep the generated files for the next run")
+    add("--dir", type=pathlib.Path, default=None, help="folder for the files (default ~/.cache/cinemap/bench)")
+    add("--pydicom-full-limit", type=_size, default=bench_files.parse_size("1G"), metavar="SIZE",
+        help="above this, 'dcmread + pixel_array' runs on a file of this size instead (default 1G)")
+    add("--gui-size-limit", type=_size, default=bench_files.parse_size("1G"), metavar="SIZE",
+        help="size of the 1024x1024 file for GUI playback: min(--size, this) (default 1G)")
+    add("--samples", type=int, default=200, help="random frames per method, warm and cold (default 200)")
+    add("--seed", type=int, default=20240611, help="seed of the random frame indices (same for all methods)")
+    add("--sequential-frames", type=int, default=1000, help="frames read in order (default 1000)")
+    add("--seconds", type=float, default=10.0, help="time cap of a sequential or decode pass (default 10)")
+    add("--gui-seconds", type=float, default=5.0, help="GUI playback time per file (default 5)")
+    add("--compressed-frames", type=int, default=300, help="frames of the JPEG cine (default 300)")
+    add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
+        help="frame counts of the enhanced files (default 5000,20000)")
+    return parser
+
+
+def bench_command(argv: Sequence[str]) -> int:
+    """``cinemap bench [--size 2G] [--json] [--markdown] [--keep] ...``; returns the exit code."""
+    try:
+        options = _parser().parse_args(list(argv))
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    try:
+        result = run_bench(options)
+    except KeyboardInterrupt:
+        return 130
+    except (OSError, ValueError) as exc:
+        print(f"cinemap bench: {exc}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    if options.json:
+        print(json.dumps(result, indent=2))
+    elif options.markdown:
+        print(tables.format_markdown(result))
+    else:
+        print(tables.format_text(result))
+    return EXIT_OK
+
+
+def _say(message: str) -> None:
+    print(f"cinemap bench: {message}", file=sys.stderr, flush=True)
+
+
+def run_bench(options: argparse.Namespace) -> dict[str, Any]:
+    """Generate the files, run every worker, and build the report (a JSON-ready dict).
+
+    Raises
+    ------
+    OSError
+        If the folder cannot hold the files.
+    """
+    started = time.perf_counter()
+    folder = options.dir or bench_files.default_cache_dir()
+    fileset = bench_files.FileSet(folder)
+    gui_reason = _gui_unavailable()
+    try:
+        _check_disk(folder, options, gui_reason is None)
+        prepared = _prepare_files(fileset, options, gui_reason is None)
+        results = _measure(prepared, options, gui_reason)
+    finally:
+        if not options.keep:
+            fileset.cleanup()
+    run_options = _options_json(options)
+    rows = report.table(results, run_options)
+    dcmread_file = prepared["pydicom_full"]
+    column_notes = {}
+    if dcmread_file is not prepared["main"]:
+        column_notes["pydicom_dcmread"] = (f"(native rows on a {bench_files.format_size(options.pydicom_full_limit)} "
+                                           "file: it reads the whole file)")
+    return {
+        "cinemap_bench": 1,
+        "options": run_options,
+        "machine": machine(),
+        "files": [bench_file.as_json() for bench_file in fileset.files],
+        "files_deleted": fileset.deleted,
+        "methods": dict(report.METHODS),
+        "column_notes": column_notes,
+        "rows": rows,
+        "goals": report.goals(rows, results, run_options),
+        "results": results,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+
+
+def _options_json(options: argparse.Namespace) -> dict[str, Any]:
+    values = {key: (str(value) if isinstance(value, pathlib.Path) else value) for key, value in vars(options).items()}
+    values["size"] = bench_files.format_size(options.size)
+    values["size_bytes"] = options.size
+    return values
+
+
+def _gui_unavailable() -> str | None:
+    """Why GUI playback cannot be measured, or None if it can be tried."""
+    for module in ("PySide6", "viewer.ui.playback_bench"):
+        try:
+            if importlib.util.find_spec(module) is None:
+                return f"n/a (GUI not available: no module {module})"
+        except (ImportError, ValueError) as exc:
+            return f"n/a (GUI not available: {exc})"
+    return None
+
+
+def _check_disk(folder: pathlib.Path, options: argparse.Namespace, gui: bool) -> None:
+    needed = options.size + (min(options.size, options.gui_size_limit) if gui else 0)
+    if options.size > options.pydicom_full_limit:
+        needed += options.pydicom_full_limit
+    free = shutil.disk_usage(folder).free
+    if free < needed * 1.1:
+        raise OSError(f"{folder} has {free / 2**30:.1f} GiB free; the files need about {needed / 2**30:.1f} GiB")
+
+
+def _prepare_files(fileset: bench_files.FileSet, options: argparse.Namespace, gui: bool) -> dict[str, Any]:
+    from viewer.benchmarks import compressed, enhanced
+
+    prepared: dict[str, Any] = {}
+    _say(f"main file: 512x512 16-bit, {bench_files.format_size(options.size)} in {fileset.folder}")
+    prepared["main"] = bench_files.native_cine(fileset, "main", options.size, 512, 512)
+    prepared["pydicom_full"] = prepared["main"]
+    if options.size > options.pydicom_full_limit:
+        _say(f"file for dcmread + pixel_array: {bench_files.format_size(options.pydicom_full_limit)}")
+        prepared["pydicom_full"] = bench_files.native_cine(fileset, "pydicom-full", options.pydicom_full_limit,
+                                                           512, 512)
+    if gui:
+        gui_size = min(options.size, options.gui_size_limit)
+        _say(f"GUI file: 1024x1024 16-bit, {bench_files.format_size(gui_size)}")
+        prepared["gui_1024"] = bench_files.native_cine(fileset, "gui-1024", gui_size, 1024, 1024)
+    _say(f"JPEG Baseline cine: {options.compressed_frames} frames 640x480 RGB")
+    prepared["compressed"] = _jpeg_cine(fileset, options.compressed_frames, compressed)
+    for frames in options.enhanced_frames:
+        _say(f"enhanced file: {frames} frames 64x64")
+        prepared[f"enhanced_{frames}"] = _enhanced_file(fileset, frames, enhanced)
+    return prepared
+
+
+def _jpeg_cine(fileset: bench_files.FileSet, frames: int, compressed) -> bench_files.BenchFile:
+    geometry = "640x480 RGB 8-bit JPEG Baseline (YBR_FULL_422)"
+
+    def describe(path: pathlib.Path) -> dict[str, Any]:
+        from viewer.model import open_document
+
+        with open_document(path) as document:
+            if document.num_frames != frames or document.warnings:
+                raise ValueError(f"{path} is incomplete")
+            offset = document.pixel_offset
+        return {"frames": frames, "geometry": geometry,
+                "extra": {"spans": compressed.scan_fragments(path, offset)}}
+
+    return fileset.ensure("compressed", f"jpeg-640x480-{frames}f.dcm",
+                          lambda path: compressed.write_jpeg_cine(path, frames), describe)
+
+
+def _enhanced_file(fileset: bench_files.FileSet, frames: int, enhanced) -> bench_files.BenchFile:
+    def describe(path: pathlib.Path) -> dict[str, Any]:
+        import pydicom
+
+        header = pydicom.dcmread(path, stop_before_pixels=True, specific_tags=["NumberOfFrames"])
+        if int(header.NumberOfFrames) != frames or path.stat().st_size < frames * 64 * 64 * 2:
+            raise ValueError(f"{path} is incomplete")
+        return {"frames": frames, "geometry": "64x64 16-bit grey, Enhanced CT-like"}
+
+    return fileset.ensure(f"enhanced-{frames}", f"enhanced-64x64-{frames}f.dcm",
+                          lambda path: enhanced.write_enhanced(path, frames), describe)
+
+
+def _native_spec(bench_file: bench_files.BenchFile, method: str, options: argparse.Namespace) -> dict[str, Any]:
+    extra = bench_file.extra
+    return {
+        "task": "native", "method": method, "path": bench_file.path, "frames": bench_file.frames,
+        "pixel_offset": extra["pixel_offset"], "rows": extra["rows"], "columns": extra["columns"],
+        "dtype": extra["dtype"], "seed": options.seed, "warm_samples": options.samples,
+        "cold_samples": options.samples, "sequential_frames": options.sequential_frames,
+        "sequential_seconds": options.seconds, "open_repeats": 20,
+    }
+
+
+def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: str | None) -> dict[str, Any]:
+    results: dict[str, Any] = {"native": {}, "compressed": {}, "gui": {}}
+    for method in NATIVE_METHODS:
+        bench_file = prepared["pydicom_full"] if method == "pydicom_dcmread" else prepared["main"]
+        _say(f"native frames: {method}")
+        results["native"][method] = run_worker(_native_spec(bench_file, method, options))
+    jpeg = prepared["compressed"]
+    for method in COMPRESSED_METHODS:
+        _say(f"JPEG cine decode: {method}")
+        results["compressed"][method] = run_worker({
+            "task": "compressed", "method": method, "path": jpeg.path, "frames": jpeg.frames,
+            "spans": jpeg.extra["spans"], "seconds": options.seconds,
+        })
+    for frames in options.enhanced_frames:
+        bench_file = prepared[f"enhanced_{frames}"]
+        results[f"enhanced_{frames}"] = {}
+        for method in ENHANCED_METHODS:
+            _say(f"enhanced header, {frames} frames: {method}")
+            results[f"enhanced_{frames}"][method] = run_worker(
+                {"task": "enhanced", "method": method, "path": bench_file.path, "frames": frames})
+    gui_files = {"gui_512": prepared["main"], "gui_1024": prepared.get("gui_1024"), "gui_compressed": jpeg}
+    for key, bench_file in gui_files.items():
+        if gui_reason is not None or bench_file is None:
+            results["gui"][key] = {"na": gui_reason or "n/a (no file)"}
+            continue
+        _say(f"GUI playback: {key}")
+        results["gui"][key] = run_worker({"task": "gui", "path": bench_file.path, "seconds": options.gui_seconds},
+                                         env={"QT_QPA_PLATFORM": "offscreen"})
+    return results
+
+
+def machine() -> dict[str, Any]:
+    """Cores, RAM, OS and the versions of Python, numpy, pydicom and the decoders."""
+    from importlib import metadata
+
+    versions = {}
+    for package in ("numpy", "pydicom", "pylibjpeg-libjpeg", "PySide6-Essentials", "pyqtgraph"):
+        try:
+            versions[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            versions[package] = None
+    ram_kib = 0
+    try:
+        with open("/proc/meminfo") as meminfo:
+            ram_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {
+        "cpus": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "ram_gib": round(ram_kib / 2**20, 1),
+        "system": platform.platform(terse=True),
+        "python": platform.python_version(),
+        "numpy": versions["numpy"],
+        "pydicom": versions["pydicom"],
+        "versions": versions,
+    }
+
+
+if __name__ == "__main__":
+    arguments = sys.argv[1:]
+    if len(arguments) == 2 and arguments[0] == "--worker":
+        sys.exit(worker_main(arguments[1]))
+    sys.exit(bench_command(arguments))

@@ -1,0 +1,23 @@
+"""Benchmarks behind ``cinemap bench``: files, per-method workers, report.
+
+Every measurement runs in a fresh subprocess (``python -m viewer.bench
+--worker SPEC``) that prints one JSON object; :mod:`viewer.bench` generates
+the files, starts the workers and aggregates their figures into one table.
+
+Modules
+-------
+files
+    Size parsing, the cache folder and the synthetic files (reused if complete).
+native
+    Uncompressed frames: Cinemap, pydicom, a bare ``numpy.memmap``, ``os.pread``.
+compressed
+    A JPEG Baseline cine written frame by frame, and its decode speed.
+jpeg
+    A small numpy JPEG Baseline encoder (pydicom has none).
+enhanced
+    An Enhanced CT-like file with a large per-frame functional groups sequence.
+report
+    Rows, ratios, goals, and the text, Markdown and JSON forms.
+worker
+    The subprocess side: dispatch a spec to a measurement, print JSON.
+"""
