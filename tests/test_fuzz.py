@@ -1,0 +1,125 @@
+"""Broken files give a DicomError naming the file: never a crash, a hang or another exception.
+
+* ``test_fuzz_mutants`` (slow) opens and renders (first, middle, last frame)
+  thousands of mutants of the real reference files and of synthetic cines,
+  each in a child process: 2,000 from a fixed seed, then more from a seed
+  drawn for this run (or ``CINEMAP_FUZZ_SEED``), printed so a failure can be
+  reproduced with ``python tests/fuzz --seed N``.
+* ``test_regression_input`` replays every input the fuzzer once failed on,
+  kept in ``tests/fuzz/regressions/``.
+* The harness's own tests prove that a crash and a hang are seen as such.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import textwrap
+
+import pytest
+
+from fuzz.campaign import REGRESSIONS, load_seeds, make_mutant, run_campaign
+from fuzz.harness import DEFAULT_TIMEOUT, Runner
+from fuzz.mutators import set_length
+from viewer.model import UnsupportedError, open_document
+
+FIXED_SEED = 20261125
+FIXED_MUTANTS = 2000
+RUN_MUTANTS = int(os.environ.get("CINEMAP_FUZZ_MUTANTS", "2000"))
+REGRESSION_FILES = sorted(REGRESSIONS.glob("*.dcm"))
+
+
+@pytest.fixture(scope="module")
+def runner():
+    with Runner(workers=1) as pool:
+        yield pool
+
+
+@pytest.mark.parametrize("path", REGRESSION_FILES, ids=[path.name[:60] for path in REGRESSION_FILES])
+def test_regression_input(path, runner):
+    """Opens or raises DicomError, renders or raises DicomError, within 5 s, in a child."""
+    (result,) = runner.run([str(path)])
+    assert not result.failed, result.summary()
+    assert result.seconds < DEFAULT_TIMEOUT
+
+
+def test_regression_inputs_are_kept_small():
+    assert REGRESSION_FILES, "the regression folder should hold the inputs the fuzzer failed on"
+    assert all(path.stat().st_size < 64 * 1024 for path in REGRESSION_FILES)
+
+
+def test_mutants_are_reproducible(tmp_path):
+    seeds = load_seeds(tmp_path / "seeds")
+    assert len(seeds) > 100
+    for index in (0, 1, 999):
+        first = make_mutant(seeds, 7, index)
+        again = make_mutant(seeds, 7, index)
+        assert first[0].name == again[0].name and first[1:] == again[1:]
+        assert first[1] != first[0].data, "a mutant must differ from its seed"
+
+
+def test_defined_length_compressed_pixel_data_is_refused_not_shown_as_noise(tmp_path):
+    """Found by the fuzzer: mapped as native, the compressed bytes were shown as an image."""
+    seeds = {seed.name: seed for seed in load_seeds(tmp_path / "seeds")}
+    seed = seeds["data/emri_small_RLE.dcm"]
+    pixel = seed.layout.pixel
+    assert pixel is not None and pixel.length is None
+    path = tmp_path / "defined-length-rle.dcm"
+    path.write_bytes(set_length(seed.data, pixel, len(seed.data) - pixel.value_offset))
+    with pytest.raises(UnsupportedError, match="defined length"):
+        open_document(path)
+
+
+_FAKE_CHILD = textwrap.dedent(
+    """
+    import json, os, signal, sys, time
+    print("ready", flush=True)
+    for line in sys.stdin:
+        if "crash" in line:
+            os.kill(os.getpid(), signal.SIGSEGV)
+        if "hang" in line:
+            time.sleep(60)
+        print(json.dumps({"outcome": "ok"}), flush=True)
+    """
+)
+
+
+def test_harness_reports_crashes_and_hangs_and_goes_on(tmp_path):
+    child = tmp_path / "child.py"
+    child.write_text(_FAKE_CHILD)
+    with Runner(workers=2, timeout=1.0, command=[sys.executable, "-u", str(child)]) as pool:
+        results = pool.run(["a", "crash", "b", "hang", "c", "crash", "d"])
+        assert [r.outcome for r in results] == ["ok", "crash", "ok", "hang", "ok", "crash", "ok"]
+        assert "SIGSEGV" in results[1].type
+        assert pool.restarts == 3
+
+
+def test_harness_classifies_model_errors(tmp_path, runner):
+    not_dicom = tmp_path / "not-dicom.dcm"
+    not_dicom.write_bytes(b"hello, world" * 20)
+    (result,) = runner.run([str(not_dicom)])
+    assert result.outcome == "dicom" and result.type == "NotDicomError"
+    assert str(not_dicom) in result.message
+
+
+@pytest.mark.slow
+def test_fuzz_mutants(tmp_path, capsys):
+    run_seed = int(os.environ.get("CINEMAP_FUZZ_SEED") or random.SystemRandom().randrange(2**31))
+    seeds = load_seeds(tmp_path / "seeds")
+    saved = tmp_path / "failures"
+    with Runner(workers=2) as pool:
+        reports = [
+            run_campaign(seeds, FIXED_SEED, FIXED_MUTANTS, tmp_path, pool, saved),
+            run_campaign(seeds, run_seed, RUN_MUTANTS, tmp_path, pool, saved),
+        ]
+    lines = [line for report in reports for line in report.lines()]
+    with capsys.disabled():
+        print("\n" + "\n".join(lines))
+    mutants = sum(report.mutants for report in reports)
+    counts = {name: sum(report.count(name) for report in reports) for name in ("crash", "hang", "other")}
+    assert mutants >= 2000
+    assert counts == {"crash": 0, "hang": 0, "other": 0}, (
+        f"{counts} in {mutants} mutants (reproduce with `python tests/fuzz --seed N`; "
+        f"failing inputs in {saved}, add them to tests/fuzz/regressions/):\n" + "\n".join(lines)
+    )
