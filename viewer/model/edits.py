@@ -34,7 +34,9 @@ The session is not thread-safe: call it from one thread (the GUI's).
 
 from __future__ import annotations
 
+import fcntl
 import numbers
+import operator
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -119,6 +121,10 @@ class FrameSelection:
         return cls(np.unique(np.concatenate([selection.as_array() for selection in selections])))
 
     def __contains__(self, index: object) -> bool:
+        try:
+            index = operator.index(index)  # range's fast path needs a real int (numpy ints scan it)
+        except TypeError:
+            return False
         if self._range is not None:
             return index in self._range
         position = int(np.searchsorted(self._array, index))
@@ -723,8 +729,6 @@ def _check_fits(item: Any, dtype: np.dtype) -> None:
 
 
 def _require_writable(path: str, fd: int) -> None:
-    import fcntl
-
     if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
         raise ReadOnlyError(path, "the file is open read-only; edits need it opened for writing")
     if os.fstatvfs(fd).f_flag & os.ST_RDONLY:

@@ -90,7 +90,7 @@ __all__ = [
 #: Named points of a save, in order, at which a test hook is called.
 SAVE_STEPS = (
     "journal-created",  # header written, no records yet (nothing fsynced)
-    "journal-records",  # about half the records written
+    "journal-records",  # some records written (half of the first batch's), no trailer
     "journal-written",  # journal complete and fsynced; file untouched
     "mid-write",  # about half the in-place writes done
     "before-delete",  # in-place writes fsynced; journal still valid
