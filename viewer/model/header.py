@@ -38,6 +38,7 @@ from viewer.model.mapped import MappedElement, MappedValue
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 UNDEFINED_LENGTH = 0xFFFFFFFF
+_PIXEL_VRS = {0x7FE00010: ("OB", "OW"), 0x7FE00008: ("OF",), 0x7FE00009: ("OD",)}
 TRANSFER_SYNTAX_TAG = 0x00020010
 # Elements the model reads before (or while) checking the geometry. pydicom
 # converts a value when it is first accessed, and a malformed one raises
@@ -260,13 +261,22 @@ def read_pixel_element_header(
     tag = (group << 16) | element
     if tag not in PIXEL_TAGS:
         return None
+    implied_vr = {0x7FE00008: "OF", 0x7FE00009: "OD"}.get(tag, "OW" if (bits_allocated or 8) > 8 else "OB")
     if implicit_vr:
         (length,) = struct.unpack(order + "I", head[4:8])
-        vr = {0x7FE00008: "OF", 0x7FE00009: "OD"}.get(tag, "OW" if (bits_allocated or 8) > 8 else "OB")
+        vr = implied_vr
         value_offset = header_offset + 8
     else:
         vr_bytes = head[4:6]
         vr = vr_bytes.decode("ascii", "replace")
+        if vr == "UN":
+            vr = implied_vr  # as pydicom does, from the dictionary
+        elif vr not in _PIXEL_VRS[tag]:
+            raise UnsupportedError(
+                path,
+                f"{PIXEL_TAGS[tag]} ({group:04X},{element:04X}) has VR {vr!r}; "
+                f"it must be {' or '.join(_PIXEL_VRS[tag])}",
+            )
         if vr_bytes in _EXPLICIT_LONG_VRS:
             extra = fileobj.read(4)
             if len(extra) < 4:
