@@ -71,6 +71,18 @@ def test_defined_length_compressed_pixel_data_is_refused_not_shown_as_noise(tmp_
         open_document(path)
 
 
+def test_pixel_data_with_a_wrong_vr_is_refused(tmp_path):
+    """Found by the fuzzer: Pixel Data with VR SQ was mapped, and printing the dataset then failed."""
+    seeds = {seed.name: seed for seed in load_seeds(tmp_path / "seeds")}
+    seed = seeds["seeds/synthetic-u16.dcm"]
+    pixel = seed.layout.pixel
+    assert pixel is not None and pixel.vr == b"OW"
+    path = tmp_path / "pixel-vr-sq.dcm"
+    path.write_bytes(seed.data[: pixel.header_offset + 4] + b"SQ" + seed.data[pixel.header_offset + 6 :])
+    with pytest.raises(UnsupportedError, match=r"Pixel ?Data \(7FE0,0010\) has VR 'SQ'"):
+        open_document(path)
+
+
 _FAKE_CHILD = textwrap.dedent(
     """
     import json, os, signal, sys, time

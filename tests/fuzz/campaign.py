@@ -46,11 +46,61 @@ class Seed:
 
 
 def write_synthetic_seeds(folder: Path) -> list[Path]:
-    """Small synthetic cine files (native 8/16-bit, colour planar 0/1, big endian)."""
+    """Small synthetic cines (native 8/16-bit, colour planar 0/1, big endian) and enhanced multi-frame files."""
     from viewer.model.synthetic import write_cine
 
     folder.mkdir(parents=True, exist_ok=True)
-    return [write_cine(folder / f"{name}.dcm", **options) for name, options in SYNTHETIC.items()]
+    paths = [write_cine(folder / f"{name}.dcm", **options) for name, options in SYNTHETIC.items()]
+    return paths + [write_enhanced(folder / f"{name}.dcm", **options) for name, options in ENHANCED.items()]
+
+
+ENHANCED = {
+    # At least functional_groups.LAZY_MIN_FRAMES frames: the sequence is parsed on demand.
+    "enhanced-lazy-undefined": dict(frames=120, undefined=True, implicit=False),
+    "enhanced-lazy-defined-implicit": dict(frames=110, undefined=False, implicit=True),
+    "enhanced-small-undefined": dict(frames=4, undefined=True, implicit=False),
+}
+
+
+def write_enhanced(path: Path, frames: int, undefined: bool, implicit: bool, rows: int = 8, columns: int = 8) -> Path:
+    """A small enhanced multi-frame file with one Per-frame Functional Groups item per frame."""
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    dataset = Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
+    dataset.SOPInstanceUID = "1.2.3.4.5.6.7.8.9"
+    dataset.Modality = "CT"
+    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = rows, columns, frames
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 12, 11, 1
+    items = []
+    for index in range(frames):
+        content, transform, voi = Dataset(), Dataset(), Dataset()
+        content.FrameAcquisitionNumber = index
+        transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1 + index % 3, -1024, "HU"
+        voi.WindowCenter, voi.WindowWidth = 40 + index, 400
+        item = Dataset()
+        item.FrameContentSequence = Sequence([content])
+        item.PixelValueTransformationSequence = Sequence([transform])
+        item.FrameVOILUTSequence = Sequence([voi])
+        items.append(item)
+    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
+    if undefined:
+        dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
+        for item in items:
+            item.is_undefined_length_sequence_item = True
+            for element in item:
+                element.is_undefined_length = True
+    dataset.PixelData = (np.arange(frames * rows * columns, dtype=np.int16) % 4096 - 2048).tobytes()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.save_as(path, enforce_file_format=True)
+    return path
 
 
 def load_seeds(synthetic_folder: Path) -> list[Seed]:
@@ -93,13 +143,17 @@ class Report:
     outcomes: Counter = field(default_factory=Counter)
     failures: list[tuple[Result, str]] = field(default_factory=list)  # (result, what made it)
     slowest: float = 0.0
+    slowest_origin: str = ""
 
     def count(self, outcome: str) -> int:
         return self.outcomes[outcome]
 
     def lines(self) -> list[str]:
         counts = ", ".join(f"{name} {self.outcomes[name]}" for name in ("ok", "dicom", "crash", "hang", "other"))
-        lines = [f"fuzz seed {self.seed}: {self.mutants} mutants: {counts}; slowest {self.slowest:.2f} s"]
+        lines = [
+            f"fuzz seed {self.seed}: {self.mutants} mutants: {counts}; "
+            f"slowest {self.slowest:.2f} s ({self.slowest_origin})"
+        ]
         for result, origin in self.failures:
             lines.append(f"  FAIL {origin}: {result.summary()}")
         return lines
@@ -122,7 +176,8 @@ def run_campaign(
         for (path, origin), result in zip(batch, runner.run([str(p) for p, _ in batch])):
             report.mutants += 1
             report.outcomes[result.outcome] += 1
-            report.slowest = max(report.slowest, result.seconds)
+            if result.seconds > report.slowest:
+                report.slowest, report.slowest_origin = result.seconds, origin
             if result.failed:
                 kept = keep / path.name
                 kept.write_bytes(path.read_bytes())

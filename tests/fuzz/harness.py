@@ -33,6 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT = 5.0
 CHILD_ADDRESS_SPACE = 6 << 30  # a runaway allocation fails in the child, not on the machine
 FAILURES = ("crash", "hang", "other")
+DEEP = os.environ.get("CINEMAP_FUZZ_DEEP") == "1"
+"""Also read what the viewer shows besides pixels (display values, the tag tree)."""
 
 
 @dataclass
@@ -71,6 +73,10 @@ def check_file(path: str) -> dict:
                 phase = f"frame {index}"
                 try:
                     np.asarray(document.frame(index)).sum()
+                    if DEEP:
+                        for step, read in _VIEWER_READS:
+                            phase = f"frame {index} {step}"
+                            read(document, index)
                 except DicomError as exc:
                     if path not in str(exc):
                         raise
@@ -88,6 +94,18 @@ def check_file(path: str) -> dict:
     except Exception as exc:  # noqa: BLE001 -- the point is to see them all
         where = _where(traceback.extract_tb(exc.__traceback__))
         return {"outcome": "other", "phase": phase, "type": type(exc).__name__, "message": f"{exc} [{where}]"}
+
+
+_VIEWER_READS = [
+    # What the viewer reads besides pixels; CINEMAP_FUZZ_DEEP=1 exercises it too.
+    ("rescale", lambda document, index: document.rescale(index)),
+    ("window presets", lambda document, index: document.window_presets),
+    ("frame time", lambda document, index: document.frame_time_ms),
+    ("rescale unit", lambda document, index: document.rescale_unit),
+    ("per-frame groups", lambda document, index: getattr(document, "per_frame_groups", lambda k: None)(index)),
+    ("ultrasound regions", lambda document, index: getattr(document, "ultrasound_regions", None)),
+    ("tag tree", lambda document, index: str(document.dataset) if index == 0 else None),
+]
 
 
 def _where(frames: traceback.StackSummary) -> str:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field, replace
 
+from pydicom.datadict import dictionary_VR
+
 UNDEFINED = 0xFFFFFFFF
 ITEM = 0xFFFEE000
 ITEM_END = 0xFFFEE00D
@@ -64,6 +66,7 @@ class Layout:
     elements: list[Element] = field(default_factory=list)
     pixel: Element | None = None
     items: list[Element] = field(default_factory=list)  # encapsulated items, offset table first
+    nested: list[Element] = field(default_factory=list)  # sequence items and the elements inside them
 
     def find(self, tag: int) -> Element | None:
         for element in self.meta + self.elements:
@@ -169,10 +172,37 @@ def _walk_dataset(data: bytes, position: int, stop: int, layout: Layout, top: bo
             element = replace(element, end=end)
         elif element.end > stop:
             raise _Stop
-        if top:
-            layout.elements.append(element)
+        elif _is_sequence(element):
+            try:
+                _walk_defined_sequence(data, element, layout, depth + 1)
+            except _Stop:
+                pass  # its length says where the next element is
+        (layout.elements if top else layout.nested).append(element)
         position = element.end
     return position
+
+
+def _is_sequence(element: Element) -> bool:
+    if element.vr is not None:
+        return element.vr == b"SQ"
+    try:
+        return dictionary_VR(element.tag) == "SQ"
+    except KeyError:
+        return False
+
+
+def _walk_defined_sequence(data: bytes, sequence: Element, layout: Layout, depth: int) -> None:
+    position = sequence.value_offset
+    while position < sequence.end:
+        item = _read_element(data, position, layout.little_endian, implicit=True)
+        if item.tag != ITEM:
+            raise _Stop
+        layout.nested.append(item)
+        if item.length is None:
+            position = _walk_dataset(data, item.value_offset, sequence.end, layout, top=False, depth=depth)
+        else:
+            _walk_dataset(data, item.value_offset, item.end, layout, top=False, depth=depth)
+            position = item.end
 
 
 def _walk_sequence(data: bytes, position: int, layout: Layout, depth: int) -> int:
@@ -183,9 +213,11 @@ def _walk_sequence(data: bytes, position: int, layout: Layout, depth: int) -> in
             return item.value_offset
         if item.tag != ITEM:
             raise _Stop
+        layout.nested.append(item)
         if item.length is None:
             position = _walk_dataset(data, item.value_offset, len(data), layout, top=False, depth=depth)
         else:
+            _walk_dataset(data, item.value_offset, item.end, layout, top=False, depth=depth)
             position = item.end
 
 

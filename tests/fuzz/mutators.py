@@ -342,6 +342,29 @@ def swap_pixel_tag(rng: random.Random, data: bytes, layout: Layout) -> Mutation 
     return data[: pixel.header_offset] + head + data[pixel.header_offset + 4 :], f"pixel-tag-{tag:08X}"
 
 
+def lie_nested(rng: random.Random, data: bytes, layout: Layout) -> Mutation | None:
+    """Lie inside a sequence: item and nested element lengths, tags, delimiters."""
+    if not layout.nested:
+        return None
+    element = rng.choice(layout.nested)
+    action = rng.choice(["length", "length", "undefined", "tag", "truncate"])
+    if action == "truncate":
+        cut = rng.randrange(element.header_offset, min(element.end, len(data)) + 1)
+        return data[:cut], f"nested-truncate-{cut}"
+    if action == "tag":
+        tag = rng.choice([b"\xfe\xff\x0d\xe0", b"\xfe\xff\xdd\xe0", b"\xfe\xff\x00\xe0", b"\x00\x00\x00\x00",
+                          b"\xe0\x7f\x10\x00", b"\x30\x92\x00\x52"])
+        return data[: element.header_offset] + tag + data[element.header_offset + 4 :], (
+            f"nested-tag-{element.header_offset}-{tag.hex()}"
+        )
+    limit = (1 << 8 * element.length_size) - 1
+    if action == "undefined" and element.length_size == 4:
+        length = limit
+    else:
+        length = _lying_lengths(rng, element.length if element.length is not None else 64, limit)
+    return set_length(data, element, length), f"nested-length-{element.header_offset}-{length}"
+
+
 STRUCTURAL: list[tuple[Mutator, int]] = [
     (truncate_random, 3),
     (truncate_near_pixels, 3),
@@ -360,6 +383,7 @@ STRUCTURAL: list[tuple[Mutator, int]] = [
     (duplicate_element, 2),
     (swap_pixel_vr, 1),
     (swap_pixel_tag, 1),
+    (lie_nested, 4),
 ]
 """Mutators and their weights."""
 
