@@ -52,7 +52,7 @@ def test_every_method_has_a_number_or_a_reason_for_every_row(small_run):
 def test_numbers_where_each_method_applies(small_run):
     result, _ = small_run
     cells = {row["key"]: row["cells"] for row in result["rows"]}
-    for key in ("open_first_fresh", "open_first", "random_warm", "sequential", "anon_memory"):
+    for key in ("open_first_fresh", "open_first", "random_warm", "sequential", "sequential_fps", "anon_memory"):
         assert all("value" in cells[key][method] for method in report.METHODS), key
     assert all("value" in cells["random_cold"][m] for m in ("cinemap", "pydicom_index", "memmap", "pread"))
     for key in ("compressed_first", "compressed_second"):

@@ -124,8 +124,10 @@ def run_bench(options: argparse.Namespace) -> dict[str, Any]:
     dcmread_file = prepared["pydicom_full"]
     column_notes = {}
     if dcmread_file is not prepared["main"]:
-        column_notes["pydicom_dcmread"] = (f"(native rows on a {bench_files.format_size(options.pydicom_full_limit)} "
-                                           "file: it reads the whole file)")
+        column_notes["pydicom_dcmread"] = (
+            f"the uncompressed rows use a {bench_files.format_size(options.pydicom_full_limit)} file of the same "
+            f"geometry (--pydicom-full-limit), because it reads and converts the whole file; after that "
+            f"every frame is in memory, so its random and sequential reads are memory copies")
     return {
         "cinemap_bench": 1,
         "options": run_options,

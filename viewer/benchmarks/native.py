@@ -197,6 +197,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         memory.sample("after sequential")
     finally:
         method.close()
+    memory.watch("open and read, sampled every ms", lambda: _open_and_read(method, out, indices[:20]))
     result["memory"] = memory.as_json()
     result["checksum"] = int(out.sum())
     return result
@@ -209,6 +210,15 @@ def _open_first(method: Method, out: np.ndarray) -> float:
     elapsed = time.perf_counter() - started
     method.close()
     return elapsed
+
+
+def _open_and_read(method: Method, out: np.ndarray, indices: list[int]) -> None:
+    method.open()
+    try:
+        for index in indices:
+            method.read(index, out)
+    finally:
+        method.close()
 
 
 def _repeat_open_first(method: Method, out: np.ndarray, repeats: int) -> list[float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import statistics
+import threading
 import time
 from typing import Any, Callable, Iterable
 
@@ -46,6 +47,32 @@ class MemoryTracker:
         anon = memory_kib().get("RssAnon", 0)
         self.samples[label] = anon
         self.peak = max(self.peak, anon)
+
+    def watch(self, label: str, action: Callable[[], None], interval: float = 0.001) -> None:
+        """Run `action` while a thread samples anonymous memory every `interval` seconds.
+
+        Catches transient peaks (a buffer freed before the phase ends) that
+        :meth:`sample` misses; use it only around untimed code, since the
+        sampling thread competes for the interpreter.
+        """
+        stop = threading.Event()
+        peak = [self.peak]
+
+        def sampler() -> None:
+            while not stop.is_set():
+                peak[0] = max(peak[0], memory_kib().get("RssAnon", 0))
+                stop.wait(interval)
+
+        thread = threading.Thread(target=sampler, daemon=True)
+        thread.start()
+        try:
+            action()
+        finally:
+            stop.set()
+            thread.join()
+        self.sample(label)
+        self.samples[label + " (peak while running)"] = peak[0]
+        self.peak = max(self.peak, peak[0])
 
     def as_json(self) -> dict[str, Any]:
         """Baseline, peak and added peak in MB, with the per-phase samples."""

@@ -64,8 +64,11 @@ def _grid(report: dict[str, Any], notes: _Notes) -> tuple[list[str], list[list[s
 
 def _column_label(report: dict[str, Any], method: str) -> str:
     label = report["methods"][method]
-    note = report.get("column_notes", {}).get(method)
-    return f"{label} {note}" if note else label
+    return f"{label} *" if method in report.get("column_notes", {}) else label
+
+
+def _column_notes(report: dict[str, Any]) -> list[str]:
+    return [f"* {report['methods'][method]}: {note}" for method, note in report.get("column_notes", {}).items()]
 
 
 def _goal_lines(report: dict[str, Any]) -> list[str]:
@@ -112,7 +115,7 @@ def format_text(report: dict[str, Any]) -> str:
     out = [f"cinemap bench: {_machine_line(report)}", ""]
     out += ["Files:"] + [f"  {text}" for text in _file_lines(report)] + [""]
     out += [line(header), line(["-" * width for width in widths])] + [line(cells) for cells in body]
-    out += ["", LEGEND]
+    out += ["", LEGEND] + _column_notes(report)
     out += [f"[{number}] {reason}" for number, reason in enumerate(notes.reasons, start=1)]
     out += ["", "Goals:"] + [f"  {text}" for text in _goal_lines(report)]
     out += ["", f"Total time {report['seconds']:.0f} s; files {'deleted' if report['files_deleted'] else 'kept'}."]
@@ -129,6 +132,7 @@ def format_markdown(report: dict[str, Any]) -> str:
     out.append("|" + "---|" * len(header))
     out += ["| " + " | ".join(escape(cell) for cell in cells) + " |" for cells in body]
     out += ["", escape(LEGEND[0].upper() + LEGEND[1:]) + ".", ""]
+    out += [escape(note) + "  " for note in _column_notes(report)] + [""]
     out += [f"{number}. {reason}" for number, reason in enumerate(notes.reasons, start=1)]
     out += [""] + [f"- {text}" for text in _goal_lines(report)]
     return "\n".join(out) + "\n"
