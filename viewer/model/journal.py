@@ -349,10 +349,12 @@ def _raise_rolled_back(path, fd, journal_fd, journal_path, exc: BaseException, s
     """Restore the original bytes after `exc` at `stage`, then raise the matching SaveError."""
     try:
         journal = _read_journal(journal_fd, journal_path, path, require_commit=False)
+        if journal is None:
+            raise DicomError(path, "the journal is cut short")
         _verify(journal, journal_fd, path, FileIdentity.of_fd(fd).size)
         _replay(journal, journal_fd, fd)
-        os.fsync(fd)
-    except (OSError, DicomError) as restore_exc:
+        os.fsync(fd)  # a new fsync of newly written pages, not a retry of the failed one
+    except (OSError, EOFError, DicomError) as restore_exc:
         reason = getattr(restore_exc, "strerror", None) or str(restore_exc)
         outcome = (
             f"restoring the original bytes also failed ({reason}); the journal {journal_path} was kept "
