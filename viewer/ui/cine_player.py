@@ -1,13 +1,16 @@
 """Cine playback timed by the wall clock.
 
-A short-interval timer asks on each tick how many frame periods have passed
-since the last frame was due, and jumps that many frames: when showing a
-frame takes longer than a period, frames are dropped instead of playback
-falling behind (the idea of ``pyqtgraph.ImageView.timeout``).
+A single-shot timer is armed for the moment the next frame is due; on each
+tick the player asks how many frame periods have passed since the last frame
+was due and jumps that many frames: when showing a frame takes longer than a
+period, frames are dropped instead of playback falling behind (the idea of
+``pyqtgraph.ImageView.timeout``). Arming for the due time rather than
+polling keeps wake-ups to one per frame on a busy machine.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from typing import Callable
@@ -16,7 +19,6 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from viewer.ui.viewer_state import BOUNCE, LOOP, ViewerState
 
-_MAX_TICK_MS = 8  # short enough to hit 120 fps periods closely
 
 
 class FpsMeter:
@@ -96,6 +98,8 @@ class CinePlayer(QObject):
         self._due = 0.0  # wall time the current frame was due
         self._timer = QTimer(self)
         self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setSingleShot(True)
+        self._playing = False
         self._timer.timeout.connect(self.tick)
         state.document_changed.connect(self._on_document_changed)
 
@@ -131,33 +135,36 @@ class CinePlayer(QObject):
     # -------------------------------------------------------------- control
     @property
     def playing(self) -> bool:
-        return self._timer.isActive()
+        return self._playing
 
     def play(self) -> None:
         if self.playing or self.state.num_frames < 2:
             return
         self.shown_frames = 0
         self.dropped_frames = 0
+        self._playing = True
         self._restart_timing()
-        self._timer.start(self._interval_ms())
         self.playing_changed.emit(True)
 
     def pause(self) -> None:
         if not self.playing:
             return
+        self._playing = False
         self._timer.stop()
         self.playing_changed.emit(False)
 
     def toggle(self) -> None:
         self.pause() if self.playing else self.play()
 
-    def _interval_ms(self) -> int:
-        return max(1, min(_MAX_TICK_MS, int(500 / self.fps)))
-
     def _restart_timing(self) -> None:
         self._due = self._clock()
-        if self.playing:
-            self._timer.setInterval(self._interval_ms())
+        self._arm()
+
+    def _arm(self) -> None:
+        """Wake up when the next frame is due (at once if it is overdue)."""
+        if self._playing:
+            delay = self._due + 1.0 / self.fps - self._clock()
+            self._timer.start(max(0, math.ceil(delay * 1000)))
 
     def _on_document_changed(self, document) -> None:
         self.pause()
@@ -174,9 +181,11 @@ class CinePlayer(QObject):
         period = 1.0 / self.fps
         steps = int((self._clock() - self._due) / period)
         if steps <= 0:
+            self._arm()
             return
         self._due += steps * period
         self.dropped_frames += steps - 1
         self.shown_frames += 1
         index, self.direction = advance(self.state.frame_index, steps, count, self.direction, self.mode)
         self.state.set_frame(index)
+        self._arm()
