@@ -12,7 +12,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton, QWidget  #
 
 from viewer.model import open_document  # noqa: E402
 from viewer.ui import demo  # noqa: E402
-from viewer.ui.error_dialog import install_excepthook, log_folder  # noqa: E402
+from viewer.ui.error_dialog import install_excepthook  # noqa: E402
+from viewer.ui.paths import log_folder  # noqa: E402
 from viewer.ui.workers import Cancelled  # noqa: E402
 
 

@@ -159,3 +159,19 @@ def test_warnings_show_as_a_non_blocking_message(qtbot, window, tmp_path, cine_p
     assert boxes and boxes[0].windowModality() == Qt.WindowModality.NonModal
     assert document.warnings[0] in boxes[0].informativeText()
     boxes[0].close()
+
+
+def test_an_unexpected_error_while_showing_becomes_a_dialog(qtbot, window, cine_path, monkeypatch):
+    from viewer.ui.viewer_state import ViewerState
+
+    def broken(self):
+        raise TypeError("a bug somewhere")
+
+    monkeypatch.setattr(ViewerState, "_choose_initial_window", broken)
+    with qtbot.waitSignal(window.open_failed, timeout=10000) as blocker:
+        window.open_path(str(cine_path))
+    assert blocker.args[1].args == ("a bug somewhere",)
+    assert window.document is None and window.windowTitle() == "Cinemap"
+    boxes = message_boxes(window)
+    assert boxes and "a bug somewhere" in boxes[0].informativeText()
+    boxes[0].close()

@@ -48,10 +48,21 @@ def test_invalid_values_are_refused(name, value):
     assert lenient == Settings()
 
 
-def test_open_options():
-    assert Settings().open_options() == {"memmap_threshold": 1 << 20, "cache_bytes": 256 << 20, "writable": False}
-    assert Settings(file_access="memory-map").open_options()["memmap_threshold"] == 0
-    assert Settings(file_access="read").open_options()["memmap_threshold"] > 1 << 40
+def test_open_options(tmp_path):
+    assert Settings().open_options() == {"memmap_threshold": 1 << 20, "cache_bytes": 256 << 20, "writable": False,
+                                         "file_access": "automatic"}
+    assert Settings(file_access="read").open_options()["file_access"] == "read"
+    options = Settings(disk_cache_mb=10).open_options(str(tmp_path))
+    assert options["disk_cache_dir"] == str(tmp_path / "frames") and options["disk_cache_bytes"] == 10 << 20
+    assert "disk_cache_dir" not in Settings(disk_cache_mb=0).open_options(str(tmp_path))
+
+
+def test_options_open_a_document(cine_path, tmp_path):
+    from viewer.model import open_document
+
+    for access in ("automatic", "memory-map", "read"):
+        with open_document(cine_path, **Settings(file_access=access).open_options(str(tmp_path))) as document:
+            assert document.frame(3).shape == document.frame_shape
 
 
 # ------------------------------------------------------------------- store

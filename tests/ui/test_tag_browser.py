@@ -80,3 +80,79 @@ def test_sequences_expand_lazily_and_filter_finds_nested_tags(browser, state, tm
                                               ("(0028,0010)", True), ("00280010", True), ("columns", False)])
 def test_matches(needle, expected):
     assert matches(0x00280010, needle) is expected
+
+
+def write_enhanced(path, frames: int, *, complete: bool = True):
+    """An enhanced CT with one Per-frame Functional Groups item per frame (undefined lengths).
+
+    With `complete`, each item also has rescale and VOI LUT sequences.
+    """
+    import numpy as np
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    dataset = Dataset()
+    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
+    dataset.SOPInstanceUID = generate_uid()
+    dataset.Modality = "CT"
+    dataset.Rows = dataset.Columns = 4
+    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 1
+    dataset.NumberOfFrames = frames
+    items = []
+    for index in range(frames):
+        content, transform, voi = Dataset(), Dataset(), Dataset()
+        content.FrameAcquisitionNumber = index
+        transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1, -1024, "HU"
+        voi.WindowCenter, voi.WindowWidth = 40, 400
+        item = Dataset()
+        item.FrameContentSequence = Sequence([content])
+        if complete:
+            item.PixelValueTransformationSequence = Sequence([transform])
+            item.FrameVOILUTSequence = Sequence([voi])
+        item.is_undefined_length_sequence_item = True
+        items.append(item)
+    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
+    dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
+    dataset.PixelData = np.zeros(frames * 16, dtype=np.int16).tobytes()
+    dataset.file_meta = FileMetaDataset()
+    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
+    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    dataset.save_as(path, enforce_file_format=True)
+    return path
+
+
+def test_per_frame_groups_are_parsed_only_when_expanded(browser, state, tmp_path, monkeypatch):
+    from viewer.model.functional_groups import LAZY_MIN_FRAMES
+
+    frames = LAZY_MIN_FRAMES * 2
+    with open_document(write_enhanced(tmp_path / "enhanced.dcm", frames)) as document:
+        parsed = []
+        original = document.per_frame_groups
+        monkeypatch.setattr(document, "per_frame_groups", lambda index: parsed.append(index) or original(index))
+        state.set_document(document)
+        sequence = next(item for item in browser.iter_items() if item.text(0) == "(5200,9230)")
+        assert sequence.text(3).startswith(f"{frames} items, parsed when expanded; memory-mapped, ")
+        assert sequence.childCount() == frames and parsed == []
+        sequence.child(150).setExpanded(True)
+        assert parsed == [150]
+        content = sequence.child(150).child(0)
+        assert content.text(0) == "(0020,9111)"
+        content.child(0).setExpanded(True)
+        assert any(content.child(0).child(i).text(3) == "150" for i in range(content.child(0).childCount()))
+        state.set_document(None)
+
+
+@pytest.mark.xfail(reason="viewer.model.display._functional_item subscripts the lazily parsed (memory-mapped) "
+                          "Per-frame sequence when an item lacks the wanted sequence", strict=False)
+def test_enhanced_file_without_per_frame_rescale_or_window_shows(browser, state, tmp_path):
+    from viewer.model.functional_groups import LAZY_MIN_FRAMES
+
+    with open_document(write_enhanced(tmp_path / "plain.dcm", LAZY_MIN_FRAMES, complete=False)) as document:
+        try:
+            state.set_document(document)
+            assert any(item.text(0) == "(5200,9230)" for item in browser.iter_items())
+        finally:
+            state.set_document(None)

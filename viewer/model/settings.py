@@ -11,17 +11,18 @@ be strings (INI files keep no types).
 from __future__ import annotations
 
 import dataclasses
+import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
+
+from viewer.model import fileaccess
 
 NEXT_OPEN = "next open"
 IMMEDIATELY = "immediately"
 NOT_USED_YET = "not used yet"
 
-FILE_ACCESS_CHOICES = ("automatic", "memory-map", "read")
-# "read" keeps every value below this size in memory: in practice, all of them
-# except the pixel data, which the document always maps.
-_READ_EVERYTHING_THRESHOLD = 1 << 62
+FILE_ACCESS_CHOICES = fileaccess.FILE_ACCESS_CHOICES
+DISK_CACHE_FOLDER = "frames"
 
 
 @dataclass(frozen=True)
@@ -105,19 +106,18 @@ class Settings:
         "automatic",
         title="File access",
         description=(
-            "Automatic maps large values only; memory-map maps every binary value; "
-            "read keeps everything except the pixel data in memory."
+            "Automatic maps files on local disks and reads them on network file systems, "
+            "where a failing mapped page would end the program; the other choices force one way."
         ),
         choices=FILE_ACCESS_CHOICES,
     )
     disk_cache_mb: int = _setting(
         2048,
         title="Disk cache for decoded frames",
-        description="Space on disk for decoded frames of compressed files (reserved for a future version).",
+        description="Space on disk for decoded frames of compressed files, so that a loop plays at full speed from its second pass (0 turns it off).",
         unit="MB",
         minimum=0,
         maximum=1024 * 1024,
-        effect=NOT_USED_YET,
     )
 
     # ------------------------------------------------------------------ schema
@@ -189,18 +189,25 @@ class Settings:
         return [name for name, *_ in self.fields() if getattr(self, name) != getattr(other, name)]
 
     # ------------------------------------------------------------- consumers
-    def open_options(self) -> dict[str, Any]:
-        """Keyword arguments for :func:`viewer.model.open_document`."""
-        threshold = self.memmap_threshold_bytes
-        if self.file_access == "memory-map":
-            threshold = 0
-        elif self.file_access == "read":
-            threshold = _READ_EVERYTHING_THRESHOLD
-        return {
-            "memmap_threshold": threshold,
+    def open_options(self, cache_folder: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for :func:`viewer.model.open_document`.
+
+        Parameters
+        ----------
+        cache_folder : str, optional
+            The application's cache folder; the decoded-frame disk cache goes
+            in its ``frames`` subfolder. Without it there is no disk cache.
+        """
+        options: dict[str, Any] = {
+            "memmap_threshold": self.memmap_threshold_bytes,
             "cache_bytes": self.frame_cache_mb << 20,
             "writable": self.open_read_write,
+            "file_access": self.file_access,
         }
+        if cache_folder and self.disk_cache_mb > 0:
+            options["disk_cache_dir"] = os.path.join(cache_folder, DISK_CACHE_FOLDER)
+            options["disk_cache_bytes"] = self.disk_cache_mb << 20
+        return options
 
 
 def _type_of(item: dataclasses.Field) -> type:

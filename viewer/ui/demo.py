@@ -11,24 +11,16 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-from PySide6.QtCore import QObject, QStandardPaths, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
+from viewer.ui.paths import cache_folder
 from viewer.ui.workers import Cancelled, run_in_background
 
 DEMO_ROWS = DEMO_COLUMNS = 512
 DEMO_FRAMES = 4000  # 512 x 512 x 2 bytes x 4000 = 2.1 GB
 DEMO_FRAME_TIME_MS = 1000 / 30
 FRAMES_VARIABLE = "CINEMAP_DEMO_FRAMES"
-
-
-def cache_folder() -> str:
-    """``$CINEMAP_CACHE_DIR`` or ``~/.cache/cinemap`` (the generic cache location)."""
-    override = os.environ.get("CINEMAP_CACHE_DIR")
-    if override:
-        return override
-    base = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation)
-    return os.path.join(base, "cinemap")
 
 
 def demo_frames() -> int:

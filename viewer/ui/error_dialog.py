@@ -15,18 +15,11 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtCore import QStandardPaths, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from viewer.model import DicomError
-
-
-def log_folder() -> str:
-    """Where Cinemap writes its log: ``$CINEMAP_CACHE_DIR/log`` or ``~/.cache/cinemap/log``."""
-    base = os.environ.get("CINEMAP_CACHE_DIR") or os.path.join(
-        QStandardPaths.writableLocation(QStandardPaths.StandardLocation.GenericCacheLocation), "cinemap"
-    )
-    return os.path.join(base, "log")
+from viewer.ui.paths import log_folder
 
 
 def error_text(exc: BaseException, action: str = "") -> tuple[str, str]:

@@ -9,6 +9,7 @@ a dialog.
 from __future__ import annotations
 
 import os
+import traceback
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -27,9 +28,10 @@ from viewer.model import DicomError, Document, LockedError, ReadOnlyError, open_
 from viewer.model.settings import Settings
 from viewer.ui.cine_controls import CineControls
 from viewer.ui.cine_player import CinePlayer
-from viewer.ui.error_dialog import show_error, show_message
+from viewer.ui.error_dialog import show_error, show_message, write_log
 from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.image_view import ImageView
+from viewer.ui.paths import cache_folder
 from viewer.ui.read_ahead import ReadAhead
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.settings_store import SettingsStore
@@ -54,7 +56,7 @@ def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[st
 
     A file that cannot be opened for editing is opened read-only, with a note.
     """
-    options = settings.open_options()
+    options = settings.open_options(cache_folder())
     notes: list[str] = []
     try:
         document = open_document(path, **options)
@@ -239,7 +241,15 @@ class MainWindow(QMainWindow):
     def _on_opened(self, result: tuple[Document, list[str]], frame: int) -> None:
         self._finish_open_dialog()
         document, notes = result
-        self.show_document(document)
+        try:
+            self.show_document(document)
+        except Exception as exc:  # noqa: BLE001 -- a model bug must not leave a half-shown window
+            write_log(traceback.format_exc())
+            self.show_document(None)
+            document.close()
+            show_error(self, exc, "show")
+            self.open_failed.emit(document.path, exc)
+            return
         if frame:
             self.state.set_frame(frame)
         self.store.add_recent_file(document.path)
@@ -253,8 +263,6 @@ class MainWindow(QMainWindow):
     def _on_open_failed(self, path: str, exc: BaseException, trace: str) -> None:
         self._finish_open_dialog()
         if not isinstance(exc, DicomError):
-            from viewer.ui.error_dialog import write_log
-
             write_log(trace)
         show_error(self, exc, "open")
         self.open_failed.emit(path, exc)

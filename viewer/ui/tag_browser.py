@@ -21,8 +21,11 @@ from viewer.model import MappedValue
 from viewer.ui.viewer_state import ViewerState
 
 MAX_FILTER_MATCHES = 500
+MAX_LAZY_ITEMS = 5000  # per-frame items listed under a lazily parsed sequence
+PER_FRAME_TAG = 0x52009230
 _MAX_VALUE_CHARS = 200
 _DATASET_ROLE = Qt.ItemDataRole.UserRole
+_FRAME_ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # index of a per-frame item parsed on demand
 _COLUMNS = ("Tag", "Name", "VR", "Value")
 
 
@@ -134,9 +137,28 @@ class TagBrowser(QDockWidget):
         item.setToolTip(3, text)
         return item, items
 
+    def _lazy_per_frame(self, dataset: Dataset, tag: int) -> int:
+        """Number of per-frame items the document parses on demand for this element, else 0."""
+        document = self.state.document
+        if tag != PER_FRAME_TAG or document is None or dataset is not document.dataset:
+            return 0
+        element = dataset._dict[tag]
+        if not isinstance(getattr(element, "_value", None), MappedValue):
+            return 0
+        return document.geometry.number_of_frames if document.geometry is not None else 0
+
     def _add_elements(self, parent: QTreeWidgetItem, dataset: Dataset) -> None:
         for tag in sorted(dataset._dict):
             item, items = self._element_item(parent, dataset, int(tag))
+            lazy = self._lazy_per_frame(dataset, int(tag))
+            if lazy:
+                item.setText(3, f"{lazy} items, parsed when expanded; {item.text(3)}")
+                for index in range(min(lazy, MAX_LAZY_ITEMS)):
+                    child_item = QTreeWidgetItem(item, [f"Item {index + 1}", "", "", ""])
+                    child_item.setData(0, _FRAME_ITEM_ROLE, index)
+                    child_item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
+                if lazy > MAX_LAZY_ITEMS:
+                    QTreeWidgetItem(item, [f"… {lazy - MAX_LAZY_ITEMS} more", "", "", ""])
             for number, child in enumerate(items or [], start=1):
                 child_item = QTreeWidgetItem(item, [f"Item {number}", "", "", ""])
                 child_item.setData(0, _DATASET_ROLE, child)
@@ -145,6 +167,9 @@ class TagBrowser(QDockWidget):
 
     def _on_expanded(self, item: QTreeWidgetItem) -> None:
         dataset = item.data(0, _DATASET_ROLE)
+        frame_item = item.data(0, _FRAME_ITEM_ROLE)
+        if frame_item is not None and item.childCount() == 0 and self.state.document is not None:
+            dataset = self.state.document.per_frame_groups(int(frame_item))
         if isinstance(dataset, Dataset) and item.childCount() == 0:
             self._add_elements(item, dataset)
             item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.DontShowIndicatorWhenChildless)
