@@ -31,7 +31,8 @@ def test_drag_right_widens_and_up_raises_centre():
 
 def test_full_range_window_for_signed_and_rescaled_data():
     signed = render.full_range_window(12, True)
-    assert (signed.center - signed.width / 2, signed.center + signed.width / 2) == (-2048, 2047)
+    assert (signed.center - signed.width / 2, signed.center + signed.width / 2) == (-2048, 2048)
+    assert render.full_range_window(8, False).width == 256
     ct = render.full_range_window(12, False, 1.0, -1024.0)
     assert ct.center - ct.width / 2 == -1024
 

@@ -101,7 +101,9 @@ def full_range_window(bits_stored: int, signed: bool, slope: float = 1.0, interc
     """The window covering every storable value, in rescaled units."""
     low, high = stored_range(bits_stored, signed)
     ends = sorted((rescaled(low, slope, intercept), rescaled(high, slope, intercept)))
-    return WindowPreset((ends[0] + ends[1]) / 2, max(ends[1] - ends[0], 1.0), FULL_RANGE_NAME)
+    # A window counts values: 0..255 is 256 wide, as Window Width is in DICOM.
+    step = abs(slope) or 1.0
+    return WindowPreset((ends[0] + ends[1] + step) / 2, ends[1] - ends[0] + step, FULL_RANGE_NAME)
 
 
 def window_to_levels(center: float, width: float, slope: float = 1.0, intercept: float = 0.0) -> tuple[float, float]:
