@@ -17,6 +17,7 @@ import pathlib
 import platform
 import shutil
 import sys
+import tempfile
 import time
 from typing import Any, Sequence
 
@@ -255,13 +256,18 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
             results[f"enhanced_{frames}"][method] = run_worker(
                 {"task": "enhanced", "method": method, "path": bench_file.path, "frames": frames})
     gui_files = {"gui_512": prepared["main"], "gui_1024": prepared.get("gui_1024"), "gui_compressed": jpeg}
-    for key, bench_file in gui_files.items():
-        if gui_reason is not None or bench_file is None:
-            results["gui"][key] = {"na": gui_reason or "n/a (no file)"}
-            continue
-        _say(f"GUI playback: {key}")
-        results["gui"][key] = run_worker({"task": "gui", "path": bench_file.path, "seconds": options.gui_seconds},
-                                         env={"QT_QPA_PLATFORM": "offscreen"})
+    # The viewer keeps decoded compressed frames in a disk cache under its cache
+    # folder: give it a scratch folder that goes with this run.
+    with tempfile.TemporaryDirectory(prefix="gui-cache-", dir=os.path.dirname(jpeg.path)) as gui_cache:
+        for key, bench_file in gui_files.items():
+            if gui_reason is not None or bench_file is None:
+                results["gui"][key] = {"na": gui_reason or "n/a (no file)"}
+                continue
+            _say(f"GUI playback: {key}")
+            results["gui"][key] = run_worker(
+                {"task": "gui", "path": bench_file.path, "seconds": options.gui_seconds},
+                env={"QT_QPA_PLATFORM": "offscreen", "CINEMAP_CACHE_DIR": gui_cache},
+            )
     return results
 
 

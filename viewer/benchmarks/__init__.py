@@ -16,8 +16,12 @@ jpeg
     A small numpy JPEG Baseline encoder (pydicom has none).
 enhanced
     An Enhanced CT-like file with a large per-frame functional groups sequence.
+probe
+    Memory sampling, page-cache eviction and timing helpers used by workers.
 report
-    Rows, ratios, goals, and the text, Markdown and JSON forms.
+    Rows, cells, ratios against the floor and pydicom, goals.
+tables
+    The text and Markdown forms of a report.
 worker
     The subprocess side: dispatch a spec to a measurement, print JSON.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import pathlib
 import re
+import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable
 
@@ -136,8 +137,6 @@ class FileSet:
         -------
         BenchFile
         """
-        import time
-
         path = self.path_for(name)
         if path.exists():
             try:
