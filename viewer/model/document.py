@@ -428,7 +428,7 @@ class Document:
     def _open_in_memory(self) -> None:
         """Deflated files cannot be mapped: read them whole through pydicom."""
         try:
-            dataset = pydicom.dcmread(self.path, force=True)
+            dataset = header.read_whole(self.path)  # dcmread would walk a zeroed tail element by element
             geometry = None
             if "PixelData" in dataset:
                 geometry = read_geometry(self.path, dataset, "PixelData", self.transfer_syntax.is_encapsulated)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import struct
+import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
@@ -38,6 +39,10 @@ from viewer.model.mapped import MappedElement, MappedValue
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 UNDEFINED_LENGTH = 0xFFFFFFFF
+MAX_INFLATED_BYTES = 256 << 20
+"""Largest dataset a Deflated file may inflate to (it is read into memory whole)."""
+MAX_ZERO_ELEMENTS = 16
+"""Empty (0000,0000) elements tolerated in a row before the dataset is called damaged."""
 _PIXEL_VRS = {0x7FE00010: ("OB", "OW"), 0x7FE00008: ("OF",), 0x7FE00009: ("OD",)}
 TRANSFER_SYNTAX_TAG = 0x00020010
 # Elements the model reads before (or while) checking the geometry. pydicom
@@ -124,10 +129,13 @@ def _looks_like_dataset(head: bytes) -> bool:
     return False
 
 
-def parse_header(path: str, fileobj: BinaryIO, defer_size: int, stop_tags: frozenset[int] = frozenset()) -> Dataset:
+def parse_header(
+    path: str, fileobj: BinaryIO, defer_size: int, stop_tags: frozenset[int] = frozenset(), *, whole: bool = False
+) -> Dataset:
     """Parse everything up to the pixel data (or a tag in `stop_tags`), skipping large values.
 
     The file object is left at the tag that stopped the parse (or at the end).
+    With ``whole=True`` the parse goes on to the end of the file.
 
     Raises
     ------
@@ -136,12 +144,12 @@ def parse_header(path: str, fileobj: BinaryIO, defer_size: int, stop_tags: froze
     """
     from pydicom.filereader import read_partial
 
-    stops = frozenset(PIXEL_TAGS) | stop_tags
-
-    def stop_when(tag, vr, length) -> bool:
-        return tag in stops
-
     try:
+        check_inflated_size(path, fileobj)
+        # Whole files have been through parse_header already: zeros now can only follow the pixel data.
+        stop_when = _stop_when(path, frozenset(), stop_at_zeros=True) if whole else _stop_when(
+            path, frozenset(PIXEL_TAGS) | stop_tags
+        )
         dataset = read_partial(fileobj, stop_when, defer_size=defer_size, force=True)
         check_transfer_syntax(path, dataset)
         decode_image_pixel_elements(path, dataset)
@@ -154,6 +162,80 @@ def parse_header(path: str, fileobj: BinaryIO, defer_size: int, stop_tags: froze
         raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
 
 
+def read_whole(path: str) -> Dataset:
+    """Read a whole file, pixel data included, into memory (for deflated files).
+
+    The same guards as :func:`parse_header` apply; pydicom's ``dcmread`` has none.
+    """
+    with open(path, "rb") as fileobj:
+        return parse_header(path, fileobj, None, whole=True)  # type: ignore[arg-type]
+
+
+def _stop_when(
+    path: str, stops: frozenset[int], *, stop_at_zeros: bool = False
+) -> Callable[[int, str | None, int], bool]:
+    """pydicom's per-element hook: stop at `stops`; refuse (or stop at) a run of zeroed bytes.
+
+    Zero bytes read as empty (0000,0000) elements, 8 bytes each: pydicom would
+    walk a zeroed megabyte as 131,072 elements, and an inflated deflate bomb
+    as hundreds of millions. No file's dataset holds group 0000 elements.
+    """
+    zero_elements = 0
+
+    def stop_when(tag: int, vr: str | None, length: int) -> bool:
+        nonlocal zero_elements
+        if tag or length:
+            zero_elements = 0
+            return tag in stops
+        zero_elements += 1
+        if zero_elements <= MAX_ZERO_ELEMENTS:
+            return False
+        if stop_at_zeros:
+            return True
+        raise NotDicomError(path, "the dataset is damaged: a run of zero bytes where data elements should be")
+
+    return stop_when
+
+
+def check_inflated_size(path: str, fileobj: BinaryIO) -> None:
+    """Refuse a Deflated file that inflates to more than MAX_INFLATED_BYTES.
+
+    pydicom inflates the whole dataset in memory before parsing it, and deflate
+    compresses zeros about 1000:1: a 1 MB file could take gigabytes and minutes.
+    The stream is inflated here a megabyte at a time, counting, keeping nothing.
+    """
+    from pydicom.filereader import _read_file_meta_info, read_preamble
+
+    start = fileobj.tell()
+    try:
+        read_preamble(fileobj, force=True)
+        meta = _read_file_meta_info(fileobj)
+        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    except Exception:  # not for this check to report: pydicom's parse will
+        deflated = False
+    if not deflated:
+        fileobj.seek(start)
+        return
+    compressed = os.fstat(fileobj.fileno()).st_size - fileobj.tell()
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    inflated = 0
+    try:
+        while not inflater.eof:
+            chunk = inflater.unconsumed_tail or fileobj.read(1 << 16)
+            if not chunk:
+                break
+            inflated += len(inflater.decompress(chunk, 1 << 20))
+            if inflated > MAX_INFLATED_BYTES:
+                raise UnsupportedError(
+                    path,
+                    f"the Deflated dataset ({compressed} bytes) inflates to more than {MAX_INFLATED_BYTES} bytes, "
+                    "the most Cinemap reads into memory",
+                )
+    except zlib.error:
+        pass  # pydicom's parse reports it
+    fileobj.seek(start)
+
+
 def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: int) -> None:
     """Parse from the current position up to the pixel data, adding to `dataset`."""
     from pydicom.filereader import read_dataset
@@ -161,9 +243,11 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
     implicit, little = dataset.original_encoding
     try:
         rest = read_dataset(
-            fileobj, implicit, little, stop_when=lambda tag, vr, length: tag in PIXEL_TAGS,
+            fileobj, implicit, little, stop_when=_stop_when(path, frozenset(PIXEL_TAGS)),
             defer_size=defer_size, parent_encoding=dataset._character_set,
         )
+    except DicomError:
+        raise
     except EOFError as exc:
         raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
     except Exception as exc:
@@ -292,12 +376,17 @@ def read_pixel_element_header(
 def read_trailing_elements(
     fileobj: BinaryIO, start: int, implicit_vr: bool, little_endian: bool, defer_size: int
 ) -> Dataset | None:
-    """Parse the elements after the pixel data (padding, signatures); None if unparsable."""
+    """Parse the elements after the pixel data (padding, signatures); None if unparsable.
+
+    A zeroed tail (a preallocated or damaged file) ends the parse, rather than
+    being walked 8 bytes at a time.
+    """
     from pydicom.filereader import read_dataset
 
     fileobj.seek(start)
     try:
-        return read_dataset(fileobj, implicit_vr, little_endian, defer_size=defer_size)
+        stop_when = _stop_when(getattr(fileobj, "name", ""), frozenset(), stop_at_zeros=True)
+        return read_dataset(fileobj, implicit_vr, little_endian, stop_when=stop_when, defer_size=defer_size)
     except Exception:
         return None
 
