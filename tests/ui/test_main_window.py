@@ -85,9 +85,12 @@ def test_navigation_keys_move_frames(qtbot, window, cine_path):
 
 def test_play_pause_advances_frames(qtbot, window, cine_path):
     open_and_wait(qtbot, window, cine_path)
-    window.play_action.trigger()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow, timeout=2000)
+    qtbot.keyClick(window.image_view, Qt.Key.Key_Space)
     assert window.player.playing and window.cine_controls.play_button.text() == "Pause"
     qtbot.waitUntil(lambda: shown(window) >= 3, timeout=3000)
+    qtbot.waitUntil(lambda: "fps of 20" in window.status.fps.text(), timeout=3000)  # achieved, of the file's rate
     window.play_action.trigger()
     assert not window.player.playing
     qtbot.waitUntil(lambda: "fps" not in window.status.fps.text(), timeout=1000)

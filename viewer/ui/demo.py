@@ -47,7 +47,7 @@ def write_demo(path: str, frames: int, progress: Callable[[int, int], None]) -> 
     try:
         write_cine(
             partial, frames=frames, rows=DEMO_ROWS, columns=DEMO_COLUMNS, bits_allocated=16,
-            frame_time_ms=DEMO_FRAME_TIME_MS, window=(32768.0, 65536.0), progress=progress,
+            frame_time_ms=DEMO_FRAME_TIME_MS, progress=progress,
         )
         os.replace(partial, path)
     finally:

@@ -61,7 +61,7 @@ class StatusBar(QStatusBar):
             self.file.setText("")
             self.mode.setText("")
             return
-        self.file.setText(f"{format_bytes(document.file_size)}, {format_bytes(document.mapped_bytes)} mapped")
+        self.file.setText(f"file {format_bytes(document.file_size)}, mapped {format_bytes(document.mapped_bytes)}")
         self._show_mode(document.writable)
 
     def _show_mode(self, writable: bool) -> None:
