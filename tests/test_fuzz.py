@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import os
 import random
+import struct
 import sys
 import textwrap
+import time
+import zlib
 
 import pytest
 
 from fuzz.campaign import REGRESSIONS, load_seeds, make_mutant, run_campaign
 from fuzz.harness import DEFAULT_TIMEOUT, Runner
+from fuzz.layout import parse_layout
 from fuzz.mutators import set_length
-from viewer.model import UnsupportedError, open_document
+from viewer.model import NotDicomError, UnsupportedError, open_document
+from viewer.model.synthetic import write_cine
 
 FIXED_SEED = 20261125
 FIXED_MUTANTS = 2000
@@ -81,6 +86,55 @@ def test_pixel_data_with_a_wrong_vr_is_refused(tmp_path):
     path.write_bytes(seed.data[: pixel.header_offset + 4] + b"SQ" + seed.data[pixel.header_offset + 6 :])
     with pytest.raises(UnsupportedError, match=r"Pixel ?Data \(7FE0,0010\) has VR 'SQ'"):
         open_document(path)
+
+
+def _deflated_with_appended_zeros(tmp_path, zeros: int, as_element: bool):
+    """The synthetic deflated seed with `zeros` more inflated bytes, streamed (a deflate bomb)."""
+    seeds = {seed.name: seed for seed in load_seeds(tmp_path / "seeds")}
+    seed = seeds["seeds/synthetic-u8-deflated.dcm"]
+    start = seed.layout.dataset_offset
+    dataset = zlib.decompress(seed.data[start:], -zlib.MAX_WBITS)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    head = struct.pack("<HHcc2xI", 0x0009, 0x1010, b"O", b"B", zeros) if as_element else b""
+    stream = [compressor.compress(dataset + head)]
+    chunk = bytes(1 << 20)
+    for _ in range(zeros >> 20):
+        stream.append(compressor.compress(chunk))
+    stream.append(compressor.flush())
+    path = tmp_path / "bomb.dcm"
+    path.write_bytes(seed.data[:start] + b"".join(stream))
+    return path
+
+
+def test_deflate_bomb_is_refused_before_it_is_inflated(tmp_path):
+    """A ~300 KB file that inflates to 300 MB used to take a gigabyte of memory."""
+    path = _deflated_with_appended_zeros(tmp_path, 300 << 20, as_element=True)
+    assert path.stat().st_size < 1 << 20
+    started = time.monotonic()
+    with pytest.raises(UnsupportedError, match="inflates to more than"):
+        open_document(path)
+    assert time.monotonic() - started < 5
+
+
+def test_zeroed_runs_are_not_walked_element_by_element(tmp_path):
+    """pydicom reads zero bytes as empty elements: 20 MB of them took 4-8 s, a zeroed gigabyte minutes."""
+    path = _deflated_with_appended_zeros(tmp_path, 20 << 20, as_element=False)
+    started = time.monotonic()
+    with open_document(path) as document:  # zeros after the pixel data: ignored
+        document.frame(document.num_frames - 1)
+    plain = write_cine(tmp_path / "cine.dcm", frames=3, rows=16, columns=16)
+    with open(plain, "ab") as tail:
+        tail.write(bytes(20 << 20))
+    with open_document(plain) as document:
+        document.frame(2)
+    data = plain.read_bytes()
+    pixel = parse_layout(data).pixel
+    assert pixel is not None
+    damaged = tmp_path / "zeroed-header.dcm"
+    damaged.write_bytes(data[: pixel.header_offset] + bytes(20 << 20) + data[pixel.header_offset :])
+    with pytest.raises(NotDicomError, match="run of zero bytes"):
+        open_document(damaged)
+    assert time.monotonic() - started < 5
 
 
 _FAKE_CHILD = textwrap.dedent(

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fuzz.harness import Result, Runner
-from fuzz.layout import Layout, parse_layout
+from fuzz.layout import DEFLATED, Layout, parse_layout
 from fuzz.mutators import mutate
 
 MAX_SEED_BYTES = 1 << 20
@@ -51,7 +51,19 @@ def write_synthetic_seeds(folder: Path) -> list[Path]:
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [write_cine(folder / f"{name}.dcm", **options) for name, options in SYNTHETIC.items()]
-    return paths + [write_enhanced(folder / f"{name}.dcm", **options) for name, options in ENHANCED.items()]
+    paths += [write_enhanced(folder / f"{name}.dcm", **options) for name, options in ENHANCED.items()]
+    return paths + [write_deflated(paths[0], folder / "synthetic-u8-deflated.dcm")]
+
+
+def write_deflated(source: Path, path: Path) -> Path:
+    """`source` re-encoded with the Deflated Explicit VR Little Endian transfer syntax."""
+    import pydicom
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    dataset = pydicom.dcmread(source)
+    dataset.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    dataset.save_as(path, enforce_file_format=True)
+    return path
 
 
 ENHANCED = {
@@ -116,7 +128,8 @@ def load_seeds(synthetic_folder: Path) -> list[Seed]:
             continue
         layout = parse_layout(data)
         # Files with pixel data exercise most of the model; synthetic ones are the cine case itself.
-        weight = 6 if path.parent == synthetic_folder else 3 if layout.pixel is not None else 1
+        has_pixels = layout.pixel is not None or layout.transfer_syntax == DEFLATED  # the walker stops at deflate
+        weight = 6 if path.parent == synthetic_folder else 3 if has_pixels else 1
         seeds.append(Seed(f"{path.parent.name}/{path.name}", data, layout, weight))
     return seeds
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import random
 import struct
+import zlib
 from typing import Callable
 
-from fuzz.layout import ITEM, Element, Layout
+from fuzz.layout import DEFLATED, ITEM, Element, Layout, parse_layout
 
 Mutation = tuple[bytes, str]
 Mutator = Callable[[random.Random, bytes, Layout], "Mutation | None"]
@@ -365,6 +366,40 @@ def lie_nested(rng: random.Random, data: bytes, layout: Layout) -> Mutation | No
     return set_length(data, element, length), f"nested-length-{element.header_offset}-{length}"
 
 
+def zero_run(rng: random.Random, data: bytes, layout: Layout) -> Mutation | None:
+    """Zeroed bytes, as a damaged or preallocated file has: over the header, the pixel header, or appended."""
+    size = rng.choice([8, 64, 512, 4096, 65536, 1 << 20])
+    where = rng.choice(["overwrite", "insert", "append"])
+    if where == "append":
+        return data + b"\x00" * size, f"zeros-append-{size}"
+    targets = [e.header_offset for e in layout.elements] + [rng.randrange(max(1, len(data)))]
+    position = min(rng.choice(targets), len(data))
+    if where == "insert":
+        return data[:position] + b"\x00" * size + data[position:], f"zeros-insert-{position}-{size}"
+    return data[:position] + b"\x00" * min(size, len(data) - position) + data[position + size :], (
+        f"zeros-overwrite-{position}-{size}"
+    )
+
+
+def mutate_deflated(rng: random.Random, data: bytes, layout: Layout) -> Mutation | None:
+    """Mutate inside a Deflated dataset: inflate, mutate the dataset, deflate again."""
+    if layout.transfer_syntax != DEFLATED:
+        return None
+    try:
+        dataset = zlib.decompress(data[layout.dataset_offset :], -zlib.MAX_WBITS)
+    except zlib.error:
+        return None
+    bare = b"\x00" * 128 + b"DICM" + dataset  # a preamble, no file meta: the walker sees just the dataset
+    inner = parse_layout(bare)
+    mutant, label = mutate(rng, bare, inner, deflated=False)
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    stream = compressor.compress(mutant[132:]) + compressor.flush()
+    if rng.random() < 0.1:  # or damage the compressed stream itself
+        cut = rng.randrange(len(stream) + 1)
+        stream, label = stream[:cut], f"{label}+stream-truncate-{cut}"
+    return data[: layout.dataset_offset] + stream, f"inflated-{label}"
+
+
 STRUCTURAL: list[tuple[Mutator, int]] = [
     (truncate_random, 3),
     (truncate_near_pixels, 3),
@@ -384,14 +419,17 @@ STRUCTURAL: list[tuple[Mutator, int]] = [
     (swap_pixel_vr, 1),
     (swap_pixel_tag, 1),
     (lie_nested, 4),
+    (zero_run, 1),
+    (mutate_deflated, 40),  # applies to deflated seeds only; for them, nearly always chosen
 ]
 """Mutators and their weights."""
 
 
-def mutate(rng: random.Random, data: bytes, layout: Layout) -> Mutation:
+def mutate(rng: random.Random, data: bytes, layout: Layout, deflated: bool = True) -> Mutation:
     """One or (sometimes) two mutations of `data`; never returns the input unchanged."""
-    functions = [function for function, _ in STRUCTURAL]
-    weights = [weight for _, weight in STRUCTURAL]
+    chosen = [(f, w) for f, w in STRUCTURAL if deflated or f is not mutate_deflated]
+    functions = [function for function, _ in chosen]
+    weights = [weight for _, weight in chosen]
     labels = []
     mutant = data
     for _ in range(2 if rng.random() < 0.25 else 1):
