@@ -178,3 +178,26 @@ def test_an_unexpected_error_while_showing_becomes_a_dialog(qtbot, window, cine_
     boxes = message_boxes(window)
     assert boxes and "a bug somewhere" in boxes[0].informativeText()
     boxes[0].close()
+
+
+def test_a_slow_open_shows_progress_and_keeps_the_window_responsive(qtbot, window, cine_path, monkeypatch):
+    import time
+
+    from PySide6.QtWidgets import QProgressDialog
+
+    from viewer.ui import main_window
+
+    real_open = main_window.open_with_settings
+
+    def slow_open(path, settings):
+        time.sleep(1.0)  # a huge enhanced header
+        return real_open(path, settings)
+
+    monkeypatch.setattr(main_window, "open_with_settings", slow_open)
+    ticks = []
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        window.open_path(str(cine_path))
+        qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(QProgressDialog)), timeout=900)
+        window.status.update_memory()  # the UI thread is free meanwhile
+        ticks.append(True)
+    assert ticks and not any(d.isVisible() for d in window.findChildren(QProgressDialog))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import traceback
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -222,9 +222,11 @@ class MainWindow(QMainWindow):
         dialog = QProgressDialog(f"Opening {os.path.basename(path)}…", "", 0, 0, self)
         dialog.setCancelButton(None)
         dialog.setWindowTitle(APP_NAME)
-        dialog.setMinimumDuration(_OPEN_PROGRESS_DELAY_MS)
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(1 << 30)  # shown by the timer below, only if opening is slow
+        self._finish_open_dialog()
         self._open_dialog = dialog
+        QTimer.singleShot(_OPEN_PROGRESS_DELAY_MS, dialog, lambda: dialog.show() if self._open_dialog is dialog else None)
         run_in_background(
             lambda _progress: open_with_settings(path, settings),
             on_success=lambda result: self._on_opened(result, frame),
