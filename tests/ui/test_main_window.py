@@ -201,3 +201,17 @@ def test_a_slow_open_shows_progress_and_keeps_the_window_responsive(qtbot, windo
         window.status.update_memory()  # the UI thread is free meanwhile
         ticks.append(True)
     assert ticks and not any(d.isVisible() for d in window.findChildren(QProgressDialog))
+
+
+def test_compressed_file_plays_with_the_disk_cache_in_the_cache_folder(qtbot, window, tmp_path):
+    from reference_files import reference_files
+
+    path = next(p for p in reference_files() if p.name == "emri_small_RLE.dcm")
+    document = open_and_wait(qtbot, window, path)
+    assert document.is_encapsulated
+    for _ in range(document.num_frames - 1):
+        qtbot.keyClick(window.image_view, Qt.Key.Key_Right)
+    assert window.state.frame_index == document.num_frames - 1
+    assert window.image_view.image_item.image.shape == document.frame_shape
+    assert document.disk_cache is not None  # the setting's disk cache, in the test's cache folder
+    assert str(document.disk_cache.path).startswith(str(tmp_path / "cache" / "frames"))
