@@ -88,7 +88,7 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
              _path("random_cold", "median_ms"), floor="pread"), native),
         (Row("sequential", "sequential read, file evicted first", "MB/s", "higher", "native",
              _path("sequential", "mb_per_second")), native),
-        (Row("sequential_fps", "sequential read, file evicted first", "fps", "higher", "native",
+        (Row("sequential_fps", "  ... the same in frames per second", "fps", "higher", "native",
              _path("sequential", "frames_per_second")), native),
         (Row("anon_memory", "peak anonymous memory added", "MB", "lower", "native",
              _path("memory", "anon_added_peak_mb")), native),
