@@ -430,8 +430,10 @@ class Document:
         try:
             dataset = header.read_whole(self.path)  # dcmread would walk a zeroed tail element by element
             geometry = None
+            stored = 0
             if "PixelData" in dataset:
                 geometry = read_geometry(self.path, dataset, "PixelData", self.transfer_syntax.is_encapsulated)
+                stored = len(dataset.PixelData or b"")
         except DicomError:
             raise
         except Exception as exc:
@@ -439,8 +441,26 @@ class Document:
         self.dataset = dataset
         self.geometry = geometry
         self._in_memory = True
-        self._num_frames = geometry.number_of_frames if geometry else 0
+        self._num_frames = self._complete_frames_in_memory(geometry, stored)
         self.warnings.append("deflated transfer syntax: the dataset was read into memory, not mapped")
+
+    def _complete_frames_in_memory(self, geometry: PixelGeometry | None, stored: int) -> int:
+        """Number of Frames checked against the Pixel Data read, as for mapped files."""
+        if geometry is None:
+            return 0
+        frames = geometry.complete_native_frames(stored)
+        if frames == 0:
+            raise TruncatedFileError(
+                self.path,
+                f"PixelData declares {geometry.number_of_frames} frame(s) of {geometry.frame_nbytes} bytes "
+                f"but holds only {stored} bytes: not even one frame is complete",
+            )
+        if frames < geometry.number_of_frames:
+            self.warnings.append(
+                f"PixelData declares {geometry.number_of_frames} frames of {geometry.frame_nbytes} bytes but holds "
+                f"{stored} bytes: showing the {frames} complete frame(s)"
+            )
+        return frames
 
     # -------------------------------------------------------------- properties
     @property
@@ -734,7 +754,7 @@ class Document:
     def _decode(self, index: int) -> np.ndarray:
         try:
             if self._in_memory:
-                return pydicom.pixels.pixel_array(self.dataset, index=index)
+                return pydicom.pixels.pixel_array(self.dataset, index=index, number_of_frames=self._num_frames)
             assert self._pixel_bytes is not None and self._decoder is not None
             if self.is_encapsulated:
                 source = encapsulated.frame_bytes(self._pixel_bytes, self._spans[index])
