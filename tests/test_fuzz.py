@@ -20,14 +20,15 @@ import textwrap
 import time
 import zlib
 
+import numpy as np
 import pytest
 
 from fuzz.campaign import REGRESSIONS, load_seeds, make_mutant, run_campaign
 from fuzz.harness import DEFAULT_TIMEOUT, Runner
 from fuzz.layout import parse_layout
-from fuzz.mutators import set_length
+from fuzz.mutators import set_length, set_value
 from viewer.model import NotDicomError, UnsupportedError, open_document
-from viewer.model.synthetic import write_cine
+from viewer.model.synthetic import expected_frame, write_cine
 
 FIXED_SEED = 20261125
 FIXED_MUTANTS = 2000
@@ -135,6 +136,24 @@ def test_zeroed_runs_are_not_walked_element_by_element(tmp_path):
     with pytest.raises(NotDicomError, match="run of zero bytes"):
         open_document(damaged)
     assert time.monotonic() - started < 5
+
+
+def test_deflated_number_of_frames_is_checked_against_the_pixel_data(tmp_path):
+    """Found by the fuzzer: a deflated file declaring more frames than it holds showed none."""
+    seeds = {seed.name: seed for seed in load_seeds(tmp_path / "seeds")}
+    seed = seeds["seeds/synthetic-u8-deflated.dcm"]  # 5 frames of 24 x 32
+    start = seed.layout.dataset_offset
+    bare = b"\x00" * 128 + b"DICM" + zlib.decompress(seed.data[start:], -zlib.MAX_WBITS)
+    frames_element = parse_layout(bare).find(0x00280008)
+    assert frames_element is not None
+    compressor = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS)
+    dataset = set_value(bare, frames_element, b"7")[132:]
+    path = tmp_path / "seven-frames.dcm"
+    path.write_bytes(seed.data[:start] + compressor.compress(dataset) + compressor.flush())
+    with open_document(path) as document:
+        assert document.num_frames == 5
+        assert any("showing the 5 complete frame(s)" in warning for warning in document.warnings)
+        np.testing.assert_array_equal(document.frame(4), expected_frame(4, rows=24, columns=32, bits_allocated=8))
 
 
 _FAKE_CHILD = textwrap.dedent(
