@@ -162,8 +162,8 @@ def _index_extended(path: str, layout: EncapsulatedLayout, offsets: list[int], l
     spans = []
     for offset, length in zip(offsets, lengths):
         start = base + offset + 8
-        if start + length > layout.end:
-            break
+        if length == 0 or start + length > layout.end:
+            break  # an empty frame, or one past the data that is there
         spans.append(FrameSpan(start, start + length, raw=True))
     return spans
 

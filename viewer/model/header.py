@@ -43,6 +43,7 @@ MAX_INFLATED_BYTES = 256 << 20
 """Largest dataset a Deflated file may inflate to (it is read into memory whole)."""
 MAX_ZERO_ELEMENTS = 16
 """Empty (0000,0000) elements tolerated in a row before the dataset is called damaged."""
+EXTENDED_OFFSET_TAGS = {0x7FE00001: "Extended Offset Table", 0x7FE00002: "Extended Offset Table Lengths"}
 _PIXEL_VRS = {0x7FE00010: ("OB", "OW"), 0x7FE00008: ("OF",), 0x7FE00009: ("OD",)}
 TRANSFER_SYNTAX_TAG = 0x00020010
 # Elements the model reads before (or while) checking the geometry. pydicom
@@ -276,7 +277,17 @@ def check_transfer_syntax(path: str, dataset: Dataset) -> None:
 
 
 def decode_image_pixel_elements(path: str, dataset: Dataset) -> None:
-    """Convert the Image Pixel module's values now; raise UnsupportedError naming one pydicom cannot read."""
+    """Convert the Image Pixel module's values now; raise UnsupportedError naming one pydicom cannot read.
+
+    The Extended Offset Table and its lengths are read as raw 64-bit words, so
+    they must have a binary VR.
+    """
+    for tag, name in EXTENDED_OFFSET_TAGS.items():
+        element = dataset._dict.get(tag)
+        if element is not None and element.VR not in (None, "OV", "OB", "UN"):
+            raise UnsupportedError(
+                path, f"{name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has VR {element.VR!r}; it must be OV"
+            )
     for tag, name in IMAGE_PIXEL_TAGS.items():
         if tag in dataset._dict:
             try:
