@@ -278,11 +278,12 @@ def lie_extended_offsets(rng: random.Random, data: bytes, layout: Layout) -> Mut
     existing = layout.find(EXTENDED_OFFSETS)
     if existing is not None:
         return set_value(data, existing, table), f"eot-replace-{count}"
-    encoded = encode_element(layout, EXTENDED_OFFSETS, b"OV", table) + encode_element(
+    vr = rng.choice([b"OV"] * 6 + [b"OB", b"UN", b"UL", b"FD", b"US", b"SQ", b"IS"])  # the wrong VR, sometimes
+    encoded = encode_element(layout, EXTENDED_OFFSETS, vr, table) + encode_element(
         layout, EXTENDED_LENGTHS, b"OV", sizes
     )
     position = layout.pixel.header_offset
-    return data[:position] + encoded + data[position:], f"eot-add-{count}"
+    return data[:position] + encoded + data[position:], f"eot-add-{vr.decode()}-{count}"
 
 
 def lie_element_length(rng: random.Random, data: bytes, layout: Layout) -> Mutation | None:
