@@ -98,3 +98,19 @@ def test_truncated_per_frame_sequence_is_an_error(tmp_path):
         with open_document(path) as doc:
             doc.rescale(LAZY_MIN_FRAMES * 2 - 1)
             doc.frame(0)
+
+
+def test_lazy_items_without_the_wanted_group_fall_back_to_shared(tmp_path):
+    path = tmp_path / "plain.dcm"
+    write_enhanced(path, LAZY_MIN_FRAMES)
+    dataset = pydicom.dcmread(path)
+    shared_transform = Dataset()
+    shared_transform.RescaleSlope, shared_transform.RescaleIntercept = 2, -5
+    dataset.SharedFunctionalGroupsSequence[0].PixelValueTransformationSequence = Sequence([shared_transform])
+    for item in dataset.PerFrameFunctionalGroupsSequence:
+        del item.PixelValueTransformationSequence
+    dataset.save_as(path)
+    with open_document(path) as doc:
+        assert "PerFrameFunctionalGroupsSequence" in {e.keyword for e in doc.mapped_elements}
+        assert doc.rescale(LAZY_MIN_FRAMES - 1) == (2.0, -5.0)
+        assert doc.window_presets == []

@@ -145,8 +145,6 @@ def test_per_frame_groups_are_parsed_only_when_expanded(browser, state, tmp_path
         state.set_document(None)
 
 
-@pytest.mark.xfail(reason="viewer.model.display._functional_item subscripts the lazily parsed (memory-mapped) "
-                          "Per-frame sequence when an item lacks the wanted sequence", strict=False)
 def test_enhanced_file_without_per_frame_rescale_or_window_shows(browser, state, tmp_path):
     from viewer.model.functional_groups import LAZY_MIN_FRAMES
 

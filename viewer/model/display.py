@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 
 
 @dataclass(frozen=True)
@@ -51,8 +52,8 @@ def _functional_item(
             return sequence[0]
     for group_keyword, position in (("PerFrameFunctionalGroupsSequence", index), ("SharedFunctionalGroupsSequence", 0)):
         groups = dataset.get(group_keyword)
-        if not groups or position >= len(groups):
-            continue
+        if not isinstance(groups, DicomSequence) or position >= len(groups):
+            continue  # absent, or parsed lazily (then a MappedValue, handled above)
         sequence = groups[position].get(sequence_keyword)
         if sequence:
             return sequence[0]

@@ -55,6 +55,7 @@ from viewer.model.mapped import MappedElement, MappedValue
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
 DEFAULT_CACHE_BYTES = 256 << 20
+SEQUENTIAL_READ_AHEAD_BYTES = 4 << 20
 _COLOUR_CONVERTED = ("YBR_FULL", "YBR_FULL_422")
 
 
@@ -159,6 +160,7 @@ class Document:
         self.disk_cache_settings: tuple[str, int] | None = None
         self._disk_cache: diskcache.DiskFrameCache | None = None
         self._disk_cache_tried = False
+        self._last_index = -2
         self._state_lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
@@ -653,11 +655,20 @@ class Document:
         return corrected
 
     def _advise(self, index: int) -> None:
-        """Ask the kernel to read frame `index` ahead (one request, not a fault per page)."""
+        """Ask the kernel to read frame `index` ahead (one request, not a fault per page).
+
+        When frames are fetched in order, the next ~4 MiB are requested too,
+        so sequential reads from a cold disk stream instead of stalling.
+        """
         if self._mapping is None or self.geometry is None or self.pixel_element is None:
             return
-        start = self.pixel_element.value_offset + index * self.geometry.frame_nbytes
-        self.advise_range(start, self.geometry.frame_nbytes, mmap.MADV_WILLNEED)
+        frame_nbytes = self.geometry.frame_nbytes
+        start = self.pixel_element.value_offset + index * frame_nbytes
+        length = frame_nbytes
+        if index == self._last_index + 1:
+            length += max(frame_nbytes, SEQUENTIAL_READ_AHEAD_BYTES)
+        self._last_index = index
+        self.advise_range(start, length, mmap.MADV_WILLNEED)
 
     def advise_range(self, start: int, length: int, advice: int) -> None:
         """``madvise`` a byte range of the file mapping (no-op where unsupported)."""
@@ -1076,9 +1087,14 @@ def _decoder_for(path: str, syntax: pydicom.uid.UID):
 
 
 def _recover_journal(path: str):
-    """Roll back an interrupted save before anything reads the file."""
-    try:
-        from viewer.model import journal
-    except ImportError:  # editing support not installed in this build
+    """Roll back an interrupted save before anything reads the file.
+
+    The journal module is imported only when a journal exists: most opens
+    find none, and the import costs milliseconds.
+    """
+    directory, name = os.path.split(os.path.abspath(path))
+    if not os.path.lexists(os.path.join(directory, f".{name}.cinemap-journal")):
         return None
+    from viewer.model import journal
+
     return journal.recover(path)
