@@ -125,6 +125,7 @@ def child_main() -> None:
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # a crash is a result here, not a core file
     import viewer.model  # noqa: F401 -- import before the first timed input
     import pydicom.pixels  # noqa: F401
 
@@ -143,7 +144,7 @@ class _Child:
         self.stderr = tempfile.TemporaryFile()
         self.process = subprocess.Popen(
             command,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, cwd=str(REPO),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, env=env, cwd=tempfile.gettempdir(),
         )
         self.buffer = b""
         self.path: str | None = None
