@@ -53,7 +53,7 @@ Recovery (:func:`recover`, called by every open)
 ------------------------------------------------
 No journal: nothing to do. A journal without a valid trailer was cut short
 before any in-place write: it is deleted and the file is untouched. A complete
-journal whose identity (st_dev, st_ino, st_size) matches the file is verified
+journal whose identity (st_ino, st_size, on the journal's own device) matches the file is verified
 (every record's crc first: a damaged journal is refused and nothing is
 written), replayed, fsynced and deleted. A mismatching identity is refused
 and the journal left in place.
@@ -423,7 +423,11 @@ def _recover_locked(path: str, journal_path: str, journal_fd: int) -> RecoveryRe
         status = os.stat(path)
     except OSError as exc:
         raise DicomError(path, f"cannot check the file against the journal {journal_path}: {exc.strerror}") from exc
-    if (status.st_dev, status.st_ino, status.st_size) != journal.identity:
+    # The recorded device number may change across a reboot (device mapper,
+    # USB, NFS): the journal lies in the file's own folder, so its current
+    # device must equal the file's, and inode and size must match the record.
+    same_device = os.fstat(journal_fd).st_dev == status.st_dev
+    if not same_device or (status.st_ino, status.st_size) != journal.identity[1:]:
         raise DicomError(path, f"the journal {journal_path} of an interrupted save belongs to a different file "
                                "(device, inode or size differ); nothing was restored and the journal was left in place")
     _verify(journal, journal_fd, path, status.st_size)
