@@ -33,7 +33,7 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_TIMEOUT = 5.0
 CHILD_ADDRESS_SPACE = 6 << 30  # a runaway allocation fails in the child, not on the machine
 FAILURES = ("crash", "hang", "other")
-DEEP = os.environ.get("CINEMAP_FUZZ_DEEP") == "1"
+DEEP = os.environ.get("CINEMAP_FUZZ_DEEP", "1") == "1"
 """Also read what the viewer shows besides pixels (display values, the tag tree)."""
 
 
@@ -104,8 +104,22 @@ _VIEWER_READS = [
     ("rescale unit", lambda document, index: document.rescale_unit),
     ("per-frame groups", lambda document, index: getattr(document, "per_frame_groups", lambda k: None)(index)),
     ("ultrasound regions", lambda document, index: getattr(document, "ultrasound_regions", None)),
-    ("tag tree", lambda document, index: str(document.dataset) if index == 0 else None),
+    ("tag tree", lambda document, index: _walk_tag_tree(document.dataset) if index == 0 else None),
 ]
+
+
+def _walk_tag_tree(dataset, depth: int = 0) -> int:
+    """Describe every element as the tag browser does (sequences expanded, up to a depth)."""
+    from viewer.model.tags import describe_value
+
+    count = 0
+    for tag in list(dataset._dict):
+        _, _, items = describe_value(dataset, tag)
+        count += 1
+        if items and depth < 3:
+            for item in items[:20]:
+                count += _walk_tag_tree(item, depth + 1)
+    return count
 
 
 def _where(frames: traceback.StackSummary) -> str:

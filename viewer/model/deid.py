@@ -28,11 +28,15 @@ class Region:
 def ultrasound_regions(dataset: Dataset, rows: int, columns: int) -> list[Region]:
     """The regions of (0018,6011) clipped to the frame; empty if there are none."""
     regions = []
-    for item in dataset.get("SequenceOfUltrasoundRegions") or []:
+    try:
+        items = list(dataset.get("SequenceOfUltrasoundRegions") or [])
+    except Exception:
+        return []
+    for item in items:
         try:
             x0, y0 = int(item.RegionLocationMinX0), int(item.RegionLocationMinY0)
             x1, y1 = int(item.RegionLocationMaxX1), int(item.RegionLocationMaxY1)
-        except (AttributeError, TypeError, ValueError):
+        except Exception:  # malformed region values: skip the region, never crash
             continue
         x0, x1 = max(0, min(x0, x1)), min(columns - 1, max(x0, x1))
         y0, y1 = max(0, min(y0, y1)), min(rows - 1, max(y0, y1))

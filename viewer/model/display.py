@@ -7,11 +7,14 @@ the Shared Functional Groups, else from the top-level elements.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Callable
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
+
+from viewer.model.errors import DicomError
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,24 @@ def _floats(value) -> list[float]:
 PerFrameLookup = Callable[[int], "Dataset | None"]
 
 
+def _guarded(default):
+    """Return `default` when a malformed element makes pydicom raise (never crash on display data)."""
+
+    def wrap(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except DicomError:
+                raise
+            except Exception:
+                return default() if callable(default) else default
+
+        return guarded
+
+    return wrap
+
+
 def _functional_item(
     dataset: Dataset, index: int, sequence_keyword: str, per_frame: PerFrameLookup | None = None
 ) -> Dataset | None:
@@ -60,6 +81,7 @@ def _functional_item(
     return None
 
 
+@_guarded((1.0, 0.0))
 def rescale_for_frame(
     dataset: Dataset, index: int = 0, per_frame: PerFrameLookup | None = None
 ) -> tuple[float, float]:
@@ -73,6 +95,7 @@ def rescale_for_frame(
     return slope, intercept
 
 
+@_guarded("")
 def rescale_unit(dataset: Dataset, per_frame: PerFrameLookup | None = None) -> str:
     """Unit of rescaled values: Rescale Type ("HU", "US" means unspecified), or HU for CT."""
     item = _functional_item(dataset, 0, "PixelValueTransformationSequence", per_frame)
@@ -85,6 +108,7 @@ def rescale_unit(dataset: Dataset, per_frame: PerFrameLookup | None = None) -> s
     return ""
 
 
+@_guarded(list)
 def window_presets(dataset: Dataset, per_frame: PerFrameLookup | None = None) -> list[WindowPreset]:
     """Window centre/width presets from the file (top level, then functional groups)."""
     source: Dataset | None = dataset
@@ -105,6 +129,7 @@ def window_presets(dataset: Dataset, per_frame: PerFrameLookup | None = None) ->
     return presets
 
 
+@_guarded(None)
 def frame_time_ms(dataset: Dataset) -> float | None:
     """Time per frame in milliseconds from Frame Time, Frame Time Vector, Cine Rate
     or Recommended Display Frame Rate; None if the file gives none."""

@@ -10,68 +10,20 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from pydicom.dataelem import DataElement, RawDataElement
-from pydicom.datadict import dictionary_description, keyword_for_tag
 from pydicom.dataset import Dataset
-from pydicom.tag import Tag
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from viewer.model import MappedValue
+from viewer.model.tags import describe_value, element_name, matches, tag_text
 from viewer.ui.viewer_state import ViewerState
 
 MAX_FILTER_MATCHES = 500
 MAX_LAZY_ITEMS = 5000  # per-frame items listed under a lazily parsed sequence
 PER_FRAME_TAG = 0x52009230
-_MAX_VALUE_CHARS = 200
 _DATASET_ROLE = Qt.ItemDataRole.UserRole
 _FRAME_ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # index of a per-frame item parsed on demand
 _COLUMNS = ("Tag", "Name", "VR", "Value")
-
-
-def tag_text(tag: int) -> str:
-    """"(GGGG,EEEE)" of `tag`."""
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def element_name(tag: int) -> str:
-    """The dictionary name of `tag`, "Private tag" or "Unknown"."""
-    if Tag(tag).is_private:
-        return "Private tag"
-    try:
-        return dictionary_description(tag)
-    except KeyError:
-        return "Unknown"
-
-
-def describe_value(dataset: Dataset, tag: int) -> tuple[str, str, list[Dataset] | None]:
-    """(VR, value text, sequence items or None) of element `tag`, reading no large value."""
-    raw = dataset._dict[tag]
-    if isinstance(raw, RawDataElement):
-        if raw.value is None and raw.length:
-            return str(raw.VR or ""), f"deferred, {raw.length} bytes at offset {raw.value_tell} (not read)", None
-    element = raw if isinstance(raw, DataElement) else dataset[tag]
-    value = element._value if isinstance(element, DataElement) else None
-    if isinstance(value, MappedValue):
-        return element.VR, repr(value), None
-    if element.VR == "SQ":
-        items = list(element.value or [])
-        return "SQ", f"{len(items)} item{'s' if len(items) != 1 else ''}", items
-    text = element.repval if not element.is_buffered else "buffered value (not read)"
-    if len(text) > _MAX_VALUE_CHARS:
-        text = text[:_MAX_VALUE_CHARS] + "…"
-    return str(element.VR), text, None
-
-
-def matches(tag: int, needle: str) -> bool:
-    """True if `needle` (lower case) is in the keyword, name or tag of `tag`."""
-    if not needle:
-        return True
-    compact = f"{tag:08x}"
-    wanted = needle.replace("(", "").replace(")", "").replace(",", "").replace(" ", "")
-    if wanted and wanted in compact:
-        return True
-    return needle in (keyword_for_tag(tag) or "").lower() or needle in element_name(tag).lower()
 
 
 class TagBrowser(QDockWidget):
