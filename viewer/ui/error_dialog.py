@@ -2,14 +2,14 @@
 
 :func:`show_error` turns a :class:`~viewer.model.DicomError` (or any
 exception) into a non-blocking message box with the model's message, which
-names the file. :func:`install_excepthook` makes an unexpected exception
-anywhere on the UI thread write its traceback to a log file and show a
-dialog instead of ending the program.
+names the file, and writes the details (with the traceback) to the log file
+for a bug report. :func:`install_excepthook` makes an unexpected exception
+anywhere on the UI thread write its traceback to the log and show a dialog
+instead of ending the program.
 """
 
 from __future__ import annotations
 
-import datetime
 import os
 import sys
 import traceback
@@ -18,6 +18,7 @@ from types import TracebackType
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
+from viewer import logfile
 from viewer.model import DicomError
 from viewer.ui.paths import log_folder
 
@@ -57,22 +58,27 @@ def show_message(parent: QWidget | None, title: str, text: str, details: str = "
 
 
 def show_error(parent: QWidget | None, exc: BaseException, action: str = "open") -> QMessageBox:
-    """Show `exc` as an error dialog; its text is the model's message naming the file."""
+    """Show `exc` as an error dialog and log its traceback.
+
+    The dialog's text is the model's message naming the file; an unexpected
+    (non-DicomError) exception also says where the details were written.
+    """
     headline, details = error_text(exc, action)
+    path = log_exception(exc, headline)
+    if path and not isinstance(exc, DicomError):
+        details += f"\n\nThe details were written to {path}."
     return show_message(parent, "Cinemap", headline, details)
+
+
+def log_exception(exc: BaseException, headline: str = "") -> str | None:
+    """Write `headline` and the traceback of `exc` (it keeps its own, even from a worker thread) to the log."""
+    trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    return write_log(f"{headline}\n{trace}" if headline else trace)
 
 
 def write_log(text: str) -> str | None:
     """Append `text` to the log file; return its path (None if it cannot be written)."""
-    folder = log_folder()
-    path = os.path.join(folder, "cinemap.log")
-    try:
-        os.makedirs(folder, exist_ok=True)
-        with open(path, "a", encoding="utf-8") as log:
-            log.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n{text}\n")
-    except OSError:
-        return None
-    return path
+    return logfile.write_log(text, log_folder())
 
 
 def install_excepthook() -> None:

@@ -10,6 +10,17 @@ from viewer.ui.viewer_state import ViewerState
 PAGE_FRAMES = 10
 
 
+def _steps(page: int) -> dict[Qt.Key, int]:
+    return {
+        Qt.Key.Key_Right: 1,
+        Qt.Key.Key_Down: 1,
+        Qt.Key.Key_Left: -1,
+        Qt.Key.Key_Up: -1,
+        Qt.Key.Key_PageDown: page,
+        Qt.Key.Key_PageUp: -page,
+    }
+
+
 def navigation_target(key: int, current: int, count: int, page: int = PAGE_FRAMES) -> int | None:
     """The frame a navigation key leads to from `current`, or None for other keys.
 
@@ -18,14 +29,7 @@ def navigation_target(key: int, current: int, count: int, page: int = PAGE_FRAME
     """
     if count <= 0:
         return None
-    steps = {
-        Qt.Key.Key_Right: 1,
-        Qt.Key.Key_Down: 1,
-        Qt.Key.Key_Left: -1,
-        Qt.Key.Key_Up: -1,
-        Qt.Key.Key_PageDown: page,
-        Qt.Key.Key_PageUp: -page,
-    }
+    steps = _steps(page)
     if key == Qt.Key.Key_Home:
         return 0
     if key == Qt.Key.Key_End:
@@ -33,6 +37,17 @@ def navigation_target(key: int, current: int, count: int, page: int = PAGE_FRAME
     if key in steps:
         return max(0, min(count - 1, current + steps[key]))
     return None
+
+
+def navigation_keys(page: int = PAGE_FRAMES) -> list[tuple[Qt.Key, str]]:
+    """Every key :func:`navigation_target` knows, with what it does (for the shortcuts list)."""
+    def describe(step: int) -> str:
+        if abs(step) == 1:
+            return "Next frame" if step > 0 else "Previous frame"
+        return f"{abs(step)} frames {'forward' if step > 0 else 'back'}"
+
+    keys = [(key, describe(step)) for key, step in _steps(page).items()]
+    return keys + [(Qt.Key.Key_Home, "First frame"), (Qt.Key.Key_End, "Last frame")]
 
 
 class FrameControls(QWidget):

@@ -9,7 +9,6 @@ a dialog.
 from __future__ import annotations
 
 import os
-import traceback
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
@@ -24,12 +23,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.model import DicomError, Document, LockedError, ReadOnlyError, open_document
+from viewer.model import DicomError, Document, FileChangedError, LockedError, ReadOnlyError, open_document
 from viewer.model.settings import Settings
 from viewer.ui.cine_controls import CineControls
 from viewer.ui.cine_player import CinePlayer
-from viewer.ui.error_dialog import show_error, show_message, write_log
+from viewer.ui.error_dialog import show_error, show_message
+from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
+from viewer.ui.help_menu import add_help_menu
 from viewer.ui.image_view import ImageView
 from viewer.ui.paths import cache_folder
 from viewer.ui.read_ahead import ReadAhead
@@ -96,11 +97,15 @@ class MainWindow(QMainWindow):
         self.window_level = WindowLevelControls(self.state)
         self.tag_browser = TagBrowser(self.state, self)
         self.status = StatusBar(self.state, self.player, self)
+        self.file_watch = FileWatch(
+            self.state, pause=self.player.pause, reload=self.reopen, close=self.close_document, parent=self
+        )
         self._open_dialog: QProgressDialog | None = None
         self._frame_error_shown = False
         self._layout()
         self._make_actions()
         self._wire()
+        self.help_menu = add_help_menu(self)  # last of the menus
         self.setAcceptDrops(True)
         self.setWindowTitle(window_title(None))
         self.resize(1100, 800)
@@ -117,6 +122,7 @@ class MainWindow(QMainWindow):
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
+        column.addWidget(self.file_watch.bar)
         column.addWidget(self.image_view, 1)
         column.addWidget(bottom)
         self.setCentralWidget(central)
@@ -246,7 +252,6 @@ class MainWindow(QMainWindow):
         try:
             self.show_document(document)
         except Exception as exc:  # noqa: BLE001 -- a model bug must not leave a half-shown window
-            write_log(traceback.format_exc())
             self.show_document(None)
             document.close()
             show_error(self, exc, "show")
@@ -264,9 +269,7 @@ class MainWindow(QMainWindow):
 
     def _on_open_failed(self, path: str, exc: BaseException, trace: str) -> None:
         self._finish_open_dialog()
-        if not isinstance(exc, DicomError):
-            write_log(trace)
-        show_error(self, exc, "open")
+        show_error(self, exc, "open")  # logs the traceback too
         self.open_failed.emit(path, exc)
 
     def show_document(self, document: Document | None) -> None:
@@ -359,6 +362,9 @@ class MainWindow(QMainWindow):
 
     def _on_frame_failed(self, exc: BaseException) -> None:
         self.player.pause()
+        if isinstance(exc, FileChangedError):
+            self.file_watch.report_error(exc)  # the Reload/Close bar, once per change
+            return
         if not self._frame_error_shown:
             self._frame_error_shown = True
             show_error(self, exc, "show a frame of")

@@ -1,0 +1,60 @@
+"""The log file a user attaches to a bug report, written without Qt.
+
+Errors are for people: the GUI shows a dialog and the CLI prints one line,
+and the details (the traceback) go here. The CLI must not need Qt, so the
+folder is computed here the way Qt's ``QStandardPaths`` computes the generic
+cache location (``viewer.ui.paths`` uses Qt itself; a test keeps the two in
+step).
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+
+CACHE_VARIABLE = "CINEMAP_CACHE_DIR"
+LOG_NAME = "cinemap.log"
+
+
+def _generic_cache_location() -> str:
+    """Where ``QStandardPaths.GenericCacheLocation`` points on this platform."""
+    home = os.path.expanduser("~")
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or os.path.join(home, "AppData", "Local")
+        return os.path.join(local, "cache")
+    if sys.platform == "darwin":
+        return os.path.join(home, "Library", "Caches")
+    xdg = os.environ.get("XDG_CACHE_HOME", "")
+    return xdg if os.path.isabs(xdg) else os.path.join(home, ".cache")
+
+
+def cache_folder() -> str:
+    """``$CINEMAP_CACHE_DIR``, or ``cinemap`` in the platform's cache folder."""
+    return os.environ.get(CACHE_VARIABLE) or os.path.join(_generic_cache_location(), "cinemap")
+
+
+def log_folder() -> str:
+    """The ``log`` folder inside :func:`cache_folder`."""
+    return os.path.join(cache_folder(), "log")
+
+
+def log_path(folder: str | None = None) -> str:
+    """The log file in `folder` (default :func:`log_folder`)."""
+    return os.path.join(folder if folder is not None else log_folder(), LOG_NAME)
+
+
+def write_log(text: str, folder: str | None = None) -> str | None:
+    """Append `text`, stamped with the time, to the log file; return its path.
+
+    Returns None if the file cannot be written: logging must never turn one
+    error into two.
+    """
+    path = log_path(folder)
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "a", encoding="utf-8") as log:
+            log.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n{text.rstrip()}\n")
+    except OSError:
+        return None
+    return path
