@@ -30,7 +30,7 @@ import mmap
 import os
 import threading
 import time
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -39,18 +39,19 @@ from pydicom.pixels import get_decoder
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import deid, diskcache, display, encapsulated, fileaccess, functional_groups, header, lease
+from viewer.model import diskcache, display, encapsulated, fileaccess, functional_groups, header, lease
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
     FileChangedError,
     NotDicomError,
-    ReadOnlyError,
     TruncatedFileError,
     UnsupportedError,
 )
 from viewer.model.events import Signal
 from viewer.model.geometry import PixelGeometry, read_geometry
+from viewer.model.document_edit import EditingMixin
+from viewer.model.document_guard import FileGuardMixin
 from viewer.model.mapped import MappedElement, MappedValue
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
@@ -116,8 +117,12 @@ def open_document(
     return document
 
 
-class Document:
-    """One open DICOM file. Create it with :func:`open_document`."""
+class Document(FileGuardMixin, EditingMixin):
+    """One open DICOM file. Create it with :func:`open_document`.
+
+    The file-change defences live in :mod:`viewer.model.document_guard` and
+    the read/write mode and edits in :mod:`viewer.model.document_edit`.
+    """
 
     def __init__(
         self, path: str, *, memmap_threshold: int, cache_bytes: int, file_access: str = fileaccess.AUTOMATIC
@@ -683,85 +688,6 @@ class Document:
         except (OSError, ValueError):
             pass
 
-    def _map_whole_file(self, fileobj) -> None:
-        """Map the file read-only, after checking it still has the size we saw."""
-        if os.fstat(fileobj.fileno()).st_size != self.file_size:
-            raise FileChangedError(self.path, "the file changed size while being opened")
-        try:
-            self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
-        except (ValueError, OSError) as exc:
-            raise FileChangedError(self.path, f"the file changed while being opened ({exc})") from exc
-        fileobj.seek(0)  # numpy moved it
-
-    def _take_lease(self) -> bool:
-        """Take a read lease before mapping; False means: read instead of mapping.
-
-        The SIGIO handler is installed on first use from the main thread if
-        nobody else handles SIGIO (:func:`viewer.model.lease.install_default_handler`).
-
-        Without the SIGIO handler (library use) the file is mapped unleased and
-        guarded by ``fstat`` checks alone. With it, a lease the kernel refuses
-        because another program has the file open for writing right now is
-        retried briefly; if it stays refused, mapping would risk SIGBUS, so the
-        document reads with ``preadv`` instead.
-        """
-        if not lease.install_default_handler():
-            return True
-        assert self._fd is not None
-        for attempt in range(20):
-            self._lease = lease.ReadLease.try_acquire(self._fd, self._on_lease_break)
-            if self._lease is not None:
-                return True
-            if not lease.refused_for_writer(self._fd):
-                return True  # leases are not allowed here at all: map, guarded by fstat
-            time.sleep(0.005)
-        self.file_access = fileaccess.READ
-        self.file_access_reason = "read with preadv: another program had the file open for writing"
-        return False
-
-    @property
-    def changed_on_disk(self) -> str | None:
-        """Why the file can no longer be trusted (changed by another program), or None."""
-        if self._changed_reason is None and self._fd is not None and not self._in_memory:
-            try:
-                self._check_file()
-            except FileChangedError:
-                pass
-        return self._changed_reason
-
-    @property
-    def has_lease(self) -> bool:
-        """True while a kernel read lease warns us before another program writes the file."""
-        return self._lease is not None and self._lease.held
-
-    def _on_lease_break(self) -> None:
-        """SIGIO: another process opens the file for writing. Runs in a signal handler."""
-        self._changed_reason = "another program is writing or truncating the file"
-        mapping = self._mapping
-        if mapping is not None:
-            lease.neutralise_mapping(mapping.ctypes.data, int(mapping.shape[0]))
-
-    def _check_file(self) -> None:
-        """Refuse to touch the mapping if the file shrank, changed or was replaced."""
-        if self._fd is None or self._in_memory:
-            return
-        if self._changed_reason is not None:
-            raise FileChangedError(self.path, f"the file changed on disk: {self._changed_reason}; reload it")
-        status = os.fstat(self._fd)
-        if status.st_mtime_ns != self._mtime_ns and status.st_size >= self._required_size:
-            self._changed_reason = "it was modified by another program"
-            raise FileChangedError(self.path, "the file was modified on disk by another program; reload it")
-        if status.st_nlink == 0:
-            self._changed_reason = "it was deleted"
-            raise FileChangedError(self.path, "the file was deleted while open")
-        if status.st_size < self._required_size:
-            self._changed_reason = f"it was truncated to {status.st_size} bytes"
-            raise FileChangedError(
-                self.path,
-                f"the file was truncated to {status.st_size} bytes by another program while open "
-                f"(it needs {self._required_size})",
-            )
-
     def _decode(self, index: int) -> np.ndarray:
         try:
             if self._in_memory:
@@ -804,225 +730,6 @@ class Document:
         options = dict(self._decode_options, number_of_frames=1)
         array, _ = self._decoder.as_array(bytes(data), index=0, **options)
         return array
-
-    # ------------------------------------------------------------------- edits
-    @property
-    def writable(self) -> bool:
-        """True in read/write mode (edit lock held)."""
-        return self._edits is not None
-
-    def edit_refusal(self) -> str | None:
-        """Why this document cannot be edited, or None if it can."""
-        if self.closed:
-            return "the document is closed"
-        geometry = self.geometry
-        if geometry is None or self.pixel_element is None or self._in_memory:
-            return "the file has no pixel data that can be edited in place"
-        if self.is_encapsulated:
-            return "the pixel data is compressed; only uncompressed files can be edited in place"
-        if self._mapping is None:
-            return f"the file is not memory-mapped ({self.file_access_reason})"
-        if geometry.bits_allocated == 1:
-            return "1-bit pixel data cannot be edited"
-        if self.frames is None or self._needs_pydicom():
-            return f"{geometry.photometric_interpretation} pixel data cannot be edited in place"
-        if geometry.pixel_keyword != "PixelData":
-            return "float pixel data cannot be edited"
-        if not os.access(self.path, os.W_OK):
-            return "you do not have permission to write this file"
-        return None
-
-    def set_writable(self, writable: bool, *, discard: bool = False) -> None:
-        """Switch between read-only and read/write mode.
-
-        Switching on checks the file can be edited and takes the edit lock;
-        switching off with unsaved edits raises unless ``discard=True``.
-
-        Raises
-        ------
-        ReadOnlyError
-            If the file cannot be edited (the reason is in the message).
-        LockedError
-            If another process holds the edit lock.
-        """
-        if writable == self.writable:
-            return
-        if writable:
-            self._enter_write_mode()
-        else:
-            if self._edits is not None and self._edits.dirty and not discard:
-                raise ReadOnlyError(self.path, "there are unsaved edits: save or discard them first")
-            self._leave_write_mode()
-        self.mode_changed.emit(self.writable)
-
-    def _enter_write_mode(self) -> None:
-        from viewer.model.edits import EditSession
-        from viewer.model.filelock import acquire_edit_lock
-
-        reason = self.edit_refusal()
-        if reason:
-            raise ReadOnlyError(self.path, f"cannot edit: {reason}")
-        self._check_file()
-        if self._lease is not None:
-            self._lease.release()  # a read lease cannot coexist with our own writable descriptor
-            self._lease = None
-        try:
-            self._write_fd = os.open(self.path, os.O_RDWR | getattr(os, "O_CLOEXEC", 0))
-        except OSError as exc:
-            raise ReadOnlyError(self.path, f"cannot edit: {exc.strerror}") from exc
-        try:
-            status = os.fstat(self._write_fd)
-            if (status.st_dev, status.st_ino) != self._identity:
-                raise FileChangedError(self.path, "the file was replaced on disk since it was opened")
-            self._lock = acquire_edit_lock(self._write_fd, self.path)
-            assert self.frames is not None and self.pixel_element is not None
-            self._edits = EditSession(
-                self.path, self._write_fd, self.frames, pixel_offset=self.pixel_element.value_offset
-            )
-            self._edits.changed.connect(self._on_edits_changed)
-        except BaseException:
-            self._leave_write_mode()
-            raise
-
-    def _leave_write_mode(self) -> None:
-        was_writing = self._write_fd is not None
-        self._edits = None
-        if self._lock is not None:
-            self._lock.release()
-            self._lock = None
-        if self._write_fd is not None:
-            os.close(self._write_fd)
-            self._write_fd = None
-        if was_writing and self._mapping is not None and self._fd is not None and self._changed_reason is None:
-            self._lease = lease.ReadLease.try_acquire(self._fd, self._on_lease_break)
-
-    def _on_edits_changed(self, frames: Iterable[int] | None = None) -> None:
-        self._cache.clear()
-        self.frames_changed.emit(frames)
-        self.history_changed.emit()
-
-    def _require_edits(self):
-        if self._edits is None:
-            raise ReadOnlyError(self.path, "the document is read-only: switch to read/write mode to edit")
-        return self._edits
-
-    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, *, label: str = "Mask") -> None:
-        """Set the pixels under `mask` to `value` on `frames` (pending until :meth:`save`).
-
-        Parameters
-        ----------
-        mask : numpy.ndarray
-            Boolean ``(rows, cols)``.
-        value : scalar or sequence
-            Fill value, per sample for colour images.
-        frames : int, range, slice, iterable of int, or None
-            Which frames; None means all.
-        """
-        self._require_edits().apply_mask(mask, value, frames, label=label)
-
-    def begin_stroke(self, label: str = "Brush") -> None:
-        """Start grouping edits into one undo step (a brush drag)."""
-        self._require_edits().begin_stroke(label)
-
-    def commit_stroke(self) -> None:
-        self._require_edits().commit_stroke()
-
-    def abort_stroke(self) -> None:
-        self._require_edits().abort_stroke()
-
-    def undo(self) -> None:
-        self._require_edits().undo()
-
-    def redo(self) -> None:
-        self._require_edits().redo()
-
-    @property
-    def can_undo(self) -> bool:
-        return self._edits is not None and self._edits.can_undo
-
-    @property
-    def can_redo(self) -> bool:
-        return self._edits is not None and self._edits.can_redo
-
-    @property
-    def undo_label(self) -> str:
-        return self._edits.undo_label if self._edits is not None else ""
-
-    @property
-    def redo_label(self) -> str:
-        return self._edits.redo_label if self._edits is not None else ""
-
-    @property
-    def dirty(self) -> bool:
-        """True if there are edits not yet saved to the file."""
-        return self._edits is not None and self._edits.dirty
-
-    @property
-    def edits(self):
-        """The :class:`~viewer.model.edits.EditSession` in read/write mode, else None."""
-        return self._edits
-
-    def save(self) -> None:
-        """Write pending edits into the file through the rollback journal."""
-        self._require_edits().save()
-        if self._fd is not None:
-            self._mtime_ns = os.fstat(self._fd).st_mtime_ns  # our own write is not a foreign change
-        self._cache.clear()
-        self.history_changed.emit()
-
-    def revert(self) -> None:
-        """Drop every pending edit."""
-        if self._edits is not None:
-            self._edits.revert()
-
-    # ------------------------------------------------------------ de-identify
-    @property
-    def ultrasound_regions(self) -> list[deid.Region]:
-        """Image regions from the Sequence of Ultrasound Regions (empty if none)."""
-        if self.geometry is None:
-            return []
-        return deid.ultrasound_regions(self.dataset, self.geometry.rows, self.geometry.columns)
-
-    def outside_regions_mask(self) -> np.ndarray | None:
-        """Boolean (rows, cols) mask of everything outside the ultrasound regions, or None."""
-        regions = self.ultrasound_regions
-        if not regions or self.geometry is None:
-            return None
-        return ~deid.inside_regions(regions, self.geometry.rows, self.geometry.columns)
-
-    def mask_outside_ultrasound_regions(self, value: Any = 0, frames: Any = None) -> None:
-        """Set every pixel outside the ultrasound regions to `value` (pending until save).
-
-        Raises
-        ------
-        UnsupportedError
-            If the file has no Sequence of Ultrasound Regions.
-        """
-        mask = self.outside_regions_mask()
-        if mask is None:
-            raise UnsupportedError(self.path, "the file has no Sequence of Ultrasound Regions to keep")
-        self.apply_mask(mask, value, frames, label="Mask outside ultrasound regions")
-
-    @property
-    def burned_in_annotation(self) -> str:
-        """The Burned In Annotation value ("YES", "NO" or "" if absent)."""
-        return str(self.dataset.get("BurnedInAnnotation", "") or "").strip().upper()
-
-    def record_no_burned_in_annotation(self) -> bool:
-        """Queue a same-length in-place write of Burned In Annotation "NO" for the next save.
-
-        Returns False if there is nothing to change (absent, already NO).
-        """
-        edits = self._require_edits()
-        if self._mapping is None:
-            return False
-        patch = deid.burned_in_annotation_patch(
-            self.dataset, self._mapping, self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
-        )
-        if patch is None:
-            return False
-        edits.set_header_patch(*patch, label="Record Burned In Annotation NO")
-        return True
 
     # ----------------------------------------------------------------- closing
     def close(self) -> None:

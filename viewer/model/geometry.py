@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.dataset import Dataset
 
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import UnsupportedError
 
 MAX_FRAMES = 2**31 - 1
 MAX_FRAME_PIXELS = 2**32  # 65535 x 65535 is the most DICOM rows/columns can say
