@@ -179,12 +179,32 @@ class EditingMixin:
         return self._edits
 
     def save(self) -> None:
-        """Write pending edits into the file through the rollback journal."""
-        self._require_edits().save()
-        if self._fd is not None:
-            self._mtime_ns = os.fstat(self._fd).st_mtime_ns  # our own write is not a foreign change
+        """Write pending edits into the file through the rollback journal.
+
+        May run on a worker thread. While it writes, frame fetches and the
+        file watcher's checks on other threads must not take the file's new
+        modification time for another program's change; nor afterwards, also
+        when the save failed and was rolled back (which writes too).
+        """
+        edits = self._require_edits()
+        self._saving = True
+        try:
+            edits.save()
+        except FileChangedError:
+            raise  # another program's change: keep reporting it
+        except BaseException:
+            self._note_own_write()
+            raise
+        else:
+            self._note_own_write()
+        finally:
+            self._saving = False
         self._cache.clear()
         self.history_changed.emit()
+
+    def _note_own_write(self) -> None:
+        if self._fd is not None:
+            self._mtime_ns = os.fstat(self._fd).st_mtime_ns  # our own write is not a foreign change
 
     def revert(self) -> None:
         """Drop every pending edit."""

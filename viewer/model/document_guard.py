@@ -25,6 +25,8 @@ from viewer.model.errors import FileChangedError
 class FileGuardMixin:
     """Lease, mapping and ``fstat`` checks of :class:`~viewer.model.document.Document`."""
 
+    _saving = False  # True while our own save writes the file (EditingMixin.save)
+
     def _map_whole_file(self, fileobj) -> None:
         """Map the file read-only, after checking it still has the size we saw."""
         if os.fstat(fileobj.fileno()).st_size != self.file_size:
@@ -90,7 +92,7 @@ class FileGuardMixin:
         if self._changed_reason is not None:
             raise FileChangedError(self.path, f"the file changed on disk: {self._changed_reason}; reload it")
         status = os.fstat(self._fd)
-        if status.st_mtime_ns != self._mtime_ns and status.st_size >= self._required_size:
+        if status.st_mtime_ns != self._mtime_ns and status.st_size >= self._required_size and not self._saving:
             self._changed_reason = "it was modified by another program"
             raise FileChangedError(self.path, "the file was modified on disk by another program; reload it")
         if status.st_nlink == 0:
