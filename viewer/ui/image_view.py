@@ -7,7 +7,9 @@ data); windowing is done by the renderer through explicit levels and an
 optional 256-entry LUT, so nothing per frame looks at every pixel in Python.
 
 Mouse: wheel steps frames, Ctrl+wheel zooms, left drag pans, right drag
-changes the window (centre up/down, width left/right).
+changes the window (centre up/down, width left/right). While an editing tool
+draws (:attr:`ImageView.pointer_tool`), the left button and Enter/Escape go
+to the tool, with the pixel under the pointer; the middle button still pans.
 """
 
 from __future__ import annotations
@@ -66,12 +68,35 @@ class FrameViewBox(pg.ViewBox):
         ev.accept()
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 -- Qt API
+        tool = self._view.drawing_tool()
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if ev.isStart():
+                tool.press(self._view.pixel_at(ev.buttonDownScenePos()))
+            pixel = self._view.pixel_at(ev.scenePos())
+            if ev.isFinish():
+                tool.release(pixel)
+            else:
+                tool.drag(pixel)
+            return
         if ev.button() != Qt.MouseButton.RightButton:
             super().mouseDragEvent(ev, axis)
             return
         ev.accept()
         offset = ev.screenPos() - ev.buttonDownScreenPos()
         self._view.window_drag(offset.x(), offset.y(), start=ev.isStart(), finish=ev.isFinish())
+
+    def mouseClickEvent(self, ev):  # noqa: N802 -- Qt API
+        tool = self._view.drawing_tool()
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            pixel = self._view.pixel_at(ev.scenePos())
+            if ev.double():
+                tool.double_click(pixel)
+            else:
+                tool.click(pixel)
+            return
+        super().mouseClickEvent(ev)
 
 
 class ImageView(QWidget):
@@ -89,6 +114,21 @@ class ImageView(QWidget):
         A :class:`~viewer.model.render.PixelReadout` under the cursor, or None.
     """
 
+    # What the keyboard and mouse do here, for Help > Keyboard Shortcuts.
+    KEY_BINDINGS = (
+        ("Escape", "Cancel the shape being drawn (a brush stroke is taken back)"),
+        ("Enter", "Close and fill the polygon being drawn"),
+    )
+    MOUSE_BINDINGS = (
+        ("Wheel", "Next / previous frame"),
+        ("Ctrl+Wheel", "Zoom"),
+        ("Left drag", "Pan (Navigate tool); draw with the Brush, Line and Rectangle tools"),
+        ("Left click", "Brush: one dab; Polygon: add a corner"),
+        ("Double-click", "Polygon: add the last corner and fill"),
+        ("Middle drag", "Pan"),
+        ("Right drag", "Window: up/down changes the centre, left/right the width"),
+    )
+
     wheel_frames = Signal(int)
     frame_painted = Signal()
     frame_failed = Signal(object)
@@ -103,6 +143,9 @@ class ImageView(QWidget):
         self._drag_origin: tuple[float, float] | None = None
         self._rescale = (1.0, 0.0)
         self._last_hover: QPointF | None = None
+        # An editing tool (EditController): while its ``drawing`` is True it gets
+        # the left button, Enter and Escape as pixels and gestures.
+        self.pointer_tool = None
 
         self.graphics = pg.GraphicsView(background="k")
         self.view_box = FrameViewBox(self)
@@ -212,10 +255,35 @@ class ImageView(QWidget):
         if finish:
             self._drag_origin = None
 
+    # ----------------------------------------------------------- editing tool
+    def drawing_tool(self):
+        """The pointer tool if it draws now, else None."""
+        tool = self.pointer_tool
+        return tool if tool is not None and tool.drawing else None
+
+    def pixel_at(self, scene_pos: QPointF) -> tuple[int, int]:
+        """The (row, col) of the pixel under a scene position (may lie outside the frame)."""
+        point = self.image_item.mapFromScene(scene_pos)
+        return int(np.floor(point.y())), int(np.floor(point.x()))
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802 -- Qt API
+        tool = self.drawing_tool()
+        if tool is not None and event.key() == Qt.Key.Key_Escape and tool.busy:
+            tool.cancel()
+        elif tool is not None and event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and tool.busy:
+            tool.finish()
+        else:
+            super().keyPressEvent(event)
+            return
+        event.accept()
+
     # ----------------------------------------------------------------- hover
     def _on_mouse_moved(self, scene_pos: QPointF) -> None:
         self._last_hover = scene_pos
         self._emit_readout(scene_pos)
+        tool = self.drawing_tool()
+        if tool is not None:
+            tool.hover(self.pixel_at(scene_pos))
 
     def _emit_readout(self, scene_pos: QPointF) -> None:
         frame = self.stored_frame
@@ -231,4 +299,7 @@ class ImageView(QWidget):
     def leaveEvent(self, event) -> None:  # noqa: N802 -- Qt API
         self._last_hover = None
         self.pixel_hovered.emit(None)
+        tool = self.drawing_tool()
+        if tool is not None:
+            tool.leave()
         super().leaveEvent(event)

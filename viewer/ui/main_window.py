@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QMainWindow,
-    QMessageBox,
     QProgressDialog,
     QToolBar,
     QVBoxLayout,
@@ -27,6 +26,10 @@ from viewer.model import DicomError, Document, FileChangedError, LockedError, Re
 from viewer.model.settings import Settings
 from viewer.ui.cine_controls import CineControls
 from viewer.ui.cine_player import CinePlayer
+from viewer.ui.deid_dialog import Deidentify
+from viewer.ui.edit_controller import EditController
+from viewer.ui.edit_overlay import EditOverlay
+from viewer.ui.edit_panel import EditPanel, EditToolBar
 from viewer.ui.error_dialog import show_error, show_message
 from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
@@ -34,6 +37,7 @@ from viewer.ui.help_menu import add_help_menu
 from viewer.ui.image_view import ImageView
 from viewer.ui.paths import cache_folder
 from viewer.ui.read_ahead import ReadAhead
+from viewer.ui.saving import SaveController
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.settings_store import SettingsStore
 from viewer.ui.status_bar import StatusBar
@@ -47,9 +51,9 @@ TITLE_SEPARATOR = " — "
 _OPEN_PROGRESS_DELAY_MS = 400
 
 
-def window_title(path: str | None) -> str:
-    """"<file name> — Cinemap", or "Cinemap" with no file."""
-    return f"{os.path.basename(path)}{TITLE_SEPARATOR}{APP_NAME}" if path else APP_NAME
+def window_title(path: str | None, dirty: bool = False) -> str:
+    """"<file name> — Cinemap" ("*<file name> — Cinemap" with unsaved edits), or "Cinemap" with no file."""
+    return f"{'*' if dirty else ''}{os.path.basename(path)}{TITLE_SEPARATOR}{APP_NAME}" if path else APP_NAME
 
 
 def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[str]]:
@@ -97,6 +101,12 @@ class MainWindow(QMainWindow):
         self.window_level = WindowLevelControls(self.state)
         self.tag_browser = TagBrowser(self.state, self)
         self.status = StatusBar(self.state, self.player, self)
+        self.edit_tools = EditController(self.state, self)
+        self.edit_overlay = EditOverlay(self.edit_tools, self.image_view, self)
+        self.edit_toolbar = EditToolBar(self.edit_tools, self)
+        self.edit_panel = EditPanel(self.edit_tools, self)
+        self.saver = SaveController(self.state, self)
+        self.deidentify = Deidentify(self.state, self.image_view, self.saver, self)
         self.file_watch = FileWatch(
             self.state, pause=self.player.pause, reload=self.reopen, close=self.close_document, parent=self
         )
@@ -128,6 +138,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_browser)
         self.tag_browser.hide()
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.edit_panel)
+        self.edit_panel.hide()  # shown on entering read/write mode
         self.setStatusBar(self.status)
 
     def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
@@ -149,16 +161,18 @@ class MainWindow(QMainWindow):
         self.recent_menu = file_menu.addMenu("Open &Recent")
         self.reopen_action = self._action("Re&open", self.reopen, tip="Open the file again with the current settings")
         self.close_action = self._action("&Close", self.close_document, QKeySequence.StandardKey.Close)
-        file_menu.addAction(self.reopen_action)
-        file_menu.addAction(self.close_action)
-        file_menu.addSeparator()
+        self.save_action = self._action("&Save", lambda: self.saver.save(), QKeySequence.StandardKey.Save,
+                                        tip="Write the edits into the file (journaled: a crash cannot half-write it)")
+        self.revert_action = self._action("Re&vert", lambda: self.saver.revert(), tip="Discard all unsaved edits")
+        for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None):
+            file_menu.addAction(action) if action is not None else file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
         edit_menu = menus.addMenu("&Edit")
         self.undo_action = self._action("&Undo", self._undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action("&Redo", self._redo, QKeySequence.StandardKey.Redo)
-        # Read/write mode: the model switches and takes the edit lock; editing
-        # tools will plug in here.
+        # Read/write mode: the model switches and takes the edit lock; the
+        # editing tools follow its mode_changed.
         self.write_action = self._action(
             "&Read/Write Mode", self._set_writable, "Ctrl+E", checkable=True,
             tip="Switch between read-only and read/write (takes the file's edit lock)",
@@ -177,6 +191,7 @@ class MainWindow(QMainWindow):
             view_menu.addAction(action)
         view_menu.addSeparator()
         view_menu.addAction(self.tag_browser.toggleViewAction())
+        view_menu.addAction(self.edit_panel.toggleViewAction())
         self.tag_browser.toggleViewAction().setShortcut(QKeySequence("Ctrl+T"))
 
         play_menu = menus.addMenu("&Playback")
@@ -189,12 +204,22 @@ class MainWindow(QMainWindow):
             modes.addAction(action)
             play_menu.addAction(action)
 
+        tools_menu = menus.addMenu("&Tools")
+        tools_menu.addActions(list(self.edit_toolbar.tool_actions.values()))
+        tools_menu.addSeparator()
+        self.mask_regions_action = self._action(
+            "&Mask Outside Ultrasound Regions…", self.deidentify.start,
+            tip="De-identify: mask everything outside the ultrasound regions on all frames (previewed first)",
+        )
+        tools_menu.addAction(self.mask_regions_action)
+
         toolbar = QToolBar("Main")
         toolbar.setObjectName("MainToolbar")
         for action in (self.open_action, self.write_action, None, self.fit_action, self.actual_size_action, None):
             toolbar.addAction(action) if action is not None else toolbar.addSeparator()
         toolbar.addWidget(self.window_level)
         self.addToolBar(toolbar)
+        self.addToolBar(self.edit_toolbar)
         self._update_recent_menu(self.store.recent_files())
         self._update_document_actions()
 
@@ -207,6 +232,10 @@ class MainWindow(QMainWindow):
         self.state.invert_changed.connect(self._sync_invert_action)
         self.state.mode_changed.connect(self._on_mode_changed)
         self.state.history_changed.connect(self._update_history_actions)
+        self.edit_tools.failed.connect(lambda exc: show_error(self, exc, "edit"))
+        self.saver.about_to_save.connect(self.player.pause)
+        self.saver.saved.connect(lambda document: self.status.showMessage(f"Saved {os.path.basename(document.path)}", 5000))
+        self.saver.reload_requested.connect(lambda _path: self.reopen())
         self.store.changed.connect(self._on_settings_changed)
         self.store.recent_changed.connect(self._update_recent_menu)
 
@@ -222,8 +251,13 @@ class MainWindow(QMainWindow):
             self.open_path(path)
 
     def open_path(self, path: str, *, frame: int = 0) -> None:
-        """Open `path` on a worker thread; show it, or an error dialog, when done."""
+        """Open `path` on a worker thread; show it, or an error dialog, when done.
+
+        Unsaved edits of the shown document are settled first (Save / Discard / Cancel).
+        """
         path = os.fspath(path)
+        if not self.saver.settle(f"opening {os.path.basename(path)}"):
+            return
         settings = self.store.settings
         dialog = QProgressDialog(f"Opening {os.path.basename(path)}…", "", 0, 0, self)
         dialog.setCancelButton(None)
@@ -262,7 +296,7 @@ class MainWindow(QMainWindow):
         self.store.add_recent_file(document.path)
         messages = notes + list(document.warnings)
         if document.recovery is not None:
-            messages.append(f"An interrupted save was rolled back: {document.recovery}")
+            messages.append(document.recovery.message)  # the file is as it was before the interrupted save
         if messages:
             show_message(self, APP_NAME, f"Notes on {os.path.basename(document.path)}", "\n".join(messages), warning=True)
         self.document_opened.emit(document)
@@ -282,13 +316,14 @@ class MainWindow(QMainWindow):
         self.state.set_document(document)
         if old is not None and old is not document:
             old.close()
-        self.setWindowTitle(window_title(document.path if document is not None else None))
+        self._update_title()
         self.setWindowFilePath(document.path if document is not None else "")
         self._update_document_actions()
 
     def reopen(self) -> None:
         """Open the current file again (new settings take effect), on the same frame."""
-        if self.document is not None:
+        if self.document is not None and self.saver.settle("reopening it"):
+            self.document.set_writable(False, discard=True)  # its edit lock would keep the new one read-only
             self.open_path(self.document.path, frame=self.state.frame_index)
 
     def close_document(self) -> bool:
@@ -296,13 +331,8 @@ class MainWindow(QMainWindow):
         document = self.document
         if document is None:
             return True
-        if document.dirty:
-            answer = QMessageBox.question(
-                self, APP_NAME, f"{os.path.basename(document.path)} has unsaved edits. Discard them?",
-                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
-            )
-            if answer != QMessageBox.StandardButton.Discard:
-                return False
+        if not self.saver.settle("closing it"):
+            return False
         self.show_document(None)
         return True
 
@@ -313,20 +343,25 @@ class MainWindow(QMainWindow):
         for action in (self.reopen_action, self.close_action, self.fit_action, self.actual_size_action,
                        self.invert_action, self.reset_window_action, self.play_action):
             action.setEnabled(has_document)
-        self.write_action.setEnabled(has_document and document.edit_refusal() is None)
+        # Enabled even when the file cannot be edited: trying says why, in a dialog.
+        self.write_action.setEnabled(has_document)
         self.write_action.setToolTip(
             document.edit_refusal() or "Switch to read/write mode" if has_document else "No file open"
         )
+        self.mask_regions_action.setEnabled(self.deidentify.available())
         self._on_mode_changed(document.writable if has_document else False)
 
     def _set_writable(self, writable: bool) -> None:
         document = self.document
         if document is None or document.writable == writable:
             return
+        if not writable and not self.saver.settle("switching to read-only"):
+            self._on_mode_changed(document.writable)
+            return
         try:
             document.set_writable(writable)
         except DicomError as exc:
-            show_error(self, exc, "switch mode for")
+            show_error(self, exc, "edit")  # why it cannot be edited, or who holds the edit lock
             self._on_mode_changed(document.writable)
 
     def _on_mode_changed(self, writable: bool) -> None:
@@ -339,8 +374,18 @@ class MainWindow(QMainWindow):
         document = self.document
         self.undo_action.setEnabled(document is not None and document.can_undo)
         self.redo_action.setEnabled(document is not None and document.can_redo)
-        self.undo_action.setText(f"&Undo {document.undo_label}" if document is not None and document.can_undo else "&Undo")
-        self.redo_action.setText(f"&Redo {document.redo_label}" if document is not None and document.can_redo else "&Redo")
+        # The model's labels read "Undo Brush", "Redo Mask region".
+        self.undo_action.setText(f"&{document.undo_label}" if document is not None and document.can_undo else "&Undo")
+        self.redo_action.setText(f"&{document.redo_label}" if document is not None and document.can_redo else "&Redo")
+        dirty = document is not None and document.dirty
+        self.save_action.setEnabled(dirty)
+        self.revert_action.setEnabled(dirty)
+        self._update_title()
+
+    def _update_title(self) -> None:
+        document = self.document
+        self.setWindowTitle(window_title(document.path if document is not None else None,
+                                         dirty=document is not None and document.dirty))
 
     def _undo(self) -> None:
         if self.document is not None and self.document.can_undo:
