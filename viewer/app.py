@@ -5,6 +5,8 @@ Environment
 CINEMAP_SCREENSHOT
     If set to a file name, grab the main window once the first frame has
     been painted, save it there as PNG and quit (end-to-end tests, README).
+    If the file cannot be opened, the error dialog is grabbed and the exit
+    code is 1.
 CINEMAP_DEMO_FRAMES
     Frames of the ``--demo`` cine (default 4000, about 2 GB).
 CINEMAP_CACHE_DIR
@@ -15,10 +17,33 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 SCREENSHOT_VARIABLE = "CINEMAP_SCREENSHOT"
 _SCREENSHOT_DELAY_MS = 500
 _QUIT_AFTER_SCREENSHOT_MS = 1000
+DESKTOP_FILE_NAME = "cinemap"  # resources/cinemap.desktop: docks and task bars match the window to it
+
+
+def resource_folder() -> Path:
+    """``resources`` (icon, desktop entry): in the bundle when frozen, else beside the package."""
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen:
+        return Path(frozen) / "resources"
+    return Path(__file__).resolve().parents[1] / "resources"
+
+
+def application_icon(folder: Path | None = None):
+    """Cinemap's icon from ``cinemap.svg`` and the rendered PNG sizes; a null icon if they are missing."""
+    from PySide6.QtGui import QIcon
+
+    folder = resource_folder() if folder is None else folder
+    svg = folder / "cinemap.svg"
+    icon = QIcon(str(svg)) if svg.is_file() else QIcon()
+    # The PNGs serve where the SVG plugin is missing, and are sharper at 16-48 px.
+    for png in sorted((folder / "icons").glob("cinemap-*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def _application():
@@ -30,6 +55,10 @@ def _application():
     app.setOrganizationName("Cinemap")
     app.setApplicationName("Cinemap")
     app.setApplicationDisplayName("Cinemap")
+    app.setDesktopFileName(DESKTOP_FILE_NAME)
+    icon = application_icon()
+    if not icon.isNull():
+        app.setWindowIcon(icon)
     return app
 
 
@@ -51,22 +80,29 @@ def _grab_window(window):
     return window.grab()
 
 
-def _arm_screenshot(window, path: str) -> None:
-    """Save a grab of `window` to `path` after its first painted frame, then quit."""
+def _arm_screenshot(window, path: str):
+    """Save a grab of `window` to `path` after its first painted frame, then quit.
+
+    Returns a function to call when the file cannot be shown: it grabs the
+    error dialog instead and quits with exit code 1.
+    """
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    def grab() -> None:
+    def grab(exit_code: int) -> None:
         _grab_window(window).save(path, "PNG")
-        QTimer.singleShot(_QUIT_AFTER_SCREENSHOT_MS, QApplication.instance().quit)
+        QTimer.singleShot(_QUIT_AFTER_SCREENSHOT_MS, lambda: QApplication.instance().exit(exit_code))
 
     def on_painted() -> None:
         window.image_view.frame_painted.disconnect(on_painted)
-        QTimer.singleShot(_SCREENSHOT_DELAY_MS, grab)
+        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(0))
+
+    def failed(*_: object) -> None:
+        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(1))
 
     window.image_view.frame_painted.connect(on_painted)
-    # A failed open shows a dialog: grab that instead of waiting forever.
-    window.open_failed.connect(lambda *_: QTimer.singleShot(_SCREENSHOT_DELAY_MS, grab))
+    window.open_failed.connect(failed)  # instead of waiting forever for a frame
+    return failed
 
 
 def run(paths: list[str], demo: bool = False) -> int:
@@ -84,14 +120,24 @@ def run(paths: list[str], demo: bool = False) -> int:
     int
         The process exit code.
     """
+    app, _windows = start(paths, demo)  # the list keeps the windows alive
+    return int(app.exec())
+
+
+def start(paths: list[str], demo: bool = False):
+    """Everything :func:`run` does before the event loop: returns the application and its windows."""
     app = _application()
     configure_pyqtgraph()
+    from viewer.model import lease
     from viewer.ui.demo import DemoBuilder
     from viewer.ui.error_dialog import install_excepthook, show_error
     from viewer.ui.main_window import MainWindow
     from viewer.ui.settings_store import SettingsStore
 
     install_excepthook()
+    # Files are opened on worker threads, where the model cannot install its
+    # SIGIO handler: without it there is no read lease, only fstat checks.
+    lease.install_default_handler()
     store = SettingsStore()
     windows: list[MainWindow] = []
 
@@ -105,15 +151,16 @@ def run(paths: list[str], demo: bool = False) -> int:
         new_window().open_path(path)
     first = windows[0] if windows else new_window()
     screenshot = os.environ.get(SCREENSHOT_VARIABLE)
-    if screenshot:
-        _arm_screenshot(first, screenshot)
+    screenshot_failed = _arm_screenshot(first, screenshot) if screenshot else None
     if demo:
         target = first if first.document is None and not paths else new_window()
         builder = DemoBuilder(target)
         builder.ready.connect(target.open_path)
         builder.failed.connect(lambda exc: show_error(target, exc, "write the demo file"))
+        if screenshot_failed is not None and target is first:
+            builder.failed.connect(screenshot_failed)
         builder.start()
-    return int(app.exec())
+    return app, windows
 
 
 def main() -> int:

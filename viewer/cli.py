@@ -3,7 +3,8 @@
 ``cinemap [PATH ...]`` opens the viewer, ``cinemap --demo`` the built-in demo,
 ``cinemap info PATH`` describes a file headless, ``cinemap bench`` measures
 speed and memory. Exit codes: 0 success, 1 a file could not be used (the
-reason is printed on one line), 2 wrong usage, 3 the GUI could not start.
+reason is printed on one line; the details, with the traceback, go to the
+log file of :mod:`viewer.logfile`), 2 wrong usage, 3 the GUI could not start.
 """
 
 from __future__ import annotations
@@ -92,18 +93,30 @@ def info_command(argv: Sequence[str]) -> int:
             if options.check_frames:
                 report["checked_frames"] = check_frames(document)
     except DicomError as exc:
+        _log_failure(f"cinemap info {options.path}: {exc}")
         print(f"cinemap: {exc}", file=sys.stderr)
         return EXIT_FILE_ERROR
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # never a traceback for a user
-        print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        log = _log_failure(f"cinemap info {options.path}: unexpected error")
+        where = f" (details in {log})" if log else ""
+        print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
         return EXIT_FILE_ERROR
     if options.json:
         print(json.dumps(report, indent=2))
     else:
         print(format_report(report))
     return EXIT_OK
+
+
+def _log_failure(headline: str) -> str | None:
+    """Write `headline` and the exception being handled, with its traceback, to the log file."""
+    import traceback
+
+    from viewer.logfile import write_log
+
+    return write_log(f"{headline}\n{traceback.format_exc()}")
 
 
 def describe(document: Any, open_seconds: float) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Status bar: file size, bytes mapped, memory of the process, mode, fps, pixel under the cursor.
+"""Status bar: file size, bytes mapped, file access, memory of the process, mode, fps, pixel under the cursor.
 
 Memory is read from ``/proc`` once a second, so that a user can watch a 4 GB
 file cost little: the mapped pixel data shows up in resident memory only as
@@ -10,13 +10,32 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
-from viewer.model import format_bytes
+from viewer.model import fileaccess, format_bytes
 from viewer.ui.cine_player import CinePlayer, FpsMeter
 from viewer.ui.memory import memory_use
 from viewer.ui.viewer_state import ViewerState
 
 MEMORY_INTERVAL_MS = 1000
 FPS_INTERVAL_MS = 500
+_READ_PREFIX = "read with preadv"
+
+
+def file_access_text(document) -> tuple[str, str]:
+    """(label, tooltip) of how `document` reads its file: "memory-mapped" or "read (preadv): <reason>".
+
+    A mapped file held under a kernel read lease says so: another program's
+    write then waits until Cinemap has let go of the mapping.
+    """
+    reason = document.file_access_reason
+    if document.file_access == fileaccess.READ:
+        detail = reason[len(_READ_PREFIX):] if reason.startswith(_READ_PREFIX) else reason
+        detail = detail.strip().lstrip(":").strip().removeprefix("(").removesuffix(")")
+        return (f"read (preadv): {detail}" if detail else "read (preadv)"), reason
+    if document.has_lease:
+        return "memory-mapped, leased", (
+            f"{reason}; a read lease makes another program's write wait until Cinemap lets go of the mapping"
+        )
+    return "memory-mapped", f"{reason}; changes by other programs are caught by fstat checks"
 
 
 class StatusBar(QStatusBar):
@@ -35,13 +54,14 @@ class StatusBar(QStatusBar):
         self.fps = QLabel()
         self.mode = QLabel()
         self.file = QLabel()
+        self.access = QLabel()
         self.memory = QLabel()
         self.memory.setToolTip(
             "Resident memory of Cinemap, and the part of it that is anonymous (not backed by a file). "
             "Mapped file pages are resident only while the kernel keeps them and cost no anonymous memory."
         )
         self.addWidget(self.pixel, 1)
-        for widget in (self.progress, self.fps, self.mode, self.file, self.memory):
+        for widget in (self.progress, self.fps, self.mode, self.file, self.access, self.memory):
             self.addPermanentWidget(widget)
 
         self._memory_timer = QTimer(self, interval=MEMORY_INTERVAL_MS)
@@ -60,9 +80,21 @@ class StatusBar(QStatusBar):
         if document is None:
             self.file.setText("")
             self.mode.setText("")
+            self.access.setText("")
             return
         self.file.setText(f"file {format_bytes(document.file_size)}, mapped {format_bytes(document.mapped_bytes)}")
         self._show_mode(document.writable)
+        self.show_file_access()
+
+    def show_file_access(self) -> None:
+        """Refresh the access label (the lease goes when another program writes, or in write mode)."""
+        document = self.state.document
+        if document is None or document.closed:
+            self.access.setText("")
+            return
+        text, tip = file_access_text(document)
+        self.access.setText(text)
+        self.access.setToolTip(tip)
 
     def _show_mode(self, writable: bool) -> None:
         self.mode.setText("Read-write" if writable else "Read-only")
@@ -89,6 +121,7 @@ class StatusBar(QStatusBar):
 
     # --------------------------------------------------------------- memory
     def update_memory(self) -> None:
+        self.show_file_access()  # once a second too: cheap, and the lease may have gone
         use = memory_use()
         if use.resident is None:
             self.memory.setText("")
