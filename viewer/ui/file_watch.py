@@ -61,10 +61,10 @@ def guarded_frame(document: Document, index: int) -> np.ndarray:
 
 
 def change_message(path: str, reason: str, *, dirty: bool = False) -> str:
-    """What the bar says: "<file> changed on disk (<reason>)", and what Reload costs."""
+    """What the bar says: "<file> changed on disk (<reason>)", and whether edits are at stake."""
     text = f"{os.path.basename(path)} changed on disk ({reason})."
     if dirty:
-        text += " Reloading discards your unsaved edits."
+        text += " You have unsaved edits: Reload and Close ask what to do with them."
     return text
 
 
