@@ -9,7 +9,11 @@ the widgets into the main window. One widget per module:
   :mod:`~viewer.ui.cine_player`, :mod:`~viewer.ui.cine_controls`,
   :mod:`~viewer.ui.window_level`, :mod:`~viewer.ui.tag_browser`,
   :mod:`~viewer.ui.status_bar`, :mod:`~viewer.ui.settings_dialog`,
+  :mod:`~viewer.ui.about_dialog`, :mod:`~viewer.ui.shortcuts_dialog`,
   :mod:`~viewer.ui.main_window`;
+- :mod:`~viewer.ui.file_watch` -- the file changed on disk: a Reload/Close
+  bar within a second, and frames fetched safely from an unleased mapping;
+  :mod:`~viewer.ui.help_menu`;
 - helpers: :mod:`~viewer.ui.qt_bridge` (model signals onto the UI thread),
   :mod:`~viewer.ui.workers` (background work with progress),
   :mod:`~viewer.ui.read_ahead`, :mod:`~viewer.ui.error_dialog`,
