@@ -22,8 +22,10 @@ class _Emitter(QtCore.QObject):
     void = QtCore.Signal()
 
 
-def test_signal_emit_keeps_true_and_none_references():
-    app = QtCore.QCoreApplication.instance() or QtCore.QCoreApplication([])
+def test_signal_emit_keeps_true_and_none_references(qapp):
+    # qapp (pytest-qt) is a QApplication: creating a bare QCoreApplication here
+    # would make every later widget test in this process abort.
+    app = qapp
     emitter = _Emitter()
     received = []
     emitter.fired.connect(lambda flag: received.append(flag) if len(received) < 1 else None)
