@@ -135,3 +135,34 @@ def test_race_truncate_rewrite_append_200_times_never_kills_the_reader(tmp_path)
     report = json.loads(out.strip().splitlines()[-1])
     assert report["frames"] > 0
     assert report["changes"] + report["reopen_failures"] > 0, report
+
+
+def test_detected_truncation_neutralises_views_held_elsewhere(cine):
+    with open_document(cine) as doc:
+        if doc.has_lease:
+            doc._lease.release()
+        held = doc.frame(19)  # e.g. a read-ahead thread's view
+        with open(cine, "r+b") as handle:
+            handle.truncate(doc.pixel_offset + 100)
+        with pytest.raises(FileChangedError):
+            doc.frame(0)
+        assert int(np.asarray(held).sum()) == 0, "views read zeros after the truncation is seen"
+
+
+def test_second_editor_is_told_who_holds_the_lock(cine):
+    from viewer.model import LockedError
+
+    lease.install_handler()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import time; from viewer.model import open_document; "
+         f"d = open_document({str(cine)!r}, writable=True); print('ready', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        with open_document(cine) as doc:
+            with pytest.raises(LockedError, match=f"pid {holder.pid}"):
+                doc.set_writable(True)
+    finally:
+        holder.kill()
+        holder.wait()

@@ -17,6 +17,7 @@ import numpy as np
 
 from viewer.model import deid, lease
 from viewer.model.errors import FileChangedError, ReadOnlyError, UnsupportedError
+from viewer.model.filelock import check_not_locked
 
 
 class EditingMixin:
@@ -75,6 +76,10 @@ class EditingMixin:
         from viewer.model.edits import EditSession
         from viewer.model.filelock import acquire_edit_lock
 
+        if self._fd is not None and not self.is_encapsulated:
+            # Another Cinemap editing the file is the likely reason for any other
+            # refusal (its writable descriptor refuses our read lease): say who.
+            check_not_locked(self._fd, self.path)
         reason = self.edit_refusal()
         if reason:
             raise ReadOnlyError(self.path, f"cannot edit: {reason}")

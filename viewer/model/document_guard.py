@@ -100,6 +100,10 @@ class FileGuardMixin:
             raise FileChangedError(self.path, "the file was deleted while open")
         if status.st_size < self._required_size:
             self._changed_reason = f"it was truncated to {status.st_size} bytes"
+            # Other threads may still hold views (read-ahead, auto-window): make
+            # them read zeros instead of faulting past the new end of the file.
+            if self._mapping is not None:
+                lease.neutralise_mapping(self._mapping.ctypes.data, int(self._mapping.shape[0]))
             raise FileChangedError(
                 self.path,
                 f"the file was truncated to {status.st_size} bytes by another program while open "

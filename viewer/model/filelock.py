@@ -90,14 +90,31 @@ def acquire_edit_lock(fd: int, path: str | os.PathLike[str]) -> EditLock:
     """
     path = os.path.abspath(os.fspath(path))
     info_path = lock_info_path(path)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        raise LockedError(path, f"the file is being edited by {_describe_holder(fd, info_path)}; "
-                                "it can still be opened read-only") from None
+    acquire_edit_lock_without_info(fd, path)
     lock = EditLock(fd, path, info_path)
     lock.info_written = _write_info(info_path)
     return lock
+
+
+def check_not_locked(fd: int, path: str | os.PathLike[str]) -> None:
+    """Raise LockedError naming the holder if another descriptor holds the edit lock.
+
+    Takes the lock on `fd` and gives it back at once: used before anything
+    else when switching to read/write, so that the user is told who edits the
+    file rather than a consequence of it (such as a refused read lease).
+    """
+    acquire_edit_lock_without_info(fd, path)
+    fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def acquire_edit_lock_without_info(fd: int, path: str | os.PathLike[str]) -> None:
+    """flock(LOCK_EX | LOCK_NB) on `fd`, or LockedError naming the holder."""
+    path = os.path.abspath(os.fspath(path))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise LockedError(path, f"the file is being edited by {_describe_holder(fd, lock_info_path(path))}; "
+                                "it can still be opened read-only") from None
 
 
 def _write_info(info_path: str) -> bool:
