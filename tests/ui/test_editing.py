@@ -387,6 +387,15 @@ def test_closing_with_unsaved_edits_save_writes_then_closes(qtbot, window, cine,
     assert (pydicom.pixels.pixel_array(str(cine), index=0)[1:5, 1:5] == 999).all()
 
 
+def test_edits_to_a_file_changed_on_disk_can_only_be_discarded(qtbot, window, cine, monkeypatch):
+    document = _edit(qtbot, window, cine)
+    stamp = os.stat(cine).st_mtime_ns + 10**9
+    os.utime(cine, ns=(stamp, stamp))
+    asked = answer(monkeypatch, DISCARD)
+    window.close_action.trigger()
+    assert len(asked) == 1 and "changed on disk" in asked[0] and document.closed
+
+
 def test_opening_another_file_and_leaving_read_write_mode_ask_first(qtbot, window, cine, tmp_path, monkeypatch):
     other = write_cine(tmp_path / "other.dcm", frames=2, rows=16, columns=16)
     document = _edit(qtbot, window, cine)

@@ -173,7 +173,8 @@ class SaveController(QObject):
     def settle(self, doing: str) -> bool:
         """Before `doing` ("closing it"), deal with unsaved edits: True if the caller may go on.
 
-        Asks Save / Discard / Cancel when the document has unsaved edits.
+        Asks Save / Discard / Cancel when the document has unsaved edits
+        (Discard / Cancel if the file changed on disk: it cannot be saved).
         Save returns once saved (False if saving failed); Discard drops the
         edits; Cancel returns False. Never goes on while a save is running.
         """
@@ -182,7 +183,15 @@ class SaveController(QObject):
         document = self.state.document
         if document is None or not document.dirty:
             return True
-        answer = ask_unsaved(self.window, os.path.basename(document.path), doing)
+        name = os.path.basename(document.path)
+        if document.changed_on_disk:
+            # The model will not save over another program's change: offer only what can be done.
+            answer = QMessageBox.question(
+                self.window, TITLE, f"{name} changed on disk, so its unsaved edits cannot be saved. Discard them?",
+                QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Cancel,
+            )
+        else:
+            answer = ask_unsaved(self.window, name, doing)
         if answer == QMessageBox.StandardButton.Save:
             return self.save(wait=True)
         if answer == QMessageBox.StandardButton.Discard:
