@@ -153,6 +153,8 @@ def test_tools_follow_the_mode_and_the_toggle_is_ctrl_e(qtbot, window, cine):
     window.write_action.trigger()  # back to read-only: no edits, no question
     assert not document.writable and window.edit_tools.tool_name == edit_tools.NAVIGATE
     assert not window.edit_toolbar.group.isEnabled()
+    checked = [name for name, action in window.edit_toolbar.tool_actions.items() if action.isChecked()]
+    assert checked == [edit_tools.NAVIGATE]  # the tool bar shows the controller's tool, and only it
 
 
 def test_the_toggle_refuses_a_compressed_file_with_the_reason(qtbot, window):

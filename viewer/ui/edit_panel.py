@@ -75,9 +75,9 @@ class EditToolBar(QToolBar):
         self._show_enabled(controller.enabled)
 
     def _show_tool(self, name: str) -> None:
-        action = self.tool_actions[name]
-        with QSignalBlocker(action):
-            action.setChecked(True)
+        # Not blocked: the group unchecks the others through the action's signals;
+        # setChecked does not emit triggered, which is what writes to the controller.
+        self.tool_actions[name].setChecked(True)
 
     def _show_enabled(self, enabled: bool) -> None:
         self.group.setEnabled(enabled)

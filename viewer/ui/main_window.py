@@ -219,7 +219,7 @@ class MainWindow(QMainWindow):
             toolbar.addAction(action) if action is not None else toolbar.addSeparator()
         toolbar.addWidget(self.window_level)
         self.addToolBar(toolbar)
-        self.addToolBar(self.edit_toolbar)
+        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.edit_toolbar)  # a tool palette; the top row is full
         self._update_recent_menu(self.store.recent_files())
         self._update_document_actions()
 
