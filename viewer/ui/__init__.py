@@ -11,6 +11,12 @@ the widgets into the main window. One widget per module:
   :mod:`~viewer.ui.status_bar`, :mod:`~viewer.ui.settings_dialog`,
   :mod:`~viewer.ui.about_dialog`, :mod:`~viewer.ui.shortcuts_dialog`,
   :mod:`~viewer.ui.main_window`;
+- editing: :mod:`~viewer.ui.edit_tools` (what each tool does, no Qt),
+  :mod:`~viewer.ui.edit_controller` (active tool and options, applied to the
+  document), :mod:`~viewer.ui.edit_panel` (tool bar and options dock),
+  :mod:`~viewer.ui.edit_overlay` (previews), :mod:`~viewer.ui.saving` (save,
+  revert, Save / Discard / Cancel), :mod:`~viewer.ui.deid_dialog`
+  (mask outside ultrasound regions);
 - :mod:`~viewer.ui.file_watch` -- the file changed on disk: a Reload/Close
   bar within a second, and frames fetched safely from an unleased mapping;
   :mod:`~viewer.ui.help_menu`;
