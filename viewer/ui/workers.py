@@ -51,18 +51,28 @@ class Task(QRunnable):
         return self._cancelled.is_set()
 
     def _progress(self, done: int, total: int) -> None:
-        if self._cancelled.is_set():
+        if self._cancelled.is_set() or not self._emit(self.signals.progress, int(done), int(total)):
             raise Cancelled()
-        self.signals.progress.emit(int(done), int(total))
+
+    @staticmethod
+    def _emit(signal, *args: Any) -> bool:
+        """Emit, unless the signals object was deleted meanwhile (its owner closed:
+        nobody is left to hear the result). Returns False in that case."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # "Signal source has been deleted"
+            return False
+        return True
 
     def run(self) -> None:  # worker thread
         try:
             result = self.function(self._progress)
         except BaseException as exc:  # noqa: BLE001 -- reported to the UI thread
-            self.signals.failed.emit(exc, traceback.format_exc())
+            self._emit(self.signals.failed, exc, traceback.format_exc())
         else:
-            self.signals.succeeded.emit(result)
-        self.signals.finished.emit()
+            self._emit(self.signals.succeeded, result)
+        if not self._emit(self.signals.finished):
+            _running.discard(self)
 
 
 # Tasks in flight, kept alive until their signals have been delivered.
