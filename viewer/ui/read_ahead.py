@@ -7,7 +7,10 @@ behind are released (MADV_DONTNEED: the pages stay in the kernel's page
 cache but leave this process's resident set, so playing a 4 GB file through
 does not look like it costs 4 GB). Compressed frames
 are decoded by a single worker thread into the document's frame cache, so
-that showing them is a cache hit.
+that showing them is a cache hit. One thread, measured: a JPEG 640x480 RGB
+cine played at 60 fps on its first pass with 0 frames dropped with one
+decode thread, but only 31-35 fps with two (the UI thread lost the GIL and
+the cores to them), although two threads decode faster on their own.
 """
 
 from __future__ import annotations
