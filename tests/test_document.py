@@ -295,3 +295,19 @@ def test_window_presets_from_file():
     with open_document(REFERENCE["MR_small.dcm"]) as doc:
         presets = doc.window_presets
         assert all(p.width > 0 for p in presets)
+
+
+def test_views_outlive_close_without_crashing(tmp_path):
+    """A frame still shown by a widget after its document closed must stay readable."""
+    import subprocess
+    import sys
+
+    path = write_cine(tmp_path / "v.dcm", frames=4, rows=64, columns=64)
+    script = (
+        "from viewer.model import open_document; from viewer.model.synthetic import frame_index_of; "
+        f"doc = open_document({str(path)!r}); view = doc.frame(3); doc.close(); "
+        "import gc; gc.collect(); print(frame_index_of(view), int(view.sum()) > 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"return code {result.returncode}: {result.stderr[-2000:]}"
+    assert result.stdout.split() == ["3", "True"]

@@ -745,16 +745,14 @@ class Document(FileGuardMixin, EditingMixin):
         for element in self.mapped_elements:
             if element.value is not None:
                 element.value.close()
+        # Drop our references and let the mapping go with the last view: an
+        # explicit mmap.close() unmaps the memory even while numpy views of it
+        # (a frame a widget still paints) exist, and touching them is SIGSEGV.
         self.frames = None
         self._pixel_bytes = None
-        mapping, self._mapping = self._mapping, None
-        raw = getattr(mapping, "_mmap", None)
-        del mapping
-        if raw is not None:
-            try:
-                raw.close()
-            except BufferError:
-                pass  # views handed out are still alive; the mapping goes with the last one
+        self._per_frame = None
+        self._reader = None
+        self._mapping = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
