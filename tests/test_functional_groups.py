@@ -7,55 +7,12 @@ import random
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
+from dicom_builders import write_enhanced
 from viewer.model import open_document
 from viewer.model.functional_groups import LAZY_MIN_FRAMES
-
-
-def write_enhanced(path, frames, *, undefined=True, implicit=False, rows=8, columns=8):
-    dataset = Dataset()
-    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
-    dataset.SOPInstanceUID = generate_uid()
-    dataset.Modality = "CT"
-    dataset.Rows, dataset.Columns = rows, columns
-    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 1
-    dataset.NumberOfFrames = frames
-    measures = Dataset()
-    measures.PixelSpacing = [0.5, 0.5]
-    shared = Dataset()
-    shared.PixelMeasuresSequence = Sequence([measures])
-    dataset.SharedFunctionalGroupsSequence = Sequence([shared])
-    items = []
-    for index in range(frames):
-        content, position, transform = Dataset(), Dataset(), Dataset()
-        content.FrameAcquisitionNumber = index
-        position.ImagePositionPatient = [0, 0, float(index)]
-        transform.RescaleSlope = 1 + (index % 7) / 8
-        transform.RescaleIntercept = -1024 + index % 13
-        transform.RescaleType = "HU"
-        item = Dataset()
-        item.FrameContentSequence = Sequence([content])
-        item.PlanePositionSequence = Sequence([position])
-        item.PixelValueTransformationSequence = Sequence([transform])
-        items.append(item)
-    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
-    if undefined:
-        dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
-        for item in items:
-            item.is_undefined_length_sequence_item = True
-            for element in item:
-                element.is_undefined_length = True
-    dataset.PixelData = np.arange(frames * rows * columns, dtype=np.int16).tobytes()
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    dataset.save_as(path, enforce_file_format=True)
-    return path
 
 
 @pytest.mark.parametrize("undefined", [True, False], ids=["undefined-length", "defined-length"])

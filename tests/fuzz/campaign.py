@@ -74,45 +74,12 @@ ENHANCED = {
 }
 
 
-def write_enhanced(path: Path, frames: int, undefined: bool, implicit: bool, rows: int = 8, columns: int = 8) -> Path:
-    """A small enhanced multi-frame file with one Per-frame Functional Groups item per frame."""
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+def write_enhanced(path: Path, frames: int, undefined: bool, implicit: bool) -> Path:
+    """A small enhanced multi-frame seed (12-bit, per-frame rescale and window), fixed UIDs."""
+    from dicom_builders import write_enhanced as build
 
-    dataset = Dataset()
-    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
-    dataset.SOPInstanceUID = "1.2.3.4.5.6.7.8.9"
-    dataset.Modality = "CT"
-    dataset.Rows, dataset.Columns, dataset.NumberOfFrames = rows, columns, frames
-    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 12, 11, 1
-    items = []
-    for index in range(frames):
-        content, transform, voi = Dataset(), Dataset(), Dataset()
-        content.FrameAcquisitionNumber = index
-        transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1 + index % 3, -1024, "HU"
-        voi.WindowCenter, voi.WindowWidth = 40 + index, 400
-        item = Dataset()
-        item.FrameContentSequence = Sequence([content])
-        item.PixelValueTransformationSequence = Sequence([transform])
-        item.FrameVOILUTSequence = Sequence([voi])
-        items.append(item)
-    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
-    if undefined:
-        dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
-        for item in items:
-            item.is_undefined_length_sequence_item = True
-            for element in item:
-                element.is_undefined_length = True
-    dataset.PixelData = (np.arange(frames * rows * columns, dtype=np.int16) % 4096 - 2048).tobytes()
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    dataset.save_as(path, enforce_file_format=True)
-    return path
+    return build(path, frames, undefined=undefined, implicit=implicit, bits_stored=12, voi=True,
+                 sop_instance_uid="1.2.3.4.5.6.7.8.9")
 
 
 def load_seeds(synthetic_folder: Path) -> list[Seed]:
