@@ -11,9 +11,8 @@ import sys
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_builders import write_dicom as build_dicom
 from viewer.model.errors import LockedError
 from viewer.model.filelock import acquire_edit_lock, lock_info_path
 
@@ -47,19 +46,7 @@ except LockedError as exc:
 
 
 def write_dicom(path) -> None:
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Rows, ds.Columns, ds.NumberOfFrames = 8, 8, 2
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelData = np.arange(128, dtype="<u2").tobytes()
-    ds["PixelData"].VR = "OW"
-    ds.save_as(path, enforce_file_format=True)
+    build_dicom(path, np.arange(128, dtype=np.uint16).reshape(2, 8, 8))
 
 
 @pytest.fixture

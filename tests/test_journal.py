@@ -16,9 +16,8 @@ import zlib
 import numpy as np
 import pydicom
 import pytest
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
 
+from dicom_builders import write_dicom as build_dicom
 from viewer.model import journal
 from viewer.model.edits import EditSession
 from viewer.model.errors import DicomError, FileChangedError, ReadOnlyError, SaveError
@@ -29,23 +28,8 @@ BOX_BYTES = 20 * (42 - 5) * (45 - 3) * 2  # Opened's mask: rows 5..41, columns 3
 
 # ---------------------------------------------------------------- helpers
 def write_dicom(path, pixels: np.ndarray) -> None:
-    """A native little-endian multi-frame MONOCHROME2 file holding `pixels` (frames, rows, cols)."""
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.file_meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Modality = "OT"
-    ds.Rows, ds.Columns = pixels.shape[1:]
-    ds.NumberOfFrames = pixels.shape[0]
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelData = pixels.astype("<u2").tobytes()
-    ds["PixelData"].VR = "OW"
-    ds.save_as(path, enforce_file_format=True)
+    """A native little-endian multi-frame 16-bit MONOCHROME2 file holding `pixels` (frames, rows, cols)."""
+    build_dicom(path, pixels.astype(np.uint16))
 
 
 def sha256(path) -> str:

@@ -12,6 +12,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 from viewer.app import configure_pyqtgraph  # noqa: E402
 from viewer.model import open_document  # noqa: E402
 from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.ui.main_window import MainWindow  # noqa: E402
 
 configure_pyqtgraph()
 
@@ -62,3 +63,21 @@ def state(qtbot):
     state = ViewerState()
     yield state
     state.set_document(None)
+
+
+@pytest.fixture
+def window(qtbot, store):
+    """The main window, shown; its document closed afterwards."""
+    window = MainWindow(store)
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close_document()
+
+
+def open_and_wait(qtbot, window, path):
+    """Open `path` in `window` and wait until it is shown."""
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        window.open_path(str(path))
+    return window.document

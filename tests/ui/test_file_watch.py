@@ -24,8 +24,8 @@ from PySide6.QtWidgets import QMessageBox  # noqa: E402
 from viewer.model import fileaccess, open_document  # noqa: E402
 from viewer.model.synthetic import frame_index_of, write_cine  # noqa: E402
 from viewer.ui import file_watch  # noqa: E402
-from viewer.ui.main_window import MainWindow  # noqa: E402
 from viewer.ui.status_bar import file_access_text  # noqa: E402
+from conftest import open_and_wait  # noqa: E402
 
 DETECTION_LIMIT_MS = 1000
 
@@ -33,22 +33,6 @@ DETECTION_LIMIT_MS = 1000
 @pytest.fixture
 def cine(tmp_path):
     return write_cine(tmp_path / "watched.dcm", frames=30, rows=32, columns=32, frame_time_ms=20.0)
-
-
-@pytest.fixture
-def window(qtbot, store):
-    window = MainWindow(store)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close_document()
-
-
-def open_and_wait(qtbot, window, path):
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
-        window.open_path(str(path))
-    return window.document
 
 
 def another_program(code: str) -> subprocess.Popen:

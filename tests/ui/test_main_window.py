@@ -12,25 +12,9 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
 from viewer.model.synthetic import frame_index_of  # noqa: E402
-from viewer.ui.main_window import MainWindow, window_title  # noqa: E402
+from viewer.ui.main_window import window_title  # noqa: E402
 
-from conftest import FRAMES  # noqa: E402
-
-
-@pytest.fixture
-def window(qtbot, store):
-    window = MainWindow(store)
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close_document()
-
-
-def open_and_wait(qtbot, window, path):
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
-        window.open_path(str(path))
-    return window.document
+from conftest import FRAMES, open_and_wait  # noqa: E402
 
 
 def message_boxes(window):
