@@ -13,6 +13,7 @@ after another process truncated the file is SIGBUS, so a document
 
 from __future__ import annotations
 
+import errno
 import os
 import time
 
@@ -56,7 +57,10 @@ class FileGuardMixin:
             self._lease = lease.ReadLease.try_acquire(self._fd, self._on_lease_break)
             if self._lease is not None:
                 return True
-            if not lease.refused_for_writer(self._fd):
+            refusal = lease.refusal(self._fd)
+            if refusal is None:
+                continue  # the writer closed the file in between: take the lease now
+            if refusal != errno.EAGAIN:
                 return True  # leases are not allowed here at all: map, guarded by fstat
             time.sleep(0.005)
         self.file_access = fileaccess.READ

@@ -99,16 +99,19 @@ def _on_sigio(signum, frame) -> None:
         _previous_handler(signum, frame)
 
 
-def refused_for_writer(fd: int) -> bool:
-    """True if a read lease on `fd` is refused because the file is open for writing."""
+def refusal(fd: int) -> int | None:
+    """Why the kernel refuses a read lease on `fd` now: an errno, or None if it would grant one.
+
+    ``EAGAIN`` means another process has the file open for writing (it may
+    close it any moment); anything else means leases are not allowed here
+    (not the file's owner, a file system without leases).
+    """
     try:
         fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
     except OSError as exc:
-        import errno
-
-        return exc.errno == errno.EAGAIN
+        return exc.errno
     fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
-    return False
+    return None
 
 
 class ReadLease:
