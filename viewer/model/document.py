@@ -343,11 +343,18 @@ class Document(FileGuardMixin, EditingMixin):
         return None
 
     def _map_range(self, offset: int, length: int):
-        """A mapped ``uint8`` view of the range, or a read-on-demand window in read mode."""
+        """A mapped ``uint8`` view of the range, or a read-on-demand window in read mode.
+
+        A plain ``ndarray`` whose base is the ``numpy.memmap``: slicing and
+        indexing a ``memmap`` run its Python ``__array_finalize__`` (0.9 us a
+        frame index, against 0.08 us for an ``ndarray``).
+        """
         if self._mapping is None:
             assert self._reader is not None
             return self._reader.window(offset, length)
-        return self._mapping[offset : offset + length]
+        offset = min(max(0, offset), self.file_size)
+        length = min(max(0, length), self.file_size - offset)
+        return np.ndarray((length,), np.uint8, buffer=self._mapping, offset=offset)
 
     def _check_not_truncated_before_pixels(self, pixel: header.PixelElement) -> None:
         if pixel.value_offset > self.file_size:
@@ -391,16 +398,16 @@ class Document(FileGuardMixin, EditingMixin):
         used = geometry.native_nbytes(frames)
         # The decoder gets the whole value: pydicom reads one byte past an
         # odd-length frame for big endian 8-bit OW data.
-        self._pixel_bytes = self._map_range(pixel.value_offset, max(used, min(declared, available)))
+        stored = min(declared, available)
+        self._pixel_bytes = self._map_range(pixel.value_offset, max(used, stored))
         self._required_size = pixel.value_offset + used
-        self.mapped_elements.append(
-            MappedElement(pixel.tag, name, pixel.vr, pixel.value_offset, min(declared, available), None)
-        )
-        self._attach_pixel_value(pixel, self._map_range(pixel.value_offset, min(declared, available)))
+        self.mapped_elements.append(MappedElement(pixel.tag, name, pixel.vr, pixel.value_offset, stored, None))
+        value = self._pixel_bytes if used <= stored else self._map_range(pixel.value_offset, stored)
+        self._attach_pixel_value(pixel, value)
         self.frames = self._native_view(geometry, frames)
         self._decoder = _decoder_for(self.path, self.transfer_syntax)
         self._decode_options = self._pixel_options(pixel, frames)
-        return pixel.value_offset + min(declared, available)
+        return pixel.value_offset + stored
 
     def _native_view(self, geometry: PixelGeometry, frames: int) -> np.ndarray | None:
         if geometry.bits_allocated == 1 or geometry.photometric_interpretation == "YBR_FULL_422":
@@ -880,8 +887,9 @@ def _recover_journal(path: str):
     The journal module is imported only when a journal exists: most opens
     find none, and the import costs milliseconds.
     """
-    directory, name = os.path.split(os.path.abspath(path))
-    if not os.path.lexists(os.path.join(directory, f".{name}.cinemap-journal")):
+    directory, name = os.path.split(path)
+    # os.access, not os.path.lexists: no FileNotFoundError raised and caught on every open (~8 us)
+    if not os.access(os.path.join(directory, f".{name}.cinemap-journal"), os.F_OK, follow_symlinks=False):
         return None
     from viewer.model import journal
 

@@ -111,40 +111,48 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
     if position + 8 > end or (head[position + 4 : position + 6] in _VALID_VRS) == implicit:
         return None  # pydicom would switch VR encoding (and warn): the full path
     image: dict[str, int | str] = {}
+    limit = min(memmap_threshold, UNDEFINED_LENGTH - 1)
+    unpack = _unpack_implicit if implicit else _unpack_explicit
+    header_sizes = _HEADER_BYTES
     while position + 8 <= end:
+        # The loop runs once per element: the common case (a short element
+        # before group 0028) costs one unpack, one lookup and two tests.
         if implicit:
-            group, number, length = _unpack_implicit(head, position)
+            group, number, length = unpack(head, position)
             vr_bytes = None
-            value = position + 8
+            size = 8
         else:
-            group, number, vr_bytes, length = _unpack_explicit(head, position)
-            header_bytes = _HEADER_BYTES.get(vr_bytes)
-            if header_bytes != 8:
-                if header_bytes is None or position + 12 > end:
+            group, number, vr_bytes, length = unpack(head, position)
+            size = header_sizes.get(vr_bytes)
+            if size != 8:
+                if size is None or position + 12 > end:
                     return None  # not a VR: pydicom would guess
                 (length,) = _unpack_long(head, position + 8)
-            value = position + header_bytes
-        if length == UNDEFINED_LENGTH or length > memmap_threshold or group < 0x0008:
-            if group == 0x7FE0 and (group << 16 | number) in PIXEL_TAGS:
-                return _pixel(head, position, group << 16 | number, implicit, file_size, syntax, image)
-            return None  # zeroed bytes, the file meta again, a sequence, a value to map: the full path
-        if group >= 0x0028:  # most elements come before: check them no further
+        if group >= 0x0028 or group < 0x0008 or length > limit:
             tag = (group << 16) | number
             if tag in PIXEL_TAGS:
                 return _pixel(head, position, tag, implicit, file_size, syntax, image)
-            if tag == PER_FRAME_TAG:
-                return None  # parsed lazily by the full path
+            if group < 0x0008 or length > limit or tag == PER_FRAME_TAG:
+                return None  # zeroed bytes, the file meta again, a sequence, a value to map: the full path
             wanted = IMAGE_PIXEL.get(tag)
-            if wanted is not None:
-                keyword, expected_vr = wanted
-                decoded = None
-                if value + length <= end and (vr_bytes is None or vr_bytes == expected_vr.encode()):
-                    decoded = _decode(head[value : value + length], expected_vr)
-                if decoded is None:
-                    return None
-                image[keyword] = decoded
-        position = value + length
+            if wanted is not None and not _keep(head, position + size, length, vr_bytes, wanted, image):
+                return None
+        position += size + length
     return None  # the header goes on past the bytes read
+
+
+def _keep(
+    head: bytes, value: int, length: int, vr_bytes: bytes | None, wanted: tuple[str, str], image: dict[str, int | str]
+) -> bool:
+    """Decode one Image Pixel value into `image`; False if it is not plainly well-formed."""
+    keyword, expected_vr = wanted
+    if value + length > len(head) or vr_bytes not in (None, expected_vr.encode()):
+        return False
+    decoded = _decode(head[value : value + length], expected_vr)
+    if decoded is None:
+        return False
+    image[keyword] = decoded
+    return True
 
 
 def _scan_meta(head: bytes) -> tuple[int, str | None]:

@@ -71,6 +71,7 @@ def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[st
         options["writable"] = False
         document = open_document(path, **options)
         notes.append(f"Opened read-only: {exc.problem}")
+    document.dataset  # noqa: B018 -- the window shows it at once: parse the header here, not on the UI thread
     return document, notes
 
 
