@@ -231,7 +231,7 @@ def _native_spec(bench_file: bench_files.BenchFile, method: str, options: argpar
         "pixel_offset": extra["pixel_offset"], "rows": extra["rows"], "columns": extra["columns"],
         "dtype": extra["dtype"], "seed": options.seed, "warm_samples": options.samples,
         "cold_samples": options.samples, "sequential_frames": options.sequential_frames,
-        "sequential_seconds": options.seconds, "open_repeats": 20,
+        "sequential_seconds": options.seconds, "open_repeats": 200,
     }
 
 

@@ -222,6 +222,12 @@ def _open_and_read(method: Method, out: np.ndarray, indices: list[int]) -> None:
 
 
 def _repeat_open_first(method: Method, out: np.ndarray, repeats: int) -> list[float]:
+    """Open + first frame `repeats` times (at most :data:`OPEN_REPEAT_SECONDS`): the steady state.
+
+    200 repeats, not 20: the median of 20 taken right after the first open
+    moved by +-15% between runs (interpreter and caches still warming up),
+    which is what the fresh-process row reports on its own.
+    """
     durations: list[float] = []
     deadline = time.perf_counter() + OPEN_REPEAT_SECONDS
     while len(durations) < repeats and (not durations or time.perf_counter() < deadline):

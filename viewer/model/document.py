@@ -26,11 +26,12 @@ Design
 
 from __future__ import annotations
 
+import functools
 import mmap
 import os
 import threading
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pydicom
@@ -128,7 +129,8 @@ class Document(FileGuardMixin, EditingMixin):
         self, path: str, *, memmap_threshold: int, cache_bytes: int, file_access: str = fileaccess.AUTOMATIC
     ) -> None:
         self.path = path
-        self.file_access, self.file_access_reason = fileaccess.resolve_access(path, file_access)
+        self.file_access = file_access  # as requested; resolved when opening
+        self.file_access_reason = ""
         self.memmap_threshold = int(memmap_threshold)
         self._dataset: Dataset | None = None  # parsed on first use for plain files, else at open
         self._image_values: dict[str, int | str] | None = None  # the quick scan's Image Pixel values
@@ -168,12 +170,16 @@ class Document(FileGuardMixin, EditingMixin):
         self._disk_cache: diskcache.DiskFrameCache | None = None
         self._disk_cache_tried = False
         self._last_index = -2
+        self._converted: bool | None = None  # see _needs_pydicom
         self._state_lock = threading.RLock()
 
     # ----------------------------------------------------------------- opening
     def _open(self) -> None:
         started = time.perf_counter()
-        header.open_mode_ok(self.path)
+        status = header.open_mode_ok(self.path)
+        self.file_access, self.file_access_reason = fileaccess.resolve_access(
+            self.path, self.file_access, status.st_dev
+        )
         self.recovery = _recover_journal(self.path)
         try:
             self._fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
@@ -273,7 +279,7 @@ class Document(FileGuardMixin, EditingMixin):
             return dataset
 
     def _open_mapped(self, fileobj) -> None:
-        implicit, little = self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
+        implicit, little, _ = _syntax_flags(self.transfer_syntax)
         pixel_position = fileobj.tell()
         bits = _int_or_none(self.dataset.get("BitsAllocated"))
         pixel = header.read_pixel_element_header(self.path, fileobj, implicit, little, bits)
@@ -299,7 +305,7 @@ class Document(FileGuardMixin, EditingMixin):
 
     def _open_per_frame_groups(self, fileobj) -> None:
         """Skip a large Per-frame Functional Groups Sequence; parse its items on demand."""
-        implicit, little = self.transfer_syntax.is_implicit_VR, self.transfer_syntax.is_little_endian
+        implicit, little, _ = _syntax_flags(self.transfer_syntax)
         position = fileobj.tell()
         tag, value_start, length = header.read_sequence_header(fileobj, implicit, little)
         fileobj.seek(position)
@@ -362,7 +368,7 @@ class Document(FileGuardMixin, EditingMixin):
 
     def _open_native(self, pixel: header.PixelElement) -> int:
         self._check_not_truncated_before_pixels(pixel)
-        if self.transfer_syntax.is_encapsulated:
+        if _syntax_flags(self.transfer_syntax).encapsulated:
             # Mapped as native, the compressed bytes would show as noise.
             raise UnsupportedError(
                 self.path,
@@ -414,7 +420,7 @@ class Document(FileGuardMixin, EditingMixin):
             return None  # packed or subsampled: no (frames, rows, cols, samples) view exists
         if self._pixel_bytes is None or self._mapping is None:
             return None
-        dtype = geometry.dtype.newbyteorder("<" if self.transfer_syntax.is_little_endian else ">")
+        dtype = geometry.dtype.newbyteorder("<" if _syntax_flags(self.transfer_syntax).little_endian else ">")
         flat = self._pixel_bytes[: frames * geometry.frame_nbytes].view(dtype)
         rows, cols, samples = geometry.rows, geometry.columns, geometry.samples_per_pixel
         if samples == 1:
@@ -427,7 +433,7 @@ class Document(FileGuardMixin, EditingMixin):
         self._check_not_truncated_before_pixels(pixel)
         geometry = read_geometry(self.path, self.dataset, pixel.keyword, encapsulated=True)
         self.geometry = geometry
-        if not self.transfer_syntax.is_encapsulated:
+        if not _syntax_flags(self.transfer_syntax).encapsulated:
             raise UnsupportedError(
                 self.path, f"Pixel Data has undefined length but {self.transfer_syntax.name} is not a compressed syntax"
             )
@@ -514,7 +520,8 @@ class Document(FileGuardMixin, EditingMixin):
             geometry = None
             stored = 0
             if "PixelData" in dataset:
-                geometry = read_geometry(self.path, dataset, "PixelData", self.transfer_syntax.is_encapsulated)
+                encapsulated = _syntax_flags(self.transfer_syntax).encapsulated
+                geometry = read_geometry(self.path, dataset, "PixelData", encapsulated)
                 stored = len(dataset.PixelData or b"")
         except DicomError:
             raise
@@ -564,7 +571,8 @@ class Document(FileGuardMixin, EditingMixin):
         """dtype of :meth:`frame` results (big endian for big endian files, as pydicom)."""
         if self.geometry is None:
             return None
-        if self.transfer_syntax.is_little_endian or self.is_encapsulated or self.geometry.bits_allocated <= 8:
+        little_endian = _syntax_flags(self.transfer_syntax).little_endian
+        if little_endian or self.is_encapsulated or self.geometry.bits_allocated <= 8:
             return self.geometry.dtype
         return self.geometry.dtype.newbyteorder(">")
 
@@ -690,17 +698,22 @@ class Document(FileGuardMixin, EditingMixin):
         return index
 
     def _needs_pydicom(self) -> bool:
-        """True if pydicom would change stored values (1-bit, YBR, odd OW swap)."""
-        geometry = self.geometry
-        assert geometry is not None
-        if geometry.bits_allocated == 1 or geometry.photometric_interpretation in _COLOUR_CONVERTED:
-            return True
-        return (
-            not self.transfer_syntax.is_little_endian
-            and geometry.bits_allocated == 8
-            and self.pixel_element is not None
-            and self.pixel_element.vr == "OW"
-        )
+        """True if pydicom would change stored values (1-bit, YBR, odd OW swap); fixed once opened."""
+        needs = self._converted
+        if needs is None:
+            geometry = self.geometry
+            assert geometry is not None
+            needs = self._converted = (
+                geometry.bits_allocated == 1
+                or geometry.photometric_interpretation in _COLOUR_CONVERTED
+                or (
+                    geometry.bits_allocated == 8
+                    and self.pixel_element is not None
+                    and self.pixel_element.vr == "OW"
+                    and not _syntax_flags(self.transfer_syntax).little_endian
+                )
+            )
+        return needs
 
     def _stored_frame(self, index: int) -> np.ndarray:
         assert self.frames is not None
@@ -713,7 +726,7 @@ class Document(FileGuardMixin, EditingMixin):
         assert geometry is not None and self.pixel_element is not None
         start = self.pixel_element.value_offset + index * geometry.frame_nbytes
         data = fileaccess.read_exact(self.path, self._fd, start, geometry.frame_nbytes)
-        dtype = geometry.dtype.newbyteorder("<" if self.transfer_syntax.is_little_endian else ">")
+        dtype = geometry.dtype.newbyteorder("<" if _syntax_flags(self.transfer_syntax).little_endian else ">")
         flat = np.frombuffer(data, dtype=dtype)
         rows, cols, samples = geometry.rows, geometry.columns, geometry.samples_per_pixel
         if samples == 1:
@@ -853,6 +866,18 @@ def _int_or_none(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+class SyntaxFlags(NamedTuple):
+    implicit_vr: bool
+    little_endian: bool
+    encapsulated: bool
+
+
+@functools.lru_cache(maxsize=64)
+def _syntax_flags(syntax: pydicom.uid.UID) -> SyntaxFlags:
+    """A transfer syntax's encoding, looked up once (pydicom's UID properties each cost ~0.5 us)."""
+    return SyntaxFlags(syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_encapsulated)
 
 
 _DECODERS: dict[str, Any] = {}

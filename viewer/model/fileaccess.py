@@ -52,12 +52,13 @@ def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str:
 _FSTYPE_BY_DEVICE: dict[int, str] = {}
 
 
-def _filesystem_type_cached(path: str) -> str:
+def _filesystem_type_cached(path: str, device: int | None = None) -> str:
     """:func:`filesystem_type`, remembered per device (reading /proc/mounts costs ~0.1 ms an open)."""
-    try:
-        device = os.stat(path).st_dev
-    except OSError:
-        return filesystem_type(path)
+    if device is None:
+        try:
+            device = os.stat(path).st_dev
+        except OSError:
+            return filesystem_type(path)
     if device not in _FSTYPE_BY_DEVICE:
         _FSTYPE_BY_DEVICE[device] = filesystem_type(path)
     return _FSTYPE_BY_DEVICE[device]
@@ -68,15 +69,18 @@ def is_risky_filesystem(fstype: str) -> bool:
     return fstype in NETWORK_FILESYSTEMS or fstype.startswith("fuse")
 
 
-def resolve_access(path: str, requested: str = AUTOMATIC) -> tuple[str, str]:
-    """(mode, reason): MEMORY_MAP or READ, and why, for a user to read."""
+def resolve_access(path: str, requested: str = AUTOMATIC, device: int | None = None) -> tuple[str, str]:
+    """(mode, reason): MEMORY_MAP or READ, and why, for a user to read.
+
+    `device` is the file's ``st_dev`` if the caller has it (saves a ``stat``).
+    """
     if requested not in FILE_ACCESS_CHOICES:
         raise ValueError(f"file access must be one of {', '.join(FILE_ACCESS_CHOICES)}, not {requested!r}")
     if requested == MEMORY_MAP:
         return MEMORY_MAP, "memory-mapped (chosen in Settings)"
     if requested == READ:
         return READ, "read with preadv (chosen in Settings)"
-    fstype = _filesystem_type_cached(path)
+    fstype = _filesystem_type_cached(path, device)
     if is_risky_filesystem(fstype):
         return READ, f"read with preadv: the file is on a {fstype} file system, where mapping is unsafe"
     return MEMORY_MAP, f"memory-mapped ({fstype or 'local'} file system)"

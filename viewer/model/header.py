@@ -491,8 +491,12 @@ def _read_sequence(dataset: Dataset, raw: RawDataElement):
         return None
 
 
-def open_mode_ok(path: str) -> None:
-    """Raise a DicomError if `path` is not a regular readable file."""
+def open_mode_ok(path: str) -> os.stat_result:
+    """The file's status; a DicomError if `path` is not a regular file.
+
+    ``stat`` before ``open``: opening a FIFO would block, and opening some
+    devices has side effects.
+    """
     try:
         status = os.stat(path)
     except FileNotFoundError as exc:
@@ -505,6 +509,7 @@ def open_mode_ok(path: str) -> None:
         raise DicomError(path, "is a folder, not a DICOM file")
     if not stat.S_ISREG(status.st_mode):
         raise DicomError(path, "is not a regular file")
+    return status
 
 
 def empty_dataset_like(dataset: Dataset) -> bool:

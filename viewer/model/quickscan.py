@@ -30,7 +30,7 @@ same offset (a test checks that against every real file in the test data).
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import re
 
@@ -43,16 +43,16 @@ HEAD_BYTES = 16 << 10
 PER_FRAME_TAG = 0x52009230
 _PLAIN_SYNTAXES = {str(uid): uid for uid in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)}
 IMAGE_PIXEL = {
-    0x00280002: ("SamplesPerPixel", "US"),
-    0x00280004: ("PhotometricInterpretation", "CS"),
-    0x00280006: ("PlanarConfiguration", "US"),
-    0x00280008: ("NumberOfFrames", "IS"),
-    0x00280010: ("Rows", "US"),
-    0x00280011: ("Columns", "US"),
-    0x00280100: ("BitsAllocated", "US"),
-    0x00280101: ("BitsStored", "US"),
-    0x00280102: ("HighBit", "US"),
-    0x00280103: ("PixelRepresentation", "US"),
+    0x00280002: ("SamplesPerPixel", b"US"),
+    0x00280004: ("PhotometricInterpretation", b"CS"),
+    0x00280006: ("PlanarConfiguration", b"US"),
+    0x00280008: ("NumberOfFrames", b"IS"),
+    0x00280010: ("Rows", b"US"),
+    0x00280011: ("Columns", b"US"),
+    0x00280100: ("BitsAllocated", b"US"),
+    0x00280101: ("BitsStored", b"US"),
+    0x00280102: ("HighBit", b"US"),
+    0x00280103: ("PixelRepresentation", b"US"),
 }
 """The elements :func:`viewer.model.geometry.read_geometry` reads: keyword and the only VR accepted."""
 _HEADER_BYTES = {vr: 12 if vr in _EXPLICIT_LONG_VRS else 8 for vr in _VALID_VRS}
@@ -68,8 +68,7 @@ _unpack_short = struct.Struct("<H").unpack_from
 _unpack_long = struct.Struct("<I").unpack_from
 
 
-@dataclass(frozen=True)
-class QuickHeader:
+class QuickHeader(NamedTuple):
     """What :func:`scan` found.
 
     Attributes
@@ -135,24 +134,19 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
             if group < 0x0008 or length > limit or tag == PER_FRAME_TAG:
                 return None  # zeroed bytes, the file meta again, a sequence, a value to map: the full path
             wanted = IMAGE_PIXEL.get(tag)
-            if wanted is not None and not _keep(head, position + size, length, vr_bytes, wanted, image):
-                return None
+            if wanted is not None:
+                keyword, expected_vr = wanted
+                if vr_bytes is not None and vr_bytes != expected_vr:
+                    return None
+                if expected_vr == b"US" and length == 2 and position + size + 2 <= end:  # most of them
+                    image[keyword] = _unpack_short(head, position + size)[0]
+                else:
+                    decoded = _decode(head[position + size : position + size + length], expected_vr)
+                    if decoded is None or position + size + length > end:
+                        return None
+                    image[keyword] = decoded
         position += size + length
     return None  # the header goes on past the bytes read
-
-
-def _keep(
-    head: bytes, value: int, length: int, vr_bytes: bytes | None, wanted: tuple[str, str], image: dict[str, int | str]
-) -> bool:
-    """Decode one Image Pixel value into `image`; False if it is not plainly well-formed."""
-    keyword, expected_vr = wanted
-    if value + length > len(head) or vr_bytes not in (None, expected_vr.encode()):
-        return False
-    decoded = _decode(head[value : value + length], expected_vr)
-    if decoded is None:
-        return False
-    image[keyword] = decoded
-    return True
 
 
 def _scan_meta(head: bytes) -> tuple[int, str | None]:
@@ -183,13 +177,13 @@ def _scan_meta(head: bytes) -> tuple[int, str | None]:
     return position, None
 
 
-def _decode(value: bytes, vr: str) -> int | str | None:
-    """A single well-formed US, IS or CS value; None for anything else (empty, multi-valued, odd)."""
-    if vr == "US":
-        return _unpack_short(value)[0] if len(value) == 2 else None
-    if vr == "IS":
+def _decode(value: bytes, vr: bytes) -> int | str | None:
+    """A single well-formed IS or CS value; None for anything else (empty, multi-valued, odd)."""
+    if vr == b"IS":
         return int(value) if _INTEGER_STRING.fullmatch(value) else None
-    return value.strip(b" ").decode("ascii") if _CODE_STRING.fullmatch(value) else None
+    if vr == b"CS":
+        return value.strip(b" ").decode("ascii") if _CODE_STRING.fullmatch(value) else None
+    return None  # a US of other than one value
 
 
 def _pixel(
