@@ -97,3 +97,35 @@ def test_read_only_session_never_changes_the_file(tmp_path):
         for index in range(doc.num_frames):
             doc.frame(index)
     assert hashlib.sha256(open(path, "rb").read()).hexdigest() == digest
+
+
+def _grey_cine_with_regions(path, photometric: str, slope: float = 1.0):
+    """A small 8-bit grey ultrasound cine with one region (rows 2-5, columns 3-8)."""
+    from viewer.model.synthetic import write_cine
+
+    write_cine(path, frames=2, rows=10, columns=12, bits_allocated=8, kind="us", ultrasound_regions=[(3, 2, 8, 5)])
+    dataset = pydicom.dcmread(path)
+    dataset.PhotometricInterpretation = photometric
+    dataset.RescaleSlope, dataset.RescaleIntercept = slope, 0
+    dataset.save_as(path)
+    return path
+
+
+@pytest.mark.parametrize("photometric, slope, black", [
+    ("MONOCHROME2", 1.0, 0),
+    ("MONOCHROME1", 1.0, 255),  # 0 would be white: a white box where the burned-in text was
+    ("MONOCHROME2", -1.0, 255),
+    ("MONOCHROME1", -1.0, 0),
+])
+def test_masking_outside_regions_fills_black(tmp_path, photometric, slope, black):
+    path = _grey_cine_with_regions(tmp_path / "cine.dcm", photometric, slope)
+    with open_document(path) as doc:
+        assert doc.black_value == black
+        doc.set_writable(True)
+        doc.mask_outside_ultrasound_regions()
+        doc.save()
+    inside = np.zeros((10, 12), bool)
+    inside[2:6, 3:9] = True
+    for index in range(2):
+        after = pixel_array(path, index=index)
+        assert (after[~inside] == black).all()

@@ -13,6 +13,7 @@ from viewer.ui.edit_tools import (
     CUSTOM,
     FRAME_RANGE,
     MAXIMUM,
+    BLACK,
     MINIMUM,
     ZERO,
     EditOptions,
@@ -65,6 +66,12 @@ def canvas():
 ])
 def test_fill_values_follow_bits_stored_and_sign(pixel_format, expected):
     assert tuple(fill_value(kind, pixel_format) for kind in (MINIMUM, ZERO, MAXIMUM)) == expected
+
+
+def test_black_is_the_default_fill_and_the_documents_darkest_value():
+    assert EditOptions().fill == BLACK
+    assert fill_value(BLACK, PixelFormat(12, False, 1, black=4095)) == 4095  # MONOCHROME1
+    assert fill_value(BLACK, PixelFormat(16, True, 1, black=-32768)) == -32768
 
 
 def test_custom_values_are_clipped_and_given_per_channel():

@@ -231,8 +231,28 @@ class EditingMixin:
             return None
         return ~deid.inside_regions(regions, self.geometry.rows, self.geometry.columns)
 
-    def mask_outside_ultrasound_regions(self, value: Any = 0, frames: Any = None) -> None:
+    @property
+    def black_value(self) -> int:
+        """The stored value shown darkest: the smallest, or the largest for MONOCHROME1.
+
+        A negative Rescale Slope (of the first frame) turns it around once more.
+        What a mask should hold to hide burned-in text: 0 is white in a
+        MONOCHROME1 image. For colour images, 0 in every channel.
+        """
+        if self.geometry is None:
+            return 0
+        low, high = self.geometry.stored_limits
+        if self.geometry.samples_per_pixel > 1:
+            return 0
+        darkest_is_high = self.geometry.photometric_interpretation == "MONOCHROME1"
+        if self.num_frames and self.rescale(0)[0] < 0:
+            darkest_is_high = not darkest_is_high
+        return high if darkest_is_high else low
+
+    def mask_outside_ultrasound_regions(self, value: Any = None, frames: Any = None) -> None:
         """Set every pixel outside the ultrasound regions to `value` (pending until save).
+
+        `value` defaults to :attr:`black_value`.
 
         Raises
         ------
@@ -242,7 +262,8 @@ class EditingMixin:
         mask = self.outside_regions_mask()
         if mask is None:
             raise UnsupportedError(self.path, "the file has no Sequence of Ultrasound Regions to keep")
-        self.apply_mask(mask, value, frames, label="Mask outside ultrasound regions")
+        self.apply_mask(mask, self.black_value if value is None else value, frames,
+                        label="Mask outside ultrasound regions")
 
     @property
     def burned_in_annotation(self) -> str:

@@ -60,6 +60,11 @@ class PixelGeometry:
         return self.bits_allocated - self.bits_stored
 
     @property
+    def stored_limits(self) -> tuple[int, int]:
+        """The smallest and largest stored value (:func:`stored_limits`)."""
+        return stored_limits(self.bits_stored, bool(self.pixel_representation))
+
+    @property
     def frame_nbytes(self) -> int:
         """Bytes of one native frame (for 1-bit data, rounded up)."""
         return (self.frame_bits + 7) // 8
@@ -83,6 +88,17 @@ class PixelGeometry:
             return np.dtype("uint8")
         kind = "i" if self.pixel_representation else "u"
         return np.dtype(f"{kind}{self.bits_allocated // 8}")
+
+
+def stored_limits(bits_stored: int, signed: bool) -> tuple[int, int]:
+    """The smallest and largest value Bits Stored allows (two's complement if signed).
+
+    Bits Stored rather than the dtype: pydicom masks (or sign-extends) the
+    unused high bits, so a 12-bit file's maximum is 4095, not 65535.
+    """
+    if signed:
+        return -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
+    return 0, (1 << bits_stored) - 1
 
 
 def read_geometry(path: str, dataset: Dataset, pixel_keyword: str, encapsulated: bool) -> PixelGeometry:

@@ -26,6 +26,7 @@ from viewer.model import shapes
 from viewer.ui.edit_controller import EditController
 from viewer.ui.edit_tools import (
     CUSTOM,
+    BLACK,
     FILL_LABELS,
     FRAME_RANGE,
     MAXIMUM,
@@ -153,6 +154,7 @@ class EditPanel(QDockWidget):
         """Rebuild the custom value boxes (one per channel) and show the limits in the fill menu."""
         low, high = pixel_format.limits
         with QSignalBlocker(self.fill):
+            self.fill.setItemText(self.fill.findData(BLACK), f"{FILL_LABELS[BLACK]} ({pixel_format.black})")
             self.fill.setItemText(self.fill.findData(MINIMUM), f"{FILL_LABELS[MINIMUM]} ({low})")
             self.fill.setItemText(self.fill.findData(MAXIMUM), f"{FILL_LABELS[MAXIMUM]} ({high})")
         for spin in self.custom:

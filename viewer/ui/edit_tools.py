@@ -26,13 +26,14 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from viewer.model import shapes
+from viewer.model.geometry import stored_limits
 
 NAVIGATE, BRUSH, LINE, RECTANGLE, POLYGON = "navigate", "brush", "line", "rectangle", "polygon"
 TOOLS = (NAVIGATE, BRUSH, LINE, RECTANGLE, POLYGON)
 TOOL_LABELS = {NAVIGATE: "Navigate", BRUSH: "Brush", LINE: "Line", RECTANGLE: "Rectangle", POLYGON: "Polygon"}
 
-MINIMUM, ZERO, MAXIMUM, CUSTOM = "minimum", "zero", "maximum", "custom"
-FILL_LABELS = {MINIMUM: "Minimum", ZERO: "Zero", MAXIMUM: "Maximum", CUSTOM: "Custom"}
+BLACK, MINIMUM, ZERO, MAXIMUM, CUSTOM = "black", "minimum", "zero", "maximum", "custom"
+FILL_LABELS = {BLACK: "Black", MINIMUM: "Minimum", ZERO: "Zero", MAXIMUM: "Maximum", CUSTOM: "Custom"}
 
 CURRENT_FRAME, FRAME_RANGE, ALL_FRAMES = "current", "range", "all"
 SCOPE_LABELS = {CURRENT_FRAME: "Current frame", FRAME_RANGE: "Frame range", ALL_FRAMES: "All frames"}
@@ -51,6 +52,7 @@ class EditOptions:
     line_width : int
         Pixels.
     fill : str
+        :data:`BLACK` (the value shown darkest: the maximum for MONOCHROME1),
         :data:`MINIMUM`, :data:`ZERO`, :data:`MAXIMUM` or :data:`CUSTOM`.
     custom : tuple of int
         The custom value, one per sample (three for RGB).
@@ -64,7 +66,7 @@ class EditOptions:
 
     brush_radius: int = 5
     line_width: int = 3
-    fill: str = MINIMUM
+    fill: str = BLACK
     custom: tuple[int, ...] = (0,)
     scope: str = CURRENT_FRAME
     first: int = 0
@@ -77,34 +79,33 @@ class EditOptions:
 
 @dataclass(frozen=True)
 class PixelFormat:
-    """What values a document's pixels can hold: Bits Stored, signedness, samples."""
+    """What values a document's pixels can hold: Bits Stored, signedness, samples, and which is black."""
 
     bits_stored: int = 8
     signed: bool = False
     samples: int = 1
+    black: int = 0
 
     @classmethod
     def of(cls, document) -> "PixelFormat":
         geometry = document.geometry if document is not None else None
         if geometry is None:
             return cls()
-        return cls(geometry.bits_stored, bool(geometry.pixel_representation), geometry.samples_per_pixel)
+        return cls(
+            geometry.bits_stored, bool(geometry.pixel_representation), geometry.samples_per_pixel, document.black_value
+        )
 
     @property
     def limits(self) -> tuple[int, int]:
-        """The smallest and largest value Bits Stored allows (two's complement if signed).
-
-        Bits Stored rather than the dtype: pydicom masks (or sign-extends) the
-        unused high bits, so a 12-bit file's maximum is 4095, not 65535.
-        """
-        if self.signed:
-            return -(1 << (self.bits_stored - 1)), (1 << (self.bits_stored - 1)) - 1
-        return 0, (1 << self.bits_stored) - 1
+        """The smallest and largest value Bits Stored allows (:func:`viewer.model.geometry.stored_limits`)."""
+        return stored_limits(self.bits_stored, self.signed)
 
 
 def fill_value(fill: str, pixel_format: PixelFormat, custom: Sequence[int] = (0,)) -> int | tuple[int, ...]:
     """The value a fill choice stands for: a number, or one per sample for a custom colour."""
     low, high = pixel_format.limits
+    if fill == BLACK:
+        return pixel_format.black
     if fill == MINIMUM:
         return low
     if fill == MAXIMUM:
