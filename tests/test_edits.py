@@ -346,6 +346,20 @@ def test_save_writes_the_edits_and_nothing_else(opened, kind):
     np.testing.assert_array_equal(pixel_array(item.path, index=1)[mask_a], np.broadcast_to(value_for(item, 1), reference[1][mask_a].shape))
 
 
+def test_save_reports_progress_in_frames_journaled_then_written(opened, monkeypatch):
+    import viewer.model.edits as edits_module
+
+    monkeypatch.setattr(edits_module, "_SAVE_BATCH_BYTES", 1)  # a batch per frame
+    item = opened()
+    frame_count, rows, cols = item.pixels.shape
+    item.session.apply_mask(blob_mask((rows, cols)), 9, range(3, frame_count), label="Mask")
+    edited = frame_count - 3
+    calls = []
+    item.session.save(progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(done, 2 * edited) for done in range(1, 2 * edited + 1)]
+    assert (pixel_array(item.path, index=frame_count - 1)[blob_mask((rows, cols))] == 9).all()
+
+
 def test_saving_nothing_writes_nothing(opened):
     item = opened()
     before = os.stat(item.path).st_mtime_ns

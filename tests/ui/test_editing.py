@@ -11,6 +11,7 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -20,7 +21,7 @@ import pydicom  # noqa: E402
 import pytest  # noqa: E402
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox, QPushButton  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton  # noqa: E402
 
 from viewer.model import shapes  # noqa: E402
 from viewer.model.synthetic import write_cine  # noqa: E402
@@ -290,6 +291,27 @@ def test_rgb_custom_value_per_channel(qtbot, window, tmp_path):
 
 
 # --------------------------------------------------------------------- save
+def test_save_shows_its_progress(qtbot, window, cine, monkeypatch):
+    document = open_and_wait(qtbot, window, cine, writable=True)
+    choose(window, edit_tools.RECTANGLE, scope=edit_tools.ALL_FRAMES, fill=edit_tools.CUSTOM, custom=(4321,))
+    drag(qtbot, window, [(2, 3), (6, 9), (8, 12)])
+    release = threading.Event()
+    real_save = document.save
+
+    def slow_save(progress=None):
+        progress(3, 8)
+        release.wait(10)
+        real_save(progress=progress)
+
+    monkeypatch.setattr(document, "save", slow_save)
+    window.save_action.trigger()
+    dialog = window.findChild(QProgressDialog, "SaveProgress")
+    qtbot.waitUntil(lambda: dialog.maximum() == 8 and dialog.value() == 3, timeout=5000)
+    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+        release.set()
+    assert not document.dirty
+
+
 def test_save_writes_the_file_and_clears_the_star(qtbot, window, cine):
     document = open_and_wait(qtbot, window, cine, writable=True)
     choose(window, edit_tools.RECTANGLE, scope=edit_tools.ALL_FRAMES, fill=edit_tools.CUSTOM, custom=(4321,))

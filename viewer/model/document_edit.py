@@ -11,7 +11,7 @@ until :meth:`EditingMixin.save` writes them through the rollback journal.
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -183,10 +183,11 @@ class EditingMixin:
         """The :class:`~viewer.model.edits.EditSession` in read/write mode, else None."""
         return self._edits
 
-    def save(self) -> None:
+    def save(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Write pending edits into the file through the rollback journal.
 
-        May run on a worker thread. While it writes, frame fetches and the
+        ``progress(done, total)`` is called after each batch (see
+        :meth:`viewer.model.edits.EditSession.save`). May run on a worker thread. While it writes, frame fetches and the
         file watcher's checks on other threads must not take the file's new
         modification time for another program's change; nor afterwards, also
         when the save failed and was rolled back (which writes too).
@@ -194,7 +195,7 @@ class EditingMixin:
         edits = self._require_edits()
         self._saving = True
         try:
-            edits.save()
+            edits.save(progress=progress)
         except FileChangedError:
             raise  # another program's change: keep reporting it
         except BaseException:

@@ -457,7 +457,12 @@ class EditSession:
         self.changed.emit(frames.as_sequence())
 
     # ------------------------------------------------------------------- save
-    def save(self, *, _step_hook: Callable[[str], None] | None = None) -> journal.SaveStats:
+    def save(
+        self,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        _step_hook: Callable[[str], None] | None = None,
+    ) -> journal.SaveStats:
         """Write the pending edits into the file through the rollback journal.
 
         An open stroke is committed first. Afterwards :attr:`dirty` is False and
@@ -465,6 +470,9 @@ class EditSession:
 
         Parameters
         ----------
+        progress : callable, optional
+            ``progress(done, total)`` after each batch, in frames: each edited
+            frame counts twice, once journaled and once written.
         _step_hook : callable, optional
             For tests: called with each step name in :data:`journal.SAVE_STEPS`.
 
@@ -487,8 +495,9 @@ class EditSession:
             return journal.SaveStats(regions=0, bytes_written=0, journal_bytes=0)
         self._check_file_unchanged()
         frames = self._pending_frames()
+        batches = self._region_batches if progress is None else self._reporting_batches(progress)
         try:
-            stats = journal.journaled_write(self.path, self._fd, self._region_batches, step_hook=_step_hook)
+            stats = journal.journaled_write(self.path, self._fd, batches, step_hook=_step_hook)
         except BaseException:
             # Our own writes and rollback changed the mtime: that is not another program's change.
             self._identity = journal.FileIdentity.of_fd(self._fd)
@@ -534,15 +543,39 @@ class EditSession:
             return
         raise FileChangedError(self.path, f"{problem}; nothing was saved and your edits are still pending")
 
-    def _region_batches(self, contents: str) -> Iterator[journal.RegionBatch]:
-        """The changed byte ranges with their ``"original"`` or ``"final"`` bytes, in bounded batches."""
+    def _reporting_batches(self, progress: Callable[[int, int], None]) -> Callable[[str], Iterator[Any]]:
+        """:meth:`_region_batches` calling ``progress(done, total)`` as each batch is done with."""
+        total = 2 * self._edited_frames().size
+
+        def batches(contents: str) -> Iterator[journal.RegionBatch]:
+            done = 0 if contents == "original" else total // 2
+            for batch, frame_count in self._region_batches(contents, counted=True):
+                yield batch  # resumed once the journal has written it
+                done += frame_count
+                progress(done, total)
+
+        return batches
+
+    def _edited_frames(self) -> np.ndarray:
+        """The indices of the frames pending mask operations change."""
+        ops = self._pending_mask_ops()
+        if not ops:
+            return np.zeros(0, dtype=np.int64)
+        return FrameSelection.union(op.frames for op in ops).as_array()
+
+    def _region_batches(self, contents: str, counted: bool = False) -> Iterator[Any]:
+        """The changed byte ranges with their ``"original"`` or ``"final"`` bytes, in bounded batches.
+
+        With `counted`, ``(batch, number of frames in it)`` pairs.
+        """
         patches = [op for op in self._pending_ops() if isinstance(op, HeaderPatch)]
         if patches:
-            yield _header_batch(self._fd, patches, contents)
+            batch = _header_batch(self._fd, patches, contents)
+            yield (batch, 0) if counted else batch
         ops = self._pending_mask_ops()
         if not ops:
             return
-        edited = FrameSelection.union(op.frames for op in ops).as_array()
+        edited = self._edited_frames()
         touches = np.stack([op.frames.contains_array(edited) for op in ops])
         # Consecutive frames touched by the same operations share a box and a byte layout.
         starts = np.flatnonzero(np.any(touches[:, 1:] != touches[:, :-1], axis=0)) + 1
@@ -554,9 +587,10 @@ class EditSession:
             for chunk in range(first, stop, per_batch):
                 indices = edited[chunk:min(stop, chunk + per_batch)]
                 if contents == "original":
-                    yield layout.original(self._frames, indices)
+                    batch = layout.original(self._frames, indices)
                 else:
-                    yield layout.final(self._frames, self._fd, indices, group_ops)
+                    batch = layout.final(self._frames, self._fd, indices, group_ops)
+                yield (batch, indices.size) if counted else batch
 
     def _layout(self, box: tuple[int, int, int, int]) -> _BoxLayout:
         layout = self._layouts.get(box)

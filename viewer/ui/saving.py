@@ -23,7 +23,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
 from viewer.model import DicomError, FileChangedError
 from viewer.ui.error_dialog import show_error, write_log
 from viewer.ui.viewer_state import ViewerState
-from viewer.ui.workers import Task, run_in_background
+from viewer.ui.workers import Cancelled, Task, run_in_background
 
 TITLE = "Cinemap"
 
@@ -87,9 +87,10 @@ class SaveController(QObject):
         self._succeeded = False
         self._dialog = self._busy_dialog(os.path.basename(document.path))
         self._task = run_in_background(
-            lambda _progress: document.save(),
+            lambda progress: document.save(progress=_never_cancelled(progress)),
             on_success=lambda _result: self._on_done(document, None, ""),
             on_failure=lambda exc, trace: self._on_done(document, exc, trace),
+            on_progress=self._show_progress,
             context=self,
         )
         if not wait:
@@ -112,6 +113,12 @@ class SaveController(QObject):
         dialog.setMinimumDuration(0)
         dialog.open()
         return dialog
+
+    def _show_progress(self, done: int, total: int) -> None:
+        """Frames journaled and written so far, of twice the edited frames."""
+        if self._dialog is not None and total > 0:
+            self._dialog.setMaximum(total)
+            self._dialog.setValue(min(done, total - 1))  # the dialog closes itself at the maximum
 
     def _on_done(self, document, exc: BaseException | None, trace: str) -> None:
         self._task = None
@@ -198,3 +205,20 @@ class SaveController(QObject):
             document.revert()
             return True
         return False
+
+
+def _never_cancelled(progress):
+    """`progress` without its :class:`Cancelled`: a save, once started, finishes (or rolls back) on its own.
+
+    The task's progress raises Cancelled when its window is gone; stopping a
+    save midway for that would only turn it into a rollback.
+    """
+
+    def report(done: int, total: int) -> None:
+        try:
+            progress(done, total)
+        except Cancelled:
+            pass
+
+    return report
+
