@@ -46,13 +46,12 @@ import numpy as np
 from viewer.model import journal
 from viewer.model.errors import FileChangedError, ReadOnlyError
 from viewer.model.events import Signal
+from viewer.model.save_layout import BoxLayout, header_batch
 
 __all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
 
 # Bytes of pixel data gathered per save batch; bounds the save's memory.
 _SAVE_BATCH_BYTES = 8 << 20
-# Runs of changed bytes at most this far apart are written with one pwrite.
-_WRITE_GAP = 4096
 
 
 class FrameSelection:
@@ -287,7 +286,7 @@ class EditSession:
         self._done: list[_Step] = []
         self._undone: list[_Step] = []
         self._stroke: _Stroke | None = None
-        self._layouts: dict[tuple[int, int, int, int], _BoxLayout] = {}
+        self._layouts: dict[tuple[int, int, int, int], BoxLayout] = {}
         self.changed = Signal()
 
     # ------------------------------------------------------------------ state
@@ -570,7 +569,7 @@ class EditSession:
         """
         patches = [op for op in self._pending_ops() if isinstance(op, HeaderPatch)]
         if patches:
-            batch = _header_batch(self._fd, patches, contents)
+            batch = header_batch(self._fd, patches, contents)
             yield (batch, 0) if counted else batch
         ops = self._pending_mask_ops()
         if not ops:
@@ -592,132 +591,13 @@ class EditSession:
                     batch = layout.final(self._frames, self._fd, indices, group_ops)
                 yield (batch, indices.size) if counted else batch
 
-    def _layout(self, box: tuple[int, int, int, int]) -> _BoxLayout:
+    def _layout(self, box: tuple[int, int, int, int]) -> BoxLayout:
         layout = self._layouts.get(box)
         if layout is None:
             if len(self._layouts) > 64:
                 self._layouts.clear()
-            layout = self._layouts[box] = _BoxLayout(self._frames, self.pixel_offset, box)
+            layout = self._layouts[box] = BoxLayout(self._frames, self.pixel_offset, box)
         return layout
-
-
-class _BoxLayout:
-    """Where the pixels of one bounding box lie in every frame's bytes.
-
-    The box's elements sorted by file offset form runs of adjacent bytes: one
-    per row for interleaved data, one per row and sample plane for planar
-    configuration 1, one for the whole box when it spans full rows. The runs
-    are what the journal saves. For writing, runs less than a page apart are
-    joined into spans, the bytes between them rewritten unchanged: the kernel
-    writes whole pages anyway, and one large ``pwrite`` is much cheaper than
-    hundreds of small ones.
-    """
-
-    def __init__(self, frames: np.ndarray, pixel_offset: int, box: tuple[int, int, int, int]) -> None:
-        top, bottom, left, right = box
-        self.box = box
-        self.frame_stride = frames.strides[0]
-        self.pixel_offset = pixel_offset
-        itemsize = frames.dtype.itemsize
-        offsets = np.arange(top, bottom)[:, None] * frames.strides[1] + np.arange(left, right) * frames.strides[2]
-        if frames.ndim == 4:
-            offsets = offsets[..., None] + np.arange(frames.shape[3]) * frames.strides[3]
-        offsets = offsets.ravel().astype(np.int64)
-        order = np.argsort(offsets, kind="stable")
-        ordered = offsets[order]
-        # None when the box's C order already is file order (no gather needed).
-        self.order = None if np.array_equal(order, np.arange(order.size)) else order
-        run_starts = np.concatenate(([0], np.flatnonzero(np.diff(ordered) != itemsize) + 1))
-        self.run_offsets = ordered[run_starts]
-        self.run_lengths = np.diff(np.concatenate((run_starts, [ordered.size]))) * itemsize
-        self.nbytes = int(ordered.size * itemsize)
-        self._join_runs()
-
-    def _join_runs(self) -> None:
-        run_ends = self.run_offsets + self.run_lengths
-        opens_span = np.concatenate(([True], self.run_offsets[1:] - run_ends[:-1] > _WRITE_GAP))
-        first_runs = np.flatnonzero(opens_span)
-        last_runs = np.concatenate((first_runs[1:] - 1, [self.run_offsets.size - 1]))
-        self.span_offsets = self.run_offsets[first_runs]
-        self.span_lengths = run_ends[last_runs] - self.span_offsets
-        self.span_bytes = int(self.span_lengths.sum())
-        if self.span_bytes == self.nbytes:
-            self.scatter = None  # spans are the runs: nothing in between to fill
-            return
-        span_of_run = np.cumsum(opens_span) - 1
-        span_positions = np.concatenate(([0], np.cumsum(self.span_lengths)[:-1]))
-        run_positions = span_positions[span_of_run] + self.run_offsets - self.span_offsets[span_of_run]
-        run_firsts = np.concatenate(([0], np.cumsum(self.run_lengths)[:-1]))
-        # (position in a frame's concatenated spans, position in its changed bytes, length) of each run.
-        self.scatter = list(zip(run_positions.tolist(), run_firsts.tolist(), self.run_lengths.tolist()))
-
-    def original(self, frames: np.ndarray, indices: np.ndarray) -> journal.RegionBatch:
-        """The runs of frames `indices` with their current bytes (for the journal)."""
-        offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.run_offsets).ravel()
-        lengths = np.tile(self.run_lengths, indices.size)
-        return journal.RegionBatch.merged(offsets, lengths, self._file_order(self._box_pixels(frames, indices)))
-
-    def final(self, frames: np.ndarray, fd: int, indices: np.ndarray, ops: list[MaskOp]) -> journal.RegionBatch:
-        """The spans of frames `indices` with `ops` applied (for the in-place write)."""
-        top, _bottom, left, _right = self.box
-        pixels = self._box_pixels(frames, indices)
-        for op in ops:
-            op.paint(pixels, top, left)
-        changed = self._file_order(pixels)
-        frame_offsets = self.pixel_offset + indices * self.frame_stride
-        offsets = (frame_offsets[:, None] + self.span_offsets).ravel()
-        lengths = np.tile(self.span_lengths, indices.size)
-        if self.scatter is None:
-            return journal.RegionBatch.merged(offsets, lengths, changed)
-        spans = np.empty((indices.size, self.span_bytes), np.uint8)
-        for offset, length, piece in zip(offsets.tolist(), lengths.tolist(), _pieces(spans, lengths)):
-            journal.pread_into(fd, piece, offset)
-        changed = changed.reshape(indices.size, self.nbytes)
-        for span_position, changed_position, length in self.scatter:
-            spans[:, span_position:span_position + length] = changed[:, changed_position:changed_position + length]
-        return journal.RegionBatch.merged(offsets, lengths, spans.ravel())
-
-    def _box_pixels(self, frames: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        top, bottom, left, right = self.box
-        if indices[-1] - indices[0] == indices.size - 1:  # consecutive: a slice, not a gather
-            return np.array(frames[indices[0]:indices[-1] + 1, top:bottom, left:right], order="C")
-        return frames[:, top:bottom, left:right][indices]
-
-    def _file_order(self, pixels: np.ndarray) -> np.ndarray:
-        flat = pixels.reshape(pixels.shape[0], -1)
-        if self.order is not None:
-            flat = flat[:, self.order]
-        return np.ascontiguousarray(flat).view(np.uint8).ravel()
-
-
-def _pieces(buffer: np.ndarray, lengths: np.ndarray) -> Iterator[memoryview]:
-    view = memoryview(buffer.reshape(-1))
-    position = 0
-    for length in lengths.tolist():
-        yield view[position:position + length]
-        position += length
-
-
-def _header_batch(fd: int, patches: list[HeaderPatch], contents: str) -> journal.RegionBatch:
-    """Header patches merged into ranges (later patches win where they overlap)."""
-    spans = sorted((patch.offset, patch.offset + len(patch.data)) for patch in patches)
-    merged: list[list[int]] = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    data = bytearray()
-    for start, end in merged:
-        piece = bytearray(journal.pread_exact(fd, end - start, start))
-        if contents == "final":
-            for patch in patches:
-                if start <= patch.offset < end:
-                    piece[patch.offset - start:patch.offset - start + len(patch.data)] = patch.data
-        data += piece
-    offsets = np.array([start for start, _end in merged], np.int64)
-    lengths = np.array([end - start for start, end in merged], np.int64)
-    return journal.RegionBatch(offsets, lengths, np.frombuffer(bytes(data), np.uint8))
 
 
 def _union_box(ops: list[MaskOp]) -> tuple[int, int, int, int]:
