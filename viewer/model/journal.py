@@ -108,6 +108,7 @@ _CRC = struct.Struct("<I")
 _RECORD = struct.Struct("<QII")
 _TRAILER = struct.Struct("<QQI8s")
 _IO_CHUNK = 4 << 20
+_REPLAY_GAP = 4096  # records at most this far apart are restored with one pwrite (see _replay)
 
 _UNCHANGED = "the file is unchanged and your edits are still pending"
 _RESTORED = "the original bytes were restored from the journal: the file is unchanged and your edits are still pending"
@@ -514,8 +515,38 @@ def _verify(journal: _Journal, journal_fd: int, path: str, file_size: int) -> No
 
 
 def _replay(journal: _Journal, journal_fd: int, file_fd: int) -> None:
-    for offset, _length, _crc, original in _records(journal, journal_fd):
-        pwrite_all(file_fd, original, offset)
+    """Write every record's original bytes back, records less than a page apart as one span.
+
+    A masked rectangle journals one record per row and frame: 480,000 rows
+    took 480,000 ``pwrite`` calls (1.9 s of a 3.3 s recovery). The bytes
+    between such records were never changed by the save (its write pass
+    rewrites them with the values it read), so a span is read from the file,
+    the records are laid over it and it is written back with one call.
+    """
+    pieces: list[tuple[int, bytes]] = []
+    span_end = 0
+    for offset, length, _crc, original in _records(journal, journal_fd):
+        if pieces and not (span_end <= offset <= span_end + _REPLAY_GAP and
+                           offset + length - pieces[0][0] <= _IO_CHUNK):
+            _write_span(file_fd, pieces)
+            pieces = []
+        pieces.append((offset, original))
+        span_end = offset + length
+    if pieces:
+        _write_span(file_fd, pieces)
+
+
+def _write_span(file_fd: int, pieces: list[tuple[int, bytes]]) -> None:
+    """Write ascending, non-overlapping `pieces` (offset, bytes) with one ``pwrite``."""
+    start = pieces[0][0]
+    if len(pieces) == 1:
+        pwrite_all(file_fd, pieces[0][1], start)
+        return
+    end = pieces[-1][0] + len(pieces[-1][1])
+    span = bytearray(pread_exact(file_fd, end - start, start))
+    for offset, original in pieces:
+        span[offset - start : offset - start + len(original)] = original
+    pwrite_all(file_fd, span, start)
 
 
 def _remove_incomplete_journal(journal_path: str) -> bool:
