@@ -147,9 +147,11 @@ def _fill_interior(mask: np.ndarray, points: np.ndarray, rule: str) -> None:
     row = np.arange(top, bottom, dtype=np.float64)[:, None]
     low, high = np.minimum(starts[:, 0], ends[:, 0]), np.maximum(starts[:, 0], ends[:, 0])
     crossing = (row >= low) & (row < high)
-    fraction = (row - starts[:, 0]) / (ends[:, 0] - starts[:, 0])
-    column = starts[:, 1] + fraction * (ends[:, 1] - starts[:, 1])
-    first_inside = np.clip(np.ceil(column - _EPSILON), 0, cols).astype(np.int64)
+    # An edge only a hair high overflows on rows it does not cross; those are dropped below.
+    with np.errstate(over="ignore", invalid="ignore"):
+        fraction = (row - starts[:, 0]) / (ends[:, 0] - starts[:, 0])
+        column = starts[:, 1] + fraction * (ends[:, 1] - starts[:, 1])
+        first_inside = np.clip(np.ceil(np.nan_to_num(column - _EPSILON)), 0, cols).astype(np.int64)
     direction = np.where(ends[:, 0] > starts[:, 0], 1, -1) * np.ones_like(first_inside)
     row_index, edge_index = np.nonzero(crossing)
     counts = np.zeros((bottom - top, cols + 1), dtype=np.int64)
