@@ -6,6 +6,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -76,3 +77,10 @@ def test_screenshot_of_a_failed_open_exits_1(tmp_path):
     assert result.returncode == 1, result.stderr[-2000:]
     assert shot.stat().st_size > 0  # the error dialog, for the record
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(not shutil.which("desktop-file-validate"), reason="desktop-file-utils is not installed")
+def test_desktop_file_validates_without_errors_warnings_or_hints():
+    result = subprocess.run(["desktop-file-validate", str(ROOT / "resources" / "cinemap.desktop")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "" and result.stderr.strip() == "", result.stdout
