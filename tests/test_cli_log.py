@@ -42,3 +42,16 @@ def test_a_missing_file_too(tmp_path):
     result = run_info(tmp_path, tmp_path / "nowhere.dcm")
     assert result.returncode == 1 and len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert "Traceback" in (tmp_path / "cache" / "log" / "cinemap.log").read_text(encoding="utf-8")
+
+
+def test_the_log_is_rotated_past_its_size_limit(tmp_path, monkeypatch):
+    from viewer import logfile
+
+    monkeypatch.setattr(logfile, "MAX_LOG_BYTES", 200)
+    for number in range(20):
+        assert logfile.write_log(f"entry {number} " + "x" * 40, folder=str(tmp_path))
+    current, previous = tmp_path / "cinemap.log", tmp_path / "cinemap.log.1"
+    assert current.stat().st_size < 200 + 100 and previous.stat().st_size < 200 + 100
+    assert "entry 19" in current.read_text()
+    assert "entry 0 " not in current.read_text() + previous.read_text()  # the oldest entries are gone
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["cinemap.log", "cinemap.log.1"]

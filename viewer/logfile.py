@@ -15,6 +15,8 @@ import sys
 
 CACHE_VARIABLE = "CINEMAP_CACHE_DIR"
 LOG_NAME = "cinemap.log"
+MAX_LOG_BYTES = 1 << 20
+"""Past this size the log is renamed to ``cinemap.log.1`` (replacing the older one) and started afresh."""
 
 
 def _generic_cache_location() -> str:
@@ -53,8 +55,19 @@ def write_log(text: str, folder: str | None = None) -> str | None:
     path = log_path(folder)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
+        _rotate(path)
         with open(path, "a", encoding="utf-8") as log:
             log.write(f"--- {datetime.datetime.now().isoformat(timespec='seconds')}\n{text.rstrip()}\n")
     except OSError:
         return None
     return path
+
+
+def _rotate(path: str) -> None:
+    """Keep the log and one previous log, each about :data:`MAX_LOG_BYTES` at most."""
+    try:
+        if os.path.getsize(path) >= MAX_LOG_BYTES:
+            os.replace(path, path + ".1")
+    except OSError:
+        pass  # no log yet, or another process rotated it first
+
