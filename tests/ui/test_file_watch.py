@@ -159,3 +159,18 @@ def test_file_access_text(access, reason, lease, expected):
     document = SimpleNamespace(file_access=access, file_access_reason=reason, has_lease=lease)
     text, tip = file_access_text(document)
     assert text == expected and reason in tip
+
+
+@pytest.mark.parametrize("playing", [True, False], ids=["playing", "paused"])
+def test_reload_plays_on_if_the_change_stopped_playback(qtbot, window, cine, playing):
+    open_and_wait(qtbot, window, cine)
+    if playing:
+        window.player.play()
+    writer = another_program(f"open({str(cine)!r}, 'ab').write(bytes(8))")
+    qtbot.waitUntil(window.file_watch.bar.isVisible, timeout=DETECTION_LIMIT_MS)
+    writer.wait(10)
+    assert not window.player.playing  # stopped while the bar asks
+    with qtbot.waitSignal(window.document_opened, timeout=10000):
+        qtbot.mouseClick(window.file_watch.bar.reload_button, Qt.MouseButton.LeftButton)
+    assert window.player.playing == playing
+    window.player.pause()

@@ -109,8 +109,9 @@ class MainWindow(QMainWindow):
         self.saver = SaveController(self.state, self)
         self.deidentify = Deidentify(self.state, self.image_view, self.saver, self)
         self.file_watch = FileWatch(
-            self.state, pause=self.player.pause, reload=self.reopen, close=self.close_document, parent=self
+            self.state, pause=self._pause_for_change, reload=self.reopen, close=self.close_document, parent=self
         )
+        self._play_after_reload = False  # playback stopped by a change on disk resumes after Reload
         self._open_dialog: QProgressDialog | None = None
         self._frame_error_shown = False
         self._layout()
@@ -251,8 +252,8 @@ class MainWindow(QMainWindow):
         if path:
             self.open_path(path)
 
-    def open_path(self, path: str, *, frame: int = 0) -> None:
-        """Open `path` on a worker thread; show it, or an error dialog, when done.
+    def open_path(self, path: str, *, frame: int = 0, play: bool = False) -> None:
+        """Open `path` on a worker thread; show it (on `frame`, playing if `play`), or an error dialog.
 
         Unsaved edits of the shown document are settled first (Save / Discard / Cancel).
         """
@@ -270,7 +271,7 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(_OPEN_PROGRESS_DELAY_MS, dialog, lambda: dialog.show() if self._open_dialog is dialog else None)
         run_in_background(
             lambda _progress: open_with_settings(path, settings),
-            on_success=lambda result: self._on_opened(result, frame),
+            on_success=lambda result: self._on_opened(result, frame, play),
             on_failure=lambda exc, trace: self._on_open_failed(path, exc, trace),
             context=self,
         )
@@ -281,7 +282,7 @@ class MainWindow(QMainWindow):
             self._open_dialog.deleteLater()
             self._open_dialog = None
 
-    def _on_opened(self, result: tuple[Document, list[str]], frame: int) -> None:
+    def _on_opened(self, result: tuple[Document, list[str]], frame: int, play: bool = False) -> None:
         self._finish_open_dialog()
         document, notes = result
         try:
@@ -294,6 +295,8 @@ class MainWindow(QMainWindow):
             return
         if frame:
             self.state.set_frame(frame)
+        if play:
+            self.player.play()
         self.store.add_recent_file(document.path)
         messages = notes + list(document.warnings)
         if document.recovery is not None:
@@ -314,6 +317,7 @@ class MainWindow(QMainWindow):
         self.read_ahead.stop()
         self.window_level.cancel()
         self._frame_error_shown = False
+        self._play_after_reload = False
         self.state.set_document(document)
         if old is not None and old is not document:
             old.close()
@@ -322,10 +326,16 @@ class MainWindow(QMainWindow):
         self._update_document_actions()
 
     def reopen(self) -> None:
-        """Open the current file again (new settings take effect), on the same frame."""
+        """Open the current file again (new settings take effect), on the same frame, playing if it was."""
         if self.document is not None and self.saver.settle("reopening it"):
+            play = self.player.playing or self._play_after_reload
             self.document.set_writable(False, discard=True)  # its edit lock would keep the new one read-only
-            self.open_path(self.document.path, frame=self.state.frame_index)
+            self.open_path(self.document.path, frame=self.state.frame_index, play=play)
+
+    def _pause_for_change(self) -> None:
+        """The file changed on disk: stop playing until Reload (which plays on)."""
+        self._play_after_reload = self.player.playing
+        self.player.pause()
 
     def close_document(self) -> bool:
         """Close the shown document; False if the user kept it to save edits."""
