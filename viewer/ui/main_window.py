@@ -417,10 +417,13 @@ class MainWindow(QMainWindow):
         self.invert_action.blockSignals(False)
 
     def _on_frame_failed(self, exc: BaseException) -> None:
-        self.player.pause()
         if isinstance(exc, FileChangedError):
-            self.file_watch.report_error(exc)  # the Reload/Close bar, once per change
+            # The Reload/Close bar, once per change; reporting pauses (and remembers
+            # to play on after Reload), so it must see the player still playing.
+            self.file_watch.report_error(exc)
+            self.player.pause()
             return
+        self.player.pause()
         if not self._frame_error_shown:
             self._frame_error_shown = True
             show_error(self, exc, "show a frame of")
