@@ -311,3 +311,17 @@ def test_views_outlive_close_without_crashing(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, f"return code {result.returncode}: {result.stderr[-2000:]}"
     assert result.stdout.split() == ["3", "True"]
+
+
+def test_zero_bytes_after_the_pixel_data_add_no_elements_and_no_warnings(tmp_path):
+    import warnings
+
+    path = write_cine(tmp_path / "padded.dcm", frames=3, rows=8, columns=8)
+    with open(path, "ab") as file:
+        file.write(bytes(24))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with open_document(path) as doc:
+            assert [element.tag for element in doc.dataset if element.tag >> 16 == 0] == []
+            assert doc.num_frames == 3 and doc.warnings == []
+    assert [str(warning.message) for warning in caught] == []  # pydicom took the zeros for implicit VR

@@ -390,16 +390,24 @@ def read_trailing_elements(
     """Parse the elements after the pixel data (padding, signatures); None if unparsable.
 
     A zeroed tail (a preallocated or damaged file) ends the parse, rather than
-    being walked 8 bytes at a time.
+    being walked 8 bytes at a time, and its empty (0000,0000) "elements" are
+    not kept: a tail that starts with zeros is not parsed at all (pydicom
+    would also warn that the zeros look like implicit VR).
     """
     from pydicom.filereader import read_dataset
 
     fileobj.seek(start)
+    if not fileobj.read(8).strip(b"\0"):
+        return None  # zero padding (or nothing)
+    fileobj.seek(start)
     try:
         stop_when = _stop_when(getattr(fileobj, "name", ""), frozenset(), stop_at_zeros=True)
-        return read_dataset(fileobj, implicit_vr, little_endian, stop_when=stop_when, defer_size=defer_size)
+        trailing = read_dataset(fileobj, implicit_vr, little_endian, stop_when=stop_when, defer_size=defer_size)
     except Exception:
         return None
+    for tag in [tag for tag in trailing._dict if tag >> 16 == 0]:
+        del trailing._dict[tag]
+    return trailing
 
 
 def _vr_for(raw: RawDataElement, bits_allocated: int | None) -> str:
