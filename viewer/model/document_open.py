@@ -17,10 +17,11 @@ mapping. Deflated files are read into memory whole.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import time
-from typing import Any, NamedTuple
+from typing import Any, BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 import pydicom
@@ -68,13 +69,8 @@ class OpeningMixin:
 
     def _open_parsed(self) -> None:
         """Any file: pydicom parses the header up to the pixel data, then the pixel data is mapped."""
-        # A named file object: pydicom reads deferred non-binary values by name.
-        with open(self.path, "rb") as fileobj:
-            if _identity_of(fileobj.fileno()) != self._identity:
-                raise FileChangedError(self.path, "the file was replaced while being opened")
-            dataset = header.parse_header(
-                self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
-            )
+        with self._named_file() as fileobj:
+            dataset = self._parse_to_pixels(fileobj)
             if header.empty_dataset_like(dataset):
                 raise NotDicomError(self.path, "not a DICOM file: no data elements could be read")
             self.dataset = dataset
@@ -84,6 +80,20 @@ class OpeningMixin:
             else:
                 self._open_per_frame_groups(fileobj)
                 self._open_mapped(fileobj)
+
+    @contextlib.contextmanager
+    def _named_file(self) -> Iterator[BinaryIO]:
+        """The file opened by name (pydicom reads deferred non-binary values by name), checked to be ours."""
+        with open(self.path, "rb") as fileobj:
+            if _identity_of(fileobj.fileno()) != self._identity:
+                raise FileChangedError(self.path, "another file is now at its path")
+            yield fileobj
+
+    def _parse_to_pixels(self, fileobj: BinaryIO) -> Dataset:
+        """pydicom's parse from the start, up to the pixel data or a Per-frame Functional Groups Sequence."""
+        return header.parse_header(
+            self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
+        )
 
     def _open_quick(self, quick: quickscan.QuickHeader) -> None:
         """A plain file (:mod:`viewer.model.quickscan`): frames now, the full header on first use."""
@@ -123,12 +133,8 @@ class OpeningMixin:
                 return self._dataset
             assert self._pixel_value is not None and self.pixel_element is not None
             try:
-                with open(self.path, "rb") as fileobj:
-                    if _identity_of(fileobj.fileno()) != self._identity:
-                        raise FileChangedError(self.path, "another file is now at its path")
-                    dataset = header.parse_header(
-                        self.path, fileobj, self.memmap_threshold, frozenset({functional_groups.PER_FRAME_TAG})
-                    )
+                with self._named_file() as fileobj:
+                    dataset = self._parse_to_pixels(fileobj)
                     stopped = fileobj.tell()
                 if stopped != self.pixel_element.header_offset:
                     raise NotDicomError(self.path, f"the header now ends at offset {stopped}, not at the pixel data")

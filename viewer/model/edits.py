@@ -548,7 +548,7 @@ class EditSession:
 
         def batches(contents: str) -> Iterator[journal.RegionBatch]:
             done = 0 if contents == "original" else total // 2
-            for batch, frame_count in self._region_batches(contents, counted=True):
+            for batch, frame_count in self._counted_batches(contents):
                 yield batch  # resumed once the journal has written it
                 done += frame_count
                 progress(done, total)
@@ -562,15 +562,15 @@ class EditSession:
             return np.zeros(0, dtype=np.int64)
         return FrameSelection.union(op.frames for op in ops).as_array()
 
-    def _region_batches(self, contents: str, counted: bool = False) -> Iterator[Any]:
-        """The changed byte ranges with their ``"original"`` or ``"final"`` bytes, in bounded batches.
+    def _region_batches(self, contents: str) -> Iterator[journal.RegionBatch]:
+        """The changed byte ranges with their ``"original"`` or ``"final"`` bytes, in bounded batches."""
+        return (batch for batch, _frames in self._counted_batches(contents))
 
-        With `counted`, ``(batch, number of frames in it)`` pairs.
-        """
+    def _counted_batches(self, contents: str) -> Iterator[tuple[journal.RegionBatch, int]]:
+        """:meth:`_region_batches`, each with the number of frames it holds."""
         patches = [op for op in self._pending_ops() if isinstance(op, HeaderPatch)]
         if patches:
-            batch = header_batch(self._fd, patches, contents)
-            yield (batch, 0) if counted else batch
+            yield header_batch(self._fd, patches, contents), 0
         ops = self._pending_mask_ops()
         if not ops:
             return
@@ -589,7 +589,7 @@ class EditSession:
                     batch = layout.original(self._frames, indices)
                 else:
                     batch = layout.final(self._frames, self._fd, indices, group_ops)
-                yield (batch, indices.size) if counted else batch
+                yield batch, indices.size
 
     def _layout(self, box: tuple[int, int, int, int]) -> BoxLayout:
         layout = self._layouts.get(box)

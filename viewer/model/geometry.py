@@ -8,6 +8,7 @@ checked for plausibility before anything is mapped.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -101,8 +102,12 @@ def stored_limits(bits_stored: int, signed: bool) -> tuple[int, int]:
     return 0, (1 << bits_stored) - 1
 
 
-def read_geometry(path: str, dataset: Dataset, pixel_keyword: str, encapsulated: bool) -> PixelGeometry:
+def read_geometry(path: str, dataset: Dataset | Mapping[str, Any], pixel_keyword: str, encapsulated: bool) -> PixelGeometry:
     """Read and check the Image Pixel module.
+
+    `dataset` is the file's dataset, or a mapping of keyword to value with
+    the same values (the fast open path's, :mod:`viewer.model.quickscan`):
+    only ``dataset.get(keyword, default)`` is used.
 
     Raises
     ------

@@ -34,34 +34,30 @@ from typing import NamedTuple
 
 import re
 
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from viewer.model.header import _EXPLICIT_LONG_VRS, _VALID_VRS, PIXEL_TAGS, UNDEFINED_LENGTH, PixelElement
+from viewer.model.header import (
+    _EXPLICIT_LONG_VRS,
+    _VALID_VRS,
+    IMAGE_PIXEL_TAGS,
+    PIXEL_TAGS,
+    UNDEFINED_LENGTH,
+    PixelElement,
+)
 
 HEAD_BYTES = 16 << 10
 """Bytes read from the start of the file for the scan; longer headers take the full path."""
 PER_FRAME_TAG = 0x52009230
 _PLAIN_SYNTAXES = {str(uid): uid for uid in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)}
-IMAGE_PIXEL = {
-    0x00280002: ("SamplesPerPixel", b"US"),
-    0x00280004: ("PhotometricInterpretation", b"CS"),
-    0x00280006: ("PlanarConfiguration", b"US"),
-    0x00280008: ("NumberOfFrames", b"IS"),
-    0x00280010: ("Rows", b"US"),
-    0x00280011: ("Columns", b"US"),
-    0x00280100: ("BitsAllocated", b"US"),
-    0x00280101: ("BitsStored", b"US"),
-    0x00280102: ("HighBit", b"US"),
-    0x00280103: ("PixelRepresentation", b"US"),
-}
-"""The elements :func:`viewer.model.geometry.read_geometry` reads: keyword and the only VR accepted."""
+IMAGE_PIXEL = {tag: (keyword_for_tag(tag), dictionary_VR(tag).encode()) for tag in IMAGE_PIXEL_TAGS}
+"""The Image Pixel elements the geometry is read from: keyword and the only VR accepted (US, CS or IS)."""
 _HEADER_BYTES = {vr: 12 if vr in _EXPLICIT_LONG_VRS else 8 for vr in _VALID_VRS}
 """Explicit VR element header length by VR (4-byte lengths follow two reserved bytes)."""
 _INTEGER_STRING = re.compile(rb" *[+-]?[0-9]{1,11} *")
 _CODE_STRING = re.compile(rb" *[A-Z0-9_]{1,16} *")
 _IMPLIED_PIXEL_VR = {0x7FE00008: "OF", 0x7FE00009: "OD"}
 _PIXEL_VRS = {0x7FE00010: ("OB", "OW"), 0x7FE00008: ("OF",), 0x7FE00009: ("OD",)}
-_unpack_tag = struct.Struct("<HH").unpack_from
 _unpack_explicit = struct.Struct("<HH2sH").unpack_from
 _unpack_implicit = struct.Struct("<HHI").unpack_from
 _unpack_short = struct.Struct("<H").unpack_from
@@ -155,22 +151,17 @@ def _scan_meta(head: bytes) -> tuple[int, str | None]:
     syntax = None
     end = len(head)
     while position + 8 <= end:
-        group, number = _unpack_tag(head, position)
+        group, number, vr_bytes, length = _unpack_explicit(head, position)
         if group != 0x0002:
             return position, syntax
-        vr_bytes = head[position + 4 : position + 6]
-        if vr_bytes not in _VALID_VRS:
+        size = _HEADER_BYTES.get(vr_bytes)
+        if size is None or position + size > end:
             return position, None
-        if vr_bytes in _EXPLICIT_LONG_VRS:
-            if position + 12 > end:
-                return position, None
+        if size == 12:
             (length,) = _unpack_long(head, position + 8)
-            value = position + 12
-        else:
-            (length,) = _unpack_short(head, position + 6)
-            value = position + 8
         if length == UNDEFINED_LENGTH:
             return position, None
+        value = position + size
         if number == 0x0010:
             syntax = head[value : value + length].rstrip(b"\x00 ").decode("ascii", "replace")
         position = value + length
