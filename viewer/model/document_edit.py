@@ -187,7 +187,9 @@ class EditingMixin:
         """Write pending edits into the file through the rollback journal.
 
         ``progress(done, total)`` is called after each batch (see
-        :meth:`viewer.model.edits.EditSession.save`). May run on a worker thread. While it writes, frame fetches and the
+        :meth:`viewer.model.edits.EditSession.save`).
+
+        May run on a worker thread. While it writes, frame fetches and the
         file watcher's checks on other threads must not take the file's new
         modification time for another program's change; nor afterwards, also
         when the save failed and was rolled back (which writes too).
@@ -240,11 +242,9 @@ class EditingMixin:
         What a mask should hold to hide burned-in text: 0 is white in a
         MONOCHROME1 image. For colour images, 0 in every channel.
         """
-        if self.geometry is None:
+        if self.geometry is None or self.geometry.samples_per_pixel > 1:
             return 0
         low, high = self.geometry.stored_limits
-        if self.geometry.samples_per_pixel > 1:
-            return 0
         darkest_is_high = self.geometry.photometric_interpretation == "MONOCHROME1"
         if self.num_frames and self.rescale(0)[0] < 0:
             darkest_is_high = not darkest_is_high
