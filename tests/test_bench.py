@@ -168,7 +168,7 @@ def test_jpeg_cine_decodes_like_the_synthetic_frames(tmp_path):
     pytest.importorskip("libjpeg")
     from viewer.benchmarks.compressed import scan_fragments, write_jpeg_cine
     from viewer.model import open_document
-    from viewer.model.synthetic import expected_frame
+    from viewer.synthetic import expected_frame
 
     path = tmp_path / "jpeg.dcm"
     spans = write_jpeg_cine(path, 3, rows=48, columns=64)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from viewer.cli import main
-from viewer.model.synthetic import write_cine
+from viewer.synthetic import write_cine
 
 
 def test_info_json(tmp_path, capsys):

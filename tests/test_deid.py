@@ -101,7 +101,7 @@ def test_read_only_session_never_changes_the_file(tmp_path):
 
 def _grey_cine_with_regions(path, photometric: str, slope: float = 1.0):
     """A small 8-bit grey ultrasound cine with one region (rows 2-5, columns 3-8)."""
-    from viewer.model.synthetic import write_cine
+    from viewer.synthetic import write_cine
 
     write_cine(path, frames=2, rows=10, columns=12, bits_allocated=8, kind="us", ultrasound_regions=[(3, 2, 8, 5)])
     dataset = pydicom.dcmread(path)

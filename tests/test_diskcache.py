@@ -8,7 +8,7 @@ from pydicom.pixels import pixel_array
 
 from reference_files import reference_files
 from viewer.model import open_document
-from viewer.model.diskcache import HEADER_BYTES, DiskFrameCache
+from viewer.model.storage.diskcache import HEADER_BYTES, DiskFrameCache
 
 RLE = next(p for p in reference_files() if p.name == "emri_small_RLE.dcm")
 
@@ -47,7 +47,7 @@ def test_unclean_scratch_file_is_reset(tmp_path):
     import sys
 
     crash = (
-        "import os, numpy as np; from viewer.model.diskcache import DiskFrameCache; "
+        "import os, numpy as np; from viewer.model.storage.diskcache import DiskFrameCache; "
         f"c = DiskFrameCache.open({str(tmp_path)!r}, '/x.dcm', 10, 1, 4, (2, 2), np.uint16, 1 << 20); "
         "c.put(1, np.full((2, 2), 7, np.uint16)); assert c.get(1) is not None; os._exit(0)"
     )

@@ -20,7 +20,7 @@ from viewer.model import (
     UnsupportedError,
     open_document,
 )
-from viewer.model.synthetic import expected_frame, frame_index_of, write_cine
+from viewer.synthetic import expected_frame, frame_index_of, write_cine
 
 REFERENCE = {path.name: path for path in reference_files()}
 
@@ -304,7 +304,7 @@ def test_views_outlive_close_without_crashing(tmp_path):
 
     path = write_cine(tmp_path / "v.dcm", frames=4, rows=64, columns=64)
     script = (
-        "from viewer.model import open_document; from viewer.model.synthetic import frame_index_of; "
+        "from viewer.model import open_document; from viewer.synthetic import frame_index_of; "
         f"doc = open_document({str(path)!r}); view = doc.frame(3); doc.close(); "
         "import gc; gc.collect(); print(frame_index_of(view), int(view.sum()) > 0)"
     )

@@ -15,7 +15,7 @@ from pydicom.pixels import pixel_array
 
 from dicom_builders import encode_pixels, write_dicom
 
-from viewer.model.edits import EditSession, FrameSelection
+from viewer.model.editing.edits import EditSession, FrameSelection
 from viewer.model.errors import FileChangedError, ReadOnlyError
 
 # name: (shape (frames, rows, cols[, samples]), dtype, planar configuration, big endian)
@@ -347,7 +347,7 @@ def test_save_writes_the_edits_and_nothing_else(opened, kind):
 
 
 def test_save_reports_progress_in_frames_journaled_then_written(opened, monkeypatch):
-    import viewer.model.edits as edits_module
+    import viewer.model.editing.edits as edits_module
 
     monkeypatch.setattr(edits_module, "_SAVE_BATCH_BYTES", 1)  # a batch per frame
     item = opened()

@@ -7,8 +7,8 @@ import pytest
 from pydicom.pixels import pixel_array
 
 from viewer.model import TruncatedFileError, open_document
-from viewer.model.fileaccess import filesystem_type, resolve_access
-from viewer.model.synthetic import frame_index_of, write_cine
+from viewer.model.storage.fileaccess import filesystem_type, resolve_access
+from viewer.synthetic import frame_index_of, write_cine
 
 MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0
@@ -31,7 +31,7 @@ def test_filesystem_type_from_mounts(tmp_path, path, fstype):
 
 
 def test_automatic_access_reads_on_network_file_systems(monkeypatch):
-    import viewer.model.fileaccess as fileaccess
+    import viewer.model.storage.fileaccess as fileaccess
 
     monkeypatch.setattr(fileaccess, "filesystem_type", lambda path: "nfs4")
     assert resolve_access("/x.dcm")[0] == "read"

@@ -18,8 +18,9 @@ import time
 import numpy as np
 import pytest
 
-from viewer.model import FileChangedError, lease, open_document
-from viewer.model.synthetic import frame_index_of, write_cine
+from viewer.model import FileChangedError, open_document
+from viewer.model.storage import lease
+from viewer.synthetic import frame_index_of, write_cine
 
 
 @pytest.fixture
@@ -74,7 +75,8 @@ def test_truncation_without_lease_is_caught_before_touching_pages(cine):
 PLAYER = textwrap.dedent(
     """
     import json, sys, time
-    from viewer.model import DicomError, FileChangedError, lease, open_document
+    from viewer.model import DicomError, FileChangedError, open_document
+    from viewer.model.storage import lease
     lease.install_handler()
     path, seconds = sys.argv[1], float(sys.argv[2])
     changes = frames = reopen_failures = 0

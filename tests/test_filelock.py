@@ -14,14 +14,14 @@ import pytest
 
 from dicom_builders import write_dicom as build_dicom
 from viewer.model.errors import LockedError
-from viewer.model.filelock import acquire_edit_lock, lock_info_path
+from viewer.model.storage.filelock import acquire_edit_lock, lock_info_path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A process that takes the lock (or a bare flock, without the info file), says so, and waits.
 HOLDER = """
 import fcntl, os, sys
-from viewer.model.filelock import acquire_edit_lock
+from viewer.model.storage.filelock import acquire_edit_lock
 fd = os.open(sys.argv[1], os.O_RDWR)
 if sys.argv[2] == "bare":
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -35,7 +35,7 @@ sys.stdin.read()
 TRY_LOCK = """
 import os, sys
 from viewer.model.errors import LockedError
-from viewer.model.filelock import acquire_edit_lock
+from viewer.model.storage.filelock import acquire_edit_lock
 fd = os.open(sys.argv[1], os.O_RDWR)
 try:
     acquire_edit_lock(fd, sys.argv[1]).release()

@@ -12,7 +12,7 @@ from pydicom.sequence import Sequence
 
 from dicom_builders import write_enhanced
 from viewer.model import open_document
-from viewer.model.functional_groups import LAZY_MIN_FRAMES
+from viewer.model.dicom.functional_groups import LAZY_MIN_FRAMES
 
 
 @pytest.mark.parametrize("undefined", [True, False], ids=["undefined-length", "defined-length"])

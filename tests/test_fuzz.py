@@ -28,7 +28,7 @@ from fuzz.harness import DEFAULT_TIMEOUT, Runner
 from fuzz.layout import parse_layout
 from fuzz.mutators import set_length, set_value
 from viewer.model import NotDicomError, UnsupportedError, open_document
-from viewer.model.synthetic import expected_frame, write_cine
+from viewer.synthetic import expected_frame, write_cine
 
 FIXED_SEED = 20261125
 FIXED_MUTANTS = 2000

@@ -18,8 +18,8 @@ import pydicom
 import pytest
 
 from dicom_builders import write_dicom as build_dicom
-from viewer.model import journal
-from viewer.model.edits import EditSession
+from viewer.model.editing import journal
+from viewer.model.editing.edits import EditSession
 from viewer.model.errors import DicomError, FileChangedError, ReadOnlyError, SaveError
 
 NOBODY = 65534

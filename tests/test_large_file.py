@@ -8,7 +8,7 @@ import textwrap
 
 import pytest
 
-from viewer.model.synthetic import frames_for_size
+from viewer.synthetic import frames_for_size
 
 SIZE = int(3.6 * 2**30)
 
@@ -22,7 +22,7 @@ def test_open_3_5_gb_file_in_constant_memory(tmp_path):
     script = textwrap.dedent(
         f"""
         import json, sys
-        from viewer.model.synthetic import write_cine, frame_index_of
+        from viewer.synthetic import write_cine, frame_index_of
 
         def anonymous_kb():
             for line in open('/proc/self/smaps_rollup'):

@@ -24,7 +24,7 @@ def test_model_imports_and_reads_frames_without_qt():
     sample = next(p for p in reference_files() if p.name == "emri_small.dcm")
     script = BLOCK_QT + textwrap.dedent(
         f"""
-        import viewer.model, viewer.model.document, viewer.model.header, viewer.model.encapsulated
+        import viewer.model, viewer.model.document, viewer.model.dicom.header, viewer.model.dicom.encapsulated
         import importlib, pkgutil
         for info in pkgutil.iter_modules(viewer.model.__path__):
             importlib.import_module('viewer.model.' + info.name)

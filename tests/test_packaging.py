@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import viewer
-from viewer.model.synthetic import write_cine
+from viewer.synthetic import write_cine
 
 pytestmark = pytest.mark.slow
 

@@ -1,4 +1,4 @@
-"""The fast open path (viewer.model.quickscan): plain files open without pydicom's parse.
+"""The fast open path (viewer.model.dicom.quickscan): plain files open without pydicom's parse.
 
 What must hold: every file the scan accepts gives the same Image Pixel
 values and Pixel Data position as pydicom, and the same dataset once it is
@@ -20,8 +20,10 @@ from pydicom.sequence import Sequence
 
 from dicom_builders import write_dicom
 from reference_files import reference_files
-from viewer.model import header, open_document, quickscan
-from viewer.model.synthetic import write_cine
+from viewer.model import open_document
+from viewer.model.dicom import header
+from viewer.model.dicom import quickscan
+from viewer.synthetic import write_cine
 
 
 def _scan(path, threshold=1 << 20):

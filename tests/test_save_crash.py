@@ -5,7 +5,7 @@ child per save, so a kill costs a fork rather than a Python start-up. Each
 child maps the file, edits every frame (and the Burned In Annotation header
 value), and saves; the test kills it with SIGKILL when it reports the step
 (the child waits there) or after a random delay, then runs
-:func:`viewer.model.journal.recover` and reads every frame back with pydicom.
+:func:`viewer.model.editing.journal.recover` and reads every frame back with pydicom.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ import pytest
 from pydicom.pixels import pixel_array
 
 from dicom_builders import encode_pixels, write_dicom
-from viewer.model.journal import COMMITTED_STEPS, SAVE_STEPS, journal_path_for, recover
+from viewer.model.editing.journal import COMMITTED_STEPS, SAVE_STEPS, journal_path_for, recover
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ZYGOTE = r"""
 import json, os, signal, sys
 import numpy as np
-from viewer.model.edits import EditSession
+from viewer.model.editing.edits import EditSession
 
 def say(*words):
     os.write(1, (" ".join(str(word) for word in words) + "\n").encode())  # one atomic write per line

@@ -14,8 +14,8 @@ import pydicom
 import pytest
 
 from viewer.model import FileChangedError, SaveError, open_document
-from viewer.model import journal
-from viewer.model.synthetic import write_cine
+from viewer.model.editing import journal
+from viewer.synthetic import write_cine
 
 
 @pytest.fixture

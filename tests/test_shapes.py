@@ -1,4 +1,4 @@
-"""Rasterised shapes (viewer.model.shapes) against pixel-by-pixel references."""
+"""Rasterised shapes (viewer.model.editing.shapes) against pixel-by-pixel references."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from viewer.model import shapes
+from viewer.model.editing import shapes
 
 SHAPE = (24, 30)
 

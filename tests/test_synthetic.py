@@ -1,4 +1,4 @@
-"""Tests of the synthetic cine writer (viewer.model.synthetic)."""
+"""Tests of the synthetic cine writer (viewer.synthetic.cine)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pydicom
 import pytest
 from pydicom.pixels import pixel_array
 
-from viewer.model.synthetic import (
+from viewer.synthetic import (
     MAX_PIXEL_DATA_BYTES,
     expected_frame,
     frame_index_of,
@@ -287,7 +287,7 @@ def test_writing_uses_constant_memory(tmp_path):
     """Writing ~300 MB must not grow the peak RSS by more than ~50 MB."""
     script = textwrap.dedent("""
         import sys
-        from viewer.model.synthetic import write_cine, frames_for_size
+        from viewer.synthetic import write_cine, frames_for_size
 
         def peak_kb():
             with open("/proc/self/status") as f:

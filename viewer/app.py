@@ -128,7 +128,7 @@ def start(paths: list[str], demo: bool = False):
     """Everything :func:`run` does before the event loop: returns the application and its windows."""
     app = _application()
     configure_pyqtgraph()
-    from viewer.model import lease
+    from viewer.model.storage import lease
     from viewer.ui.demo import DemoBuilder
     from viewer.ui.error_dialog import install_excepthook, show_error
     from viewer.ui.main_window import MainWindow

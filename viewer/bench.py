@@ -153,7 +153,7 @@ def _options_json(options: argparse.Namespace) -> dict[str, Any]:
 
 def _gui_unavailable() -> str | None:
     """Why GUI playback cannot be measured, or None if it can be tried."""
-    for module in ("PySide6", "viewer.ui.playback_bench"):
+    for module in ("PySide6", "viewer.benchmarks.playback"):
         try:
             if importlib.util.find_spec(module) is None:
                 return f"n/a (GUI not available: no module {module})"

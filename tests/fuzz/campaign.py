@@ -47,7 +47,7 @@ class Seed:
 
 def write_synthetic_seeds(folder: Path) -> list[Path]:
     """Small synthetic cines (native 8/16-bit, colour planar 0/1, big endian) and enhanced multi-frame files."""
-    from viewer.model.synthetic import write_cine
+    from viewer.synthetic import write_cine
 
     folder.mkdir(parents=True, exist_ok=True)
     paths = [write_cine(folder / f"{name}.dcm", **options) for name, options in SYNTHETIC.items()]

@@ -110,7 +110,7 @@ _VIEWER_READS = [
 
 def _walk_tag_tree(dataset, depth: int = 0) -> int:
     """Describe every element as the tag browser does (sequences expanded, up to a depth)."""
-    from viewer.model.tags import describe_value
+    from viewer.model.dicom.tags import describe_value
 
     count = 0
     for tag in list(dataset._dict):

@@ -11,7 +11,7 @@ from PySide6.QtCore import QSettings  # noqa: E402
 
 from viewer.app import configure_pyqtgraph  # noqa: E402
 from viewer.model import open_document  # noqa: E402
-from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.synthetic import write_cine  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 
 configure_pyqtgraph()

@@ -88,7 +88,7 @@ def test_excepthook_logs_and_shows_a_dialog(qtbot, monkeypatch):
 
 
 def test_measure_playback_reports_fps_and_memory(qtbot, cine_path):
-    from viewer.ui.playback_bench import measure_playback
+    from viewer.benchmarks.playback import measure_playback
 
     result = measure_playback(str(cine_path), 0.5, target_fps=120)
     assert result["painted"] > 10 and result["fps"] > 20
@@ -98,7 +98,7 @@ def test_measure_playback_reports_fps_and_memory(qtbot, cine_path):
 
 
 def test_measure_playback_once_through(qtbot, cine_path):
-    from viewer.ui.playback_bench import measure_playback
+    from viewer.benchmarks.playback import measure_playback
 
     result = measure_playback(str(cine_path), None, target_fps=400)
     assert 0 < result["seconds"] < 5

@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from viewer import app as cinemap_app  # noqa: E402
-from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.synthetic import write_cine  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 

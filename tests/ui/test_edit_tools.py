@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from viewer.model import shapes
+from viewer.model.editing import shapes
 from viewer.ui import edit_tools
 from viewer.ui.edit_tools import (
     ALL_FRAMES,

@@ -23,8 +23,8 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox, QProgressDialog, QPushButton  # noqa: E402
 
-from viewer.model import shapes  # noqa: E402
-from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.model.editing import shapes# noqa: E402
+from viewer.synthetic import write_cine  # noqa: E402
 from viewer.ui import edit_tools  # noqa: E402
 from viewer.ui.deid_dialog import DeidentifyDialog  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402

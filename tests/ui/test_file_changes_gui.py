@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from viewer.model.synthetic import write_cine
+from viewer.synthetic import write_cine
 
 ROOT = Path(__file__).resolve().parents[2]
 CHANGES = 200

@@ -21,8 +21,9 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from viewer.model import fileaccess, open_document  # noqa: E402
-from viewer.model.synthetic import frame_index_of, write_cine  # noqa: E402
+from viewer.model import open_document
+from viewer.model.storage import fileaccess# noqa: E402
+from viewer.synthetic import frame_index_of, write_cine  # noqa: E402
 from viewer.ui import file_watch  # noqa: E402
 from viewer.ui.status_bar import file_access_text  # noqa: E402
 from conftest import open_and_wait  # noqa: E402

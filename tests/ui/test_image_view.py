@@ -13,8 +13,9 @@ from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 from ui_helpers import drag  # noqa: E402
 
-from viewer.model import open_document, render  # noqa: E402
-from viewer.model.synthetic import expected_frame, frame_index_of, write_cine  # noqa: E402
+from viewer.model import open_document
+from viewer.model.display import render# noqa: E402
+from viewer.synthetic import expected_frame, frame_index_of, write_cine  # noqa: E402
 from viewer.ui.image_view import ImageView  # noqa: E402
 
 from conftest import COLUMNS, ROWS  # noqa: E402

@@ -11,7 +11,7 @@ from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from viewer.model.synthetic import frame_index_of  # noqa: E402
+from viewer.synthetic import frame_index_of  # noqa: E402
 from viewer.ui.main_window import window_title  # noqa: E402
 
 from conftest import FRAMES, open_and_wait  # noqa: E402
@@ -90,7 +90,7 @@ def test_status_bar_shows_size_mapping_memory_and_mode(qtbot, window, cine_path)
 
 
 def test_read_write_toggle_changes_mode(qtbot, window, tmp_path):
-    from viewer.model.synthetic import write_cine
+    from viewer.synthetic import write_cine
 
     path = write_cine(tmp_path / "editable.dcm", frames=3, rows=16, columns=16)
     document = open_and_wait(qtbot, window, path)

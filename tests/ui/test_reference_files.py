@@ -18,7 +18,8 @@ import pydicom  # noqa: E402
 import pytest  # noqa: E402
 from reference_files import reference_files  # noqa: E402
 
-from viewer.model import DicomError, open_document, render  # noqa: E402
+from viewer.model import DicomError, open_document
+from viewer.model.display import render# noqa: E402
 from viewer.ui.image_view import ImageView  # noqa: E402
 
 _PHOTOMETRIC = ("MONOCHROME1", "MONOCHROME2", "PALETTE COLOR", "RGB", "YBR_FULL", "YBR_FULL_422")

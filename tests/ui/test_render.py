@@ -1,4 +1,4 @@
-"""Display transforms of viewer.model.render: pure numpy, no Qt."""
+"""Display transforms of viewer.model.display.render: pure numpy, no Qt."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pydicom
 import pytest
 from pydicom.pixels import apply_color_lut
 
-from viewer.model import render
+from viewer.model.display import render
 
 
 def test_window_to_levels_in_stored_units():

@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 from viewer.model import MappedValue, open_document  # noqa: E402
-from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.synthetic import write_cine  # noqa: E402
 from viewer.ui.tag_browser import TagBrowser, matches  # noqa: E402
 
 
@@ -125,7 +125,7 @@ def write_enhanced(path, frames: int, *, complete: bool = True):
 
 
 def test_per_frame_groups_are_parsed_only_when_expanded(browser, state, tmp_path, monkeypatch):
-    from viewer.model.functional_groups import LAZY_MIN_FRAMES
+    from viewer.model.dicom.functional_groups import LAZY_MIN_FRAMES
 
     frames = LAZY_MIN_FRAMES * 2
     with open_document(write_enhanced(tmp_path / "enhanced.dcm", frames)) as document:
@@ -146,7 +146,7 @@ def test_per_frame_groups_are_parsed_only_when_expanded(browser, state, tmp_path
 
 
 def test_enhanced_file_without_per_frame_rescale_or_window_shows(browser, state, tmp_path):
-    from viewer.model.functional_groups import LAZY_MIN_FRAMES
+    from viewer.model.dicom.functional_groups import LAZY_MIN_FRAMES
 
     with open_document(write_enhanced(tmp_path / "plain.dcm", LAZY_MIN_FRAMES, complete=False)) as document:
         try:

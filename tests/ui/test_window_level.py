@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 
 from viewer.model import open_document  # noqa: E402
-from viewer.model.synthetic import write_cine  # noqa: E402
+from viewer.synthetic import write_cine  # noqa: E402
 from viewer.ui.window_level import WindowLevelControls  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """A JPEG Baseline ultrasound cine, written frame by frame, and its decode speed.
 
 :func:`write_jpeg_cine` takes frames from the synthetic writer (an 8-bit RGB
-ultrasound cine written by :func:`viewer.model.synthetic.write_cine` to a
+ultrasound cine written by :func:`viewer.synthetic.cine.write_cine` to a
 temporary file and read back through the document model), encodes each with
 :func:`viewer.benchmarks.jpeg.encode_baseline` and streams it into an
 encapsulated Pixel Data element whose Basic Offset Table is patched in at
@@ -54,7 +54,7 @@ def write_jpeg_cine(path: str | os.PathLike[str], frames: int, *, rows: int = 48
     """
     from viewer.benchmarks.jpeg import encode_baseline
     from viewer.model import open_document
-    from viewer.model.synthetic import write_cine
+    from viewer.synthetic import write_cine
 
     path = pathlib.Path(path)
     source = path.with_name(path.name + ".source")

@@ -174,7 +174,7 @@ class FileSet:
 
 def native_cine(files: FileSet, role: str, size: int, rows: int, columns: int) -> BenchFile:
     """A 16-bit grey cine of about `size` bytes of pixel data, via ``write_cine``."""
-    from viewer.model.synthetic import frames_for_size, write_cine
+    from viewer.synthetic import frames_for_size, write_cine
 
     frames = frames_for_size(size, rows=rows, columns=columns, bits_allocated=16)
     geometry = f"{columns}x{rows} 16-bit grey"

@@ -88,13 +88,13 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure_gui(spec: dict[str, Any]) -> dict[str, Any]:
-    """GUI playback through ``viewer.ui.playback_bench.measure_playback``, if present.
+    """GUI playback through ``viewer.benchmarks.playback.measure_playback``, if present.
 
     Returns ``{"na": reason}`` when the GUI module (or Qt) cannot be imported,
     so the row says why instead of failing.
     """
     try:
-        from viewer.ui.playback_bench import measure_playback
+        from viewer.benchmarks.playback import measure_playback
     except Exception as exc:  # ImportError, or Qt missing its system libraries
         return {"na": f"n/a (GUI not available: {type(exc).__name__}: {exc})"}
     result = measure_playback(spec["path"], float(spec["seconds"]))

@@ -12,7 +12,7 @@ Open a DICOM file of any size in constant time and memory::
 Nothing here imports Qt; the GUI (:mod:`viewer.ui`) is built on top.
 """
 
-from viewer.model.display import WindowPreset
+from viewer.model.display.metadata import WindowPreset
 from viewer.model.document import DEFAULT_CACHE_BYTES, DEFAULT_MEMMAP_THRESHOLD, Document, open_document
 from viewer.model.errors import (
     DicomError,
@@ -24,7 +24,7 @@ from viewer.model.errors import (
     TruncatedFileError,
     UnsupportedError,
 )
-from viewer.model.mapped import MappedElement, MappedValue, format_bytes
+from viewer.model.dicom.mapped import MappedElement, MappedValue, format_bytes
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",

@@ -15,13 +15,13 @@ Design
   are (little endian, no colour conversion, not 1-bit); otherwise it hands the
   mapped bytes to pydicom's own decoder for that one frame, so the result
   always equals ``pydicom.pixels.pixel_array(path, index=k)``.
-* Encapsulated pixel data is indexed once (:mod:`viewer.model.encapsulated`);
+* Encapsulated pixel data is indexed once (:mod:`viewer.model.dicom.encapsulated`);
   a frame is decoded on demand by pydicom's decoder from just its own bytes,
-  and kept in a :class:`~viewer.model.cache.FrameCache` bounded in bytes.
+  and kept in a :class:`~viewer.model.storage.cache.FrameCache` bounded in bytes.
 * Before each frame fetch the file's size is checked with ``fstat`` so that a
   file truncated by another process gives :class:`FileChangedError`, not
   SIGBUS.
-* Edits (read/write mode) live in :class:`viewer.model.edits.EditSession`:
+* Edits (read/write mode) live in :class:`viewer.model.editing.edits.EditSession`:
   pending in memory, written only by a journaled save.
 """
 
@@ -36,15 +36,21 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from viewer.model import diskcache, display, encapsulated, fileaccess, functional_groups, header, lease
-from viewer.model.cache import FrameCache
+from viewer.model.storage import diskcache
+from viewer.model.display import metadata as display
+from viewer.model.dicom import encapsulated
+from viewer.model.storage import fileaccess
+from viewer.model.dicom import functional_groups
+from viewer.model.dicom import header
+from viewer.model.storage import lease
+from viewer.model.storage.cache import FrameCache
 from viewer.model.document_edit import EditingMixin
 from viewer.model.document_guard import FileGuardMixin
 from viewer.model.document_open import OpeningMixin, _syntax_flags
 from viewer.model.errors import DicomError, UnsupportedError
 from viewer.model.events import Signal
-from viewer.model.geometry import PixelGeometry
-from viewer.model.mapped import MappedElement, MappedValue
+from viewer.model.dicom.geometry import PixelGeometry
+from viewer.model.dicom.mapped import MappedElement, MappedValue
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
 DEFAULT_CACHE_BYTES = 256 << 20
@@ -81,7 +87,7 @@ def open_document(
         where a failing page would be SIGBUS; there it reads with ``preadv``.
     disk_cache_dir, disk_cache_bytes : optional
         Keep decoded frames of compressed files in a scratch file there
-        (:mod:`viewer.model.diskcache`), at most this many bytes in total.
+        (:mod:`viewer.model.storage.diskcache`), at most this many bytes in total.
 
     Returns
     -------

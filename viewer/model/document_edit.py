@@ -3,8 +3,8 @@
 Mixed into :class:`viewer.model.document.Document`. The mode lives here, in
 the model: switching to read/write checks that the pixel data can be edited
 in place, opens a writable descriptor and takes the edit lock
-(:mod:`viewer.model.filelock`); edits are pending in an
-:class:`~viewer.model.edits.EditSession` (never written through a mapping)
+(:mod:`viewer.model.storage.filelock`); edits are pending in an
+:class:`~viewer.model.editing.edits.EditSession` (never written through a mapping)
 until :meth:`EditingMixin.save` writes them through the rollback journal.
 """
 
@@ -15,9 +15,10 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from viewer.model import deid, lease
+from viewer.model.editing import deid
+from viewer.model.storage import lease
 from viewer.model.errors import FileChangedError, ReadOnlyError, UnsupportedError
-from viewer.model.filelock import check_not_locked
+from viewer.model.storage.filelock import check_not_locked
 
 
 class EditingMixin:
@@ -73,8 +74,8 @@ class EditingMixin:
         self.mode_changed.emit(self.writable)
 
     def _enter_write_mode(self) -> None:
-        from viewer.model.edits import EditSession
-        from viewer.model.filelock import acquire_edit_lock
+        from viewer.model.editing.edits import EditSession
+        from viewer.model.storage.filelock import acquire_edit_lock
 
         if self._fd is not None and not self.is_encapsulated:
             # Another Cinemap editing the file is the likely reason for any other
@@ -180,14 +181,14 @@ class EditingMixin:
 
     @property
     def edits(self):
-        """The :class:`~viewer.model.edits.EditSession` in read/write mode, else None."""
+        """The :class:`~viewer.model.editing.edits.EditSession` in read/write mode, else None."""
         return self._edits
 
     def save(self, progress: Callable[[int, int], None] | None = None) -> None:
         """Write pending edits into the file through the rollback journal.
 
         ``progress(done, total)`` is called after each batch (see
-        :meth:`viewer.model.edits.EditSession.save`).
+        :meth:`viewer.model.editing.edits.EditSession.save`).
 
         May run on a worker thread. While it writes, frame fetches and the
         file watcher's checks on other threads must not take the file's new

@@ -3,7 +3,7 @@
 Mixed into :class:`viewer.model.document.Document`. Touching a mapped page
 after another process truncated the file is SIGBUS, so a document
 
-* takes a kernel read lease before mapping (:mod:`viewer.model.lease`): a
+* takes a kernel read lease before mapping (:mod:`viewer.model.storage.lease`): a
   writer's open then waits while the SIGIO handler replaces the mapping by
   zero pages and marks the document changed;
 * reads with ``preadv`` instead of mapping when the lease is refused because
@@ -19,7 +19,8 @@ import time
 
 import numpy as np
 
-from viewer.model import fileaccess, lease
+from viewer.model.storage import fileaccess
+from viewer.model.storage import lease
 from viewer.model.errors import FileChangedError
 
 
@@ -41,7 +42,7 @@ class FileGuardMixin:
         """Take a read lease before mapping; False means: read instead of mapping.
 
         The SIGIO handler is installed on first use from the main thread if
-        nobody else handles SIGIO (:func:`viewer.model.lease.install_default_handler`).
+        nobody else handles SIGIO (:func:`viewer.model.storage.lease.install_default_handler`).
 
         Without the SIGIO handler (library use) the file is mapped unleased and
         guarded by ``fstat`` checks alone. With it, a lease the kernel refuses

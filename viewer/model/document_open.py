@@ -2,12 +2,12 @@
 
 Two paths (see README's architecture section):
 
-* a *plain* file (:mod:`viewer.model.quickscan`: little endian, defined
+* a *plain* file (:mod:`viewer.model.dicom.quickscan`: little endian, defined
   lengths, native Pixel Data to the end of the file) has its element headers
   walked with ``struct``; pydicom parses the full header when
   :attr:`OpeningMixin.dataset` is first used;
 * any other file is parsed by pydicom up to the pixel data at open
-  (:mod:`viewer.model.header`), large values mapped, a large Per-frame
+  (:mod:`viewer.model.dicom.header`), large values mapped, a large Per-frame
   Functional Groups Sequence skipped and parsed per frame on demand.
 
 Both map the file once (after a read lease, :mod:`viewer.model.document_guard`)
@@ -29,10 +29,14 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 
-from viewer.model import encapsulated, fileaccess, functional_groups, header, quickscan
+from viewer.model.dicom import encapsulated
+from viewer.model.storage import fileaccess
+from viewer.model.dicom import functional_groups
+from viewer.model.dicom import header
+from viewer.model.dicom import quickscan
 from viewer.model.errors import DicomError, FileChangedError, NotDicomError, TruncatedFileError, UnsupportedError
-from viewer.model.geometry import PixelGeometry, read_geometry
-from viewer.model.mapped import MappedElement, MappedValue
+from viewer.model.dicom.geometry import PixelGeometry, read_geometry
+from viewer.model.dicom.mapped import MappedElement, MappedValue
 
 
 class OpeningMixin:
@@ -96,7 +100,7 @@ class OpeningMixin:
         )
 
     def _open_quick(self, quick: quickscan.QuickHeader) -> None:
-        """A plain file (:mod:`viewer.model.quickscan`): frames now, the full header on first use."""
+        """A plain file (:mod:`viewer.model.dicom.quickscan`): frames now, the full header on first use."""
         self._image_values = quick.image
         self.transfer_syntax = quick.transfer_syntax
         self.pixel_element = quick.pixel
@@ -106,7 +110,7 @@ class OpeningMixin:
     def dataset(self) -> Dataset:
         """The file's dataset: header elements, large values memory-mapped, Pixel Data included.
 
-        For plain files (:mod:`viewer.model.quickscan`) pydicom parses the
+        For plain files (:mod:`viewer.model.dicom.quickscan`) pydicom parses the
         header here, on first use, not at open.
         """
         dataset = self._dataset
@@ -473,6 +477,6 @@ def _recover_journal(path: str):
     # os.access, not os.path.lexists: no FileNotFoundError raised and caught on every open (~8 us)
     if not os.access(os.path.join(directory, f".{name}.cinemap-journal"), os.F_OK, follow_symlinks=False):
         return None
-    from viewer.model import journal
+    from viewer.model.editing import journal
 
     return journal.recover(path)

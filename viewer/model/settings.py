@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from viewer.model import fileaccess
+from viewer.model.storage import fileaccess
 
 NEXT_OPEN = "next open"
 IMMEDIATELY = "immediately"

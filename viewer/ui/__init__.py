@@ -25,5 +25,5 @@ the widgets into the main window. One widget per module:
   :mod:`~viewer.ui.read_ahead`, :mod:`~viewer.ui.error_dialog`,
   :mod:`~viewer.ui.settings_store`, :mod:`~viewer.ui.memory`,
   :mod:`~viewer.ui.paths`, :mod:`~viewer.ui.demo`,
-  :mod:`~viewer.ui.playback_bench`.
+  :mod:`~viewer.benchmarks.playback`.
 """

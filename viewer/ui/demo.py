@@ -1,6 +1,6 @@
 """``cinemap --demo``: a synthetic cine of about 2 GB, made once in the cache folder.
 
-The file is written by :func:`viewer.model.synthetic.write_cine` on a worker
+The file is written by :func:`viewer.synthetic.cine.write_cine` on a worker
 thread under a cancellable progress dialog, to a temporary name that is
 renamed only when complete, so a cancelled or failed run leaves no half
 file. Later runs reuse it.
@@ -40,7 +40,7 @@ def demo_path(frames: int | None = None) -> str:
 
 def write_demo(path: str, frames: int, progress: Callable[[int, int], None]) -> str:
     """Write the demo to `path` through a temporary file (worker thread)."""
-    from viewer.model.synthetic import write_cine
+    from viewer.synthetic import write_cine
 
     os.makedirs(os.path.dirname(path), exist_ok=True)
     partial = f"{path}.part-{os.getpid()}"

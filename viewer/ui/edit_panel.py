@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.model import shapes
+from viewer.model.editing import shapes
 from viewer.ui.edit_controller import EditController
 from viewer.ui.edit_tools import (
     CUSTOM,

@@ -2,7 +2,7 @@
 
 The image view turns mouse events into pixels ``(row, col)`` (the pixel
 under the pointer) and calls the active :class:`Tool`. A tool turns them into
-boolean masks (:mod:`viewer.model.shapes`) and hands those to a
+boolean masks (:mod:`viewer.model.editing.shapes`) and hands those to a
 :class:`Canvas`, which applies them to the document with the fill value and
 frames chosen in the panel. A tool also describes what to draw before it
 applies anything (:class:`Preview`).
@@ -25,8 +25,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from viewer.model import shapes
-from viewer.model.geometry import stored_limits
+from viewer.model.editing import shapes
+from viewer.model.dicom.geometry import stored_limits
 
 NAVIGATE, BRUSH, LINE, RECTANGLE, POLYGON = "navigate", "brush", "line", "rectangle", "polygon"
 TOOLS = (NAVIGATE, BRUSH, LINE, RECTANGLE, POLYGON)
@@ -61,7 +61,7 @@ class EditOptions:
     first, last : int
         The frame range, 0-based and inclusive.
     rule : str
-        The polygon fill rule (:data:`viewer.model.shapes.NONZERO` or ``EVEN_ODD``).
+        The polygon fill rule (:data:`viewer.model.editing.shapes.NONZERO` or ``EVEN_ODD``).
     """
 
     brush_radius: int = 5
@@ -97,7 +97,7 @@ class PixelFormat:
 
     @property
     def limits(self) -> tuple[int, int]:
-        """The smallest and largest value Bits Stored allows (:func:`viewer.model.geometry.stored_limits`)."""
+        """The smallest and largest value Bits Stored allows (:func:`viewer.model.dicom.geometry.stored_limits`)."""
         return stored_limits(self.bits_stored, self.signed)
 
 

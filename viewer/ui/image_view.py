@@ -19,7 +19,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from viewer.model import DicomError, render
+from viewer.model import DicomError
+from viewer.model.display import render
 from viewer.ui.file_watch import guarded_frame
 from viewer.ui.viewer_state import ViewerState
 
@@ -112,7 +113,7 @@ class ImageView(QWidget):
     frame_failed(object)
         Fetching a frame raised this :class:`~viewer.model.DicomError`.
     pixel_hovered(object)
-        A :class:`~viewer.model.render.PixelReadout` under the cursor, or None.
+        A :class:`~viewer.model.display.render.PixelReadout` under the cursor, or None.
     """
 
     # What the keyboard and mouse do here, for Help > Keyboard Shortcuts.

@@ -10,7 +10,8 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
-from viewer.model import fileaccess, format_bytes
+from viewer.model import format_bytes
+from viewer.model.storage import fileaccess
 from viewer.ui.cine_player import CinePlayer, FpsMeter
 from viewer.ui.memory import memory_use
 from viewer.ui.viewer_state import ViewerState
@@ -131,7 +132,7 @@ class StatusBar(QStatusBar):
 
     # ---------------------------------------------------------- pixel, work
     def show_pixel(self, readout) -> None:
-        """Show a :class:`~viewer.model.render.PixelReadout` (None: clear)."""
+        """Show a :class:`~viewer.model.display.render.PixelReadout` (None: clear)."""
         self.pixel.setText(readout.text() if readout is not None else "")
 
     def show_progress(self, text: str, done: int, total: int) -> None:

@@ -15,7 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from viewer.model import MappedValue
-from viewer.model.tags import describe_value, element_name, matches, tag_text
+from viewer.model.dicom.tags import describe_value, element_name, matches, tag_text
 from viewer.ui.viewer_state import ViewerState
 
 MAX_FILTER_MATCHES = 500

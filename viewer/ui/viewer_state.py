@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from viewer.model import DicomError, Document, WindowPreset, render
+from viewer.model import DicomError, Document, WindowPreset
+from viewer.model.display import render
 from viewer.ui.qt_bridge import DocumentBridge
 
 LOOP = "loop"

@@ -1,7 +1,7 @@
 """Window/level controls: presets, centre and width, automatic window, invert, reset.
 
 The automatic window is computed from percentiles of a few frames spread
-over the file (:func:`viewer.model.render.auto_window`) on a worker thread,
+over the file (:func:`viewer.model.display.render.auto_window`) on a worker thread,
 because decoding sampled frames of a compressed file can take seconds.
 """
 
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.model import render
+from viewer.model.display import render
 from viewer.ui.viewer_state import ViewerState
 from viewer.ui.workers import Cancelled, Task, run_in_background
 

@@ -12,7 +12,7 @@ How a file is opened (see also :mod:`viewer.model.document`):
    header at the position pydicom stopped at; elements after the pixel data
    (trailing padding, signatures) are parsed the same way.
 4. :func:`map_deferred_values` replaces every deferred binary value, in
-   nested sequences too, by a :class:`~viewer.model.mapped.MappedValue` over a
+   nested sequences too, by a :class:`~viewer.model.dicom.mapped.MappedValue` over a
    ``numpy.memmap`` -- after checking that the value lies inside the file,
    because touching a mapping beyond the end of a file raises SIGBUS.
 """
@@ -34,7 +34,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError
-from viewer.model.mapped import MappedElement, MappedValue
+from viewer.model.dicom.mapped import MappedElement, MappedValue
 
 BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}

@@ -18,7 +18,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
-from viewer.model.display import WindowPreset
+from viewer.model.display.metadata import WindowPreset
 
 GREY = "grey"
 COLOUR = "colour"

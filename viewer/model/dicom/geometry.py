@@ -106,7 +106,7 @@ def read_geometry(path: str, dataset: Dataset | Mapping[str, Any], pixel_keyword
     """Read and check the Image Pixel module.
 
     `dataset` is the file's dataset, or a mapping of keyword to value with
-    the same values (the fast open path's, :mod:`viewer.model.quickscan`):
+    the same values (the fast open path's, :mod:`viewer.model.dicom.quickscan`):
     only ``dataset.get(keyword, default)`` is used.
 
     Raises

@@ -3,7 +3,7 @@
 An :class:`EditSession` sits beside a document opened in read/write mode. It
 never writes through a mapping: the document's mapping stays read-only and
 every edit waits in memory until :meth:`EditSession.save` hands the changed
-byte ranges to :mod:`viewer.model.journal`, which writes them atomically.
+byte ranges to :mod:`viewer.model.editing.journal`, which writes them atomically.
 
 How edits are held (why memory scales with the edit, not the file)
 -----------------------------------------------------------------
@@ -43,10 +43,10 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
-from viewer.model import journal
+from viewer.model.editing import journal
 from viewer.model.errors import FileChangedError, ReadOnlyError
 from viewer.model.events import Signal
-from viewer.model.save_layout import BoxLayout, header_batch
+from viewer.model.editing.save_layout import BoxLayout, header_batch
 
 __all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
 

@@ -3,7 +3,7 @@
 :class:`BoxLayout` turns one bounding box of pending mask operations into
 file byte ranges for every frame (runs for the journal, wider spans for the
 write pass); :func:`header_batch` does the same for header patches. Used by
-:meth:`viewer.model.edits.EditSession.save`.
+:meth:`viewer.model.editing.edits.EditSession.save`.
 """
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Iterator
 
 import numpy as np
 
-from viewer.model import journal
+from viewer.model.editing import journal
 
 if TYPE_CHECKING:
-    from viewer.model.edits import HeaderPatch, MaskOp
+    from viewer.model.editing.edits import HeaderPatch, MaskOp
 
 WRITE_GAP = 4096
 """Runs less than this apart are written as one span (the bytes between rewritten unchanged)."""

@@ -5,7 +5,7 @@
 wall-clock player at `target_fps`, and counts the frames that were actually
 painted. The future ``cinemap bench`` command calls it; run it alone with::
 
-    QT_QPA_PLATFORM=offscreen python -m viewer.ui.playback_bench FILE [SECONDS]
+    QT_QPA_PLATFORM=offscreen python -m viewer.benchmarks.playback FILE [SECONDS]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _play(app, window, seconds: float | None, target_fps: float) -> dict:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
-        print("usage: python -m viewer.ui.playback_bench FILE [SECONDS|once]", file=sys.stderr)
+        print("usage: python -m viewer.benchmarks.playback FILE [SECONDS|once]", file=sys.stderr)
         return 2
     seconds = None if len(argv) > 1 and argv[1] == "once" else float(argv[1]) if len(argv) > 1 else 5.0
     print(json.dumps(measure_playback(argv[0], seconds), indent=2))

@@ -583,7 +583,7 @@ def _add_series_and_equipment(ds: Dataset, kind: str, now: datetime.datetime) ->
     ds.SeriesTime = now.strftime("%H%M%S")
     ds.SeriesDescription = "Synthetic moving rings"
     ds.Manufacturer = "Cinemap"
-    ds.ManufacturerModelName = "viewer.model.synthetic"
+    ds.ManufacturerModelName = "Cinemap synthetic writer"
     ds.SoftwareVersions = "1"
     if kind == "sc":
         ds.ConversionType = "SYN"

@@ -13,7 +13,7 @@ from pydicom.datadict import dictionary_description, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
-from viewer.model.mapped import MappedValue
+from viewer.model.dicom.mapped import MappedValue
 
 _MAX_VALUE_CHARS = 200
 

@@ -37,7 +37,7 @@ import re
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from viewer.model.header import (
+from viewer.model.dicom.header import (
     _EXPLICIT_LONG_VRS,
     _VALID_VRS,
     IMAGE_PIXEL_TAGS,

@@ -1,0 +1,1 @@
+"""DICOM parsing: headers, pixel data layout, functional groups, tags."""

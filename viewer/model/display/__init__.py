@@ -1,0 +1,1 @@
+"""Display metadata and transforms (pure numpy)."""

@@ -1,0 +1,1 @@
+"""Pixel edits, the rollback journal, shapes and de-identification."""

@@ -1,0 +1,1 @@
+"""How Cinemap touches files: access mode, leases, locks, caches."""
