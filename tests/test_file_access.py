@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from pydicom.pixels import pixel_array
 
-from viewer.model import TruncatedFileError, open_document
+from viewer.model import FileChangedError, TruncatedFileError, open_document
 from viewer.model.storage.fileaccess import filesystem_type, resolve_access
 from viewer.synthetic import frame_index_of, write_cine
 
@@ -43,6 +43,13 @@ def test_automatic_access_reads_on_network_file_systems(monkeypatch):
         resolve_access("/x.dcm", "sometimes")
 
 
+def _owns_its_memory(array: np.ndarray) -> bool:
+    """True if `array` is (a view of) memory numpy allocated, not a mapping of the file."""
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array.base is None
+
+
 @pytest.mark.parametrize(
     "variant",
     [dict(), dict(bits_allocated=8, samples_per_pixel=3, planar_configuration=1), dict(big_endian=True)],
@@ -51,22 +58,27 @@ def test_automatic_access_reads_on_network_file_systems(monkeypatch):
 def test_read_mode_frames_equal_pydicom(tmp_path, variant):
     path = write_cine(tmp_path / "c.dcm", frames=6, rows=24, columns=32, **variant)
     with open_document(path, file_access="read") as doc:
-        assert doc.file_access == "read" and not doc.is_memmapped and doc.frames is None
-        assert "not memory-mapped" in doc.edit_refusal()
+        assert doc.file_access == "read" and not doc.is_memmapped and doc.file.mapping is None
+        assert doc.edit_refusal() is None, "read mode edits with positional reads and writes"
         for index in range(6):
             frame = doc.frame(index)
             expected = pixel_array(path, index=index)
-            assert frame.dtype == expected.dtype
+            assert frame.dtype == expected.dtype and _owns_its_memory(frame)
             np.testing.assert_array_equal(frame, expected)
+            np.testing.assert_array_equal(doc.frames[index], expected)  # the lazy stack reads too
             assert frame_index_of(frame) == index
 
 
 def test_read_mode_file_truncated_underneath_is_a_clean_error(tmp_path):
     path = write_cine(tmp_path / "c.dcm", frames=10, rows=32, columns=32)
     with open_document(path, file_access="read") as doc:
-        doc.frame(9)
+        held = doc.frame(9)
         with open(path, "r+b") as handle:
             handle.truncate(doc.pixel_offset + 2 * 32 * 32 * 2 + 10)
-        assert frame_index_of(doc.frame(1)) == 1
+        assert frame_index_of(held) == 9, "frames read before are copies: the truncation cannot touch them"
+        with pytest.raises(FileChangedError, match="truncated"):
+            doc.frame(1)  # the fstat check sees it first
+        # A truncation between the check and the read: the short read is a clean error, not SIGBUS.
+        assert frame_index_of(doc.source.frame(1)) == 1
         with pytest.raises(TruncatedFileError, match="ends at byte"):
-            doc.frame(5)
+            doc.source.frame(5)

@@ -9,7 +9,6 @@ mtime changes.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -49,10 +48,8 @@ def test_lease_break_neutralises_mapping_and_marks_document_changed(cine):
 
 
 def test_same_size_rewrite_is_detected_by_mtime(cine):
-    with open_document(cine, file_access="memory-map") as doc:
+    with open_document(cine, file_access="read") as doc:  # no lease: the fstat defence alone
         doc.frame(0)
-        if doc.has_lease:
-            doc._lease.release()  # exercise the fstat defence alone
         time.sleep(0.01)
         with open(cine, "r+b") as handle:
             handle.seek(doc.pixel_offset)
@@ -62,10 +59,8 @@ def test_same_size_rewrite_is_detected_by_mtime(cine):
         assert doc.changed_on_disk
 
 
-def test_truncation_without_lease_is_caught_before_touching_pages(cine):
-    with open_document(cine) as doc:
-        if doc.has_lease:
-            doc._lease.release()
+def test_truncation_without_lease_is_caught_before_reading(cine):
+    with open_document(cine, file_access="read") as doc:
         with open(cine, "r+b") as handle:
             handle.truncate(doc.pixel_offset + 100)
         with pytest.raises(FileChangedError):
@@ -139,16 +134,38 @@ def test_race_truncate_rewrite_append_200_times_never_kills_the_reader(tmp_path)
     assert report["changes"] + report["reopen_failures"] > 0, report
 
 
-def test_detected_truncation_neutralises_views_held_elsewhere(cine):
-    with open_document(cine) as doc:
-        if doc.has_lease:
-            doc._lease.release()
-        held = doc.frame(19)  # e.g. a read-ahead thread's view
+def test_without_a_lease_nothing_is_mapped_and_held_frames_survive_truncation(cine):
+    with open_document(cine, file_access="read") as doc:
+        assert doc.file.mapping is None and not doc.is_memmapped
+        held = doc.frame(19)  # e.g. a read-ahead thread's frame
         with open(cine, "r+b") as handle:
             handle.truncate(doc.pixel_offset + 100)
         with pytest.raises(FileChangedError):
             doc.frame(0)
-        assert int(np.asarray(held).sum()) == 0, "views read zeros after the truncation is seen"
+        assert frame_index_of(held) == 19, "a frame read before the truncation keeps its pixels"
+
+
+def test_library_use_from_a_worker_thread_reads_instead_of_mapping(cine):
+    """No SIGIO handler can be installed from a worker thread: no lease, so no mapping (a fresh process)."""
+    script = textwrap.dedent(f"""
+        import json, threading
+        from viewer.model import open_document
+        from viewer.synthetic import frame_index_of
+        seen = {{}}
+        def worker():
+            with open_document({str(cine)!r}) as doc:
+                seen.update(mapped=doc.file.mapping is not None or doc.is_memmapped, lease=doc.has_lease,
+                            index=frame_index_of(doc.frame(7)), reason=doc.file_access_reason)
+        thread = threading.Thread(target=worker)
+        thread.start()
+        thread.join()
+        print(json.dumps(seen))
+    """)
+    result = _run(script)
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    assert seen["index"] == 7 and not seen["mapped"] and not seen["lease"], seen
+    assert "positional reads" in seen["reason"]
 
 
 def test_second_editor_is_told_who_holds_the_lock(cine):

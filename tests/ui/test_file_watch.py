@@ -21,7 +21,6 @@ import pytest  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMessageBox  # noqa: E402
 
-from viewer.model import open_document
 from viewer.model.storage import fileaccess# noqa: E402
 from viewer.synthetic import frame_index_of, write_cine  # noqa: E402
 from viewer.ui import file_watch  # noqa: E402
@@ -125,15 +124,6 @@ def test_unsaved_edits_are_mentioned():
     assert text.startswith("a.dcm changed on disk (it was deleted).") and "unsaved edits" in text
 
 
-def test_guarded_frame_is_a_view_under_a_lease_and_a_copy_without(cine):
-    with open_document(cine, file_access=fileaccess.MEMORY_MAP) as document:
-        if document.has_lease:
-            assert not file_watch.guarded_frame(document, 3).flags.owndata  # zero-copy
-            document._lease.release()
-        frame = file_watch.guarded_frame(document, 3)
-        assert frame.flags.owndata and frame_index_of(frame) == 3
-
-
 def test_status_bar_shows_the_file_access(qtbot, window, cine, store):
     document = open_and_wait(qtbot, window, cine)
     expected = "memory-mapped, leased" if document.has_lease else "memory-mapped"
@@ -142,16 +132,15 @@ def test_status_bar_shows_the_file_access(qtbot, window, cine, store):
     store.save(store.settings.replace(file_access=fileaccess.READ))
     with qtbot.waitSignal(window.document_opened, timeout=10000):
         window.reopen()
-    assert window.status.access.text() == "read (preadv): chosen in Settings"
+    assert window.status.access.text() == "read: chosen in Settings"
 
 
 @pytest.mark.parametrize(
     "access, reason, lease, expected",
     [
-        (fileaccess.READ, "read with preadv: the file is on a nfs4 file system, where mapping is unsafe", False,
-         "read (preadv): the file is on a nfs4 file system, where mapping is unsafe"),
-        (fileaccess.READ, "read with preadv: another program had the file open for writing", False,
-         "read (preadv): another program had the file open for writing"),
+        (fileaccess.READ, f"{fileaccess.READ_PREFIX}: the file is on a nfs4 file system, where mapping is unsafe",
+         False, "read: the file is on a nfs4 file system, where mapping is unsafe"),
+        (fileaccess.READ, fileaccess.UNLEASED_REASON, False, "read: " + fileaccess.UNLEASED_REASON.split(": ", 1)[1]),
         (fileaccess.MEMORY_MAP, "memory-mapped (ext4 file system)", True, "memory-mapped, leased"),
         (fileaccess.MEMORY_MAP, "memory-mapped (ext4 file system)", False, "memory-mapped"),
     ],

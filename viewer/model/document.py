@@ -1,61 +1,55 @@
 """The document: one DICOM file, opened in constant time and memory.
 
-Design
-------
-* Opening reads only the header (:mod:`viewer.model.document_open`: a
-  ``struct`` walk for plain files, pydicom's parse for the others). The file is
-  mapped once, read-only, with ``numpy.memmap``; every binary value above
-  ``memmap_threshold`` and the pixel data are views into that mapping, never
-  read up front. Every declared length is checked against the file size
-  first, because touching a mapping past the end of a file kills the process
-  with SIGBUS.
-* Native pixel data is exposed as :attr:`Document.frames`, a zero-copy array
-  ``(frames, rows, cols[, samples])`` over the mapping. :meth:`Document.frame`
-  returns a view of it when pydicom would return the stored values as they
-  are (little endian, no colour conversion, not 1-bit); otherwise it hands the
-  mapped bytes to pydicom's own decoder for that one frame, so the result
-  always equals ``pydicom.pixels.pixel_array(path, index=k)``.
-* Encapsulated pixel data is indexed once (:mod:`viewer.model.dicom.encapsulated`);
-  a frame is decoded on demand by pydicom's decoder from just its own bytes,
-  and kept in a :class:`~viewer.model.storage.cache.FrameCache` bounded in bytes.
-* Before each frame fetch the file's size is checked with ``fstat`` so that a
-  file truncated by another process gives :class:`FileChangedError`, not
-  SIGBUS.
-* Edits (read/write mode) live in :class:`viewer.model.editing.edits.EditSession`:
-  pending in memory, written only by a journaled save.
+A :class:`Document` is composed of objects with their own state:
+
+* ``doc.file`` -- :class:`~viewer.model.storage.opened.OpenedFile`: the
+  read-only descriptor, the file's identity, and a mapping only while a
+  read lease protects it;
+* ``doc.guard`` -- :class:`~viewer.model.storage.guard.FileGuard`: the lease
+  and the checks that the file is still the one opened;
+* ``doc.header`` -- :class:`~viewer.model.dicom.file_header.FileHeader`: the
+  dataset (parsed lazily for plain files), pixel element, geometry and the
+  values left in the file;
+* ``doc.source`` -- a :class:`~viewer.model.frames.base.FrameSource` chosen
+  once at open (:func:`~viewer.model.frames.choose.choose_source`), and again
+  only when read/write mode gives the lease up or takes it back;
+* ``doc.edits`` -- the :class:`~viewer.model.editing.edits.EditSession` in
+  read/write mode (:mod:`viewer.model.document_mode`), else None.
+
+A frame goes one way: ``doc.frame(k)`` checks the index and the file, asks
+the source, and paints pending edits over a copy if there are any. The
+editing methods below forward to ``doc.edits``.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-import threading
-from typing import Any
+import time
+from typing import Any, Callable
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
-from viewer.model.storage import diskcache
-from viewer.model.display import metadata as display
-from viewer.model.dicom import encapsulated
-from viewer.model.storage import fileaccess
-from viewer.model.dicom import functional_groups
-from viewer.model.dicom import header
-from viewer.model.storage import lease
-from viewer.model.storage.cache import FrameCache
-from viewer.model.document_edit import EditingMixin
-from viewer.model.document_guard import FileGuardMixin
-from viewer.model.document_open import OpeningMixin, _syntax_flags
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.dicom import header as dicom_header
+from viewer.model.dicom.file_header import FileHeader, read_header
+from viewer.model.dicom.native_layout import NativeLayout
+from viewer.model.display import metadata
+from viewer.model.document_mode import EditMode
+from viewer.model.editing import deid
+from viewer.model.editing.edits import EditSession
+from viewer.model.errors import ReadOnlyError, UnsupportedError
 from viewer.model.events import Signal
-from viewer.model.dicom.geometry import PixelGeometry
-from viewer.model.dicom.mapped import MappedElement, MappedValue
+from viewer.model.frames.base import FrameSource
+from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
+from viewer.model.frames.compressed import DiskCacheSlot
+from viewer.model.frames.stack import FrameStack
+from viewer.model.storage import diskcache, fileaccess
+from viewer.model.storage.cache import FrameCache
+from viewer.model.storage.guard import FileGuard
+from viewer.model.storage.opened import OpenedFile
 
 DEFAULT_MEMMAP_THRESHOLD = 1 << 20
 DEFAULT_CACHE_BYTES = 256 << 20
-SEQUENTIAL_READ_AHEAD_BYTES = 4 << 20
-_COLOUR_CONVERTED = ("YBR_FULL", "YBR_FULL_422")
 
 
 def open_document(
@@ -68,23 +62,24 @@ def open_document(
     disk_cache_dir: str | os.PathLike[str] | None = None,
     disk_cache_bytes: int = 0,
 ) -> "Document":
-    """Open a DICOM file, parsing its header and mapping its large values.
+    """Open a DICOM file, parsing its header and leaving its large values in the file.
 
     Parameters
     ----------
     path : str or os.PathLike
         The file.
     memmap_threshold : int
-        Binary values longer than this many bytes are memory-mapped instead of
-        read (default 1 MiB).
+        Binary values longer than this many bytes are left in the file
+        (mapped or read on demand) instead of read (default 1 MiB).
     writable : bool
-        Open in read/write mode (takes the edit lock); see
-        :meth:`Document.set_writable`.
+        Open in read/write mode (takes the edit lock); see :meth:`Document.set_writable`.
     cache_bytes : int
         Budget of the decoded-frame cache (compressed files).
     file_access : {"automatic", "memory-map", "read"}
-        "automatic" maps the file except on network and FUSE file systems,
-        where a failing page would be SIGBUS; there it reads with ``preadv``.
+        "automatic" maps the file under a read lease except on network, FUSE
+        and removable file systems, where an I/O error on a mapped page would
+        be SIGBUS; there, and wherever no lease can be had, frames are read
+        with positional reads. "memory-map" maps wherever a lease can be had.
     disk_cache_dir, disk_cache_bytes : optional
         Keep decoded frames of compressed files in a scratch file there
         (:mod:`viewer.model.storage.diskcache`), at most this many bytes in total.
@@ -92,174 +87,208 @@ def open_document(
     Returns
     -------
     Document
-        Usable as a context manager; :meth:`Document.close` releases every
-        mapping and handle.
+        Usable as a context manager; :meth:`Document.close` releases every handle.
 
     Raises
     ------
     DicomError
         (or a subclass) for anything wrong with the file, naming the file.
     """
-    document = Document(
-        os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes, file_access=file_access
-    )
-    if disk_cache_dir is not None and disk_cache_bytes > 0:
-        document.disk_cache_settings = (os.fspath(disk_cache_dir), int(disk_cache_bytes))
-    try:
-        document._open()
-        if writable:
+    disk = (os.fspath(disk_cache_dir), int(disk_cache_bytes)) if disk_cache_dir and disk_cache_bytes > 0 else None
+    document = Document(os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes,
+                        file_access=file_access, disk_cache_settings=disk)
+    if writable:
+        try:
             document.set_writable(True)
-    except BaseException:
-        document.close()
-        raise
+        except BaseException:
+            document.close()
+            raise
     return document
 
 
-class Document(OpeningMixin, FileGuardMixin, EditingMixin):
-    """One open DICOM file. Create it with :func:`open_document`.
-
-    Opening lives in :mod:`viewer.model.document_open`, the file-change
-    defences in :mod:`viewer.model.document_guard` and the read/write mode
-    and edits in :mod:`viewer.model.document_edit`.
-    """
+class Document:
+    """One open DICOM file. Create it with :func:`open_document` (the constructor opens the file)."""
 
     def __init__(
-        self, path: str, *, memmap_threshold: int, cache_bytes: int, file_access: str = fileaccess.AUTOMATIC
+        self, path: str, *, memmap_threshold: int = DEFAULT_MEMMAP_THRESHOLD, cache_bytes: int = DEFAULT_CACHE_BYTES,
+        file_access: str = fileaccess.AUTOMATIC, disk_cache_settings: tuple[str, int] | None = None,
     ) -> None:
+        started = time.perf_counter()
         self.path = path
-        self.file_access = file_access  # as requested; resolved when opening
-        self.file_access_reason = ""
         self.memmap_threshold = int(memmap_threshold)
-        self._dataset: Dataset | None = None  # parsed on first use for plain files, else at open
-        self._image_values: dict[str, int | str] | None = None  # the quick scan's Image Pixel values
-        self._pixel_value: MappedValue | None = None  # until the dataset is parsed
-        self.mapped_elements: list[MappedElement] = []
-        self.warnings: list[str] = []
-        self.recovery: Any = None
-        self.file_size = 0
-        self.open_seconds = 0.0
-        self.transfer_syntax = pydicom.uid.ExplicitVRLittleEndian
-        self.geometry: PixelGeometry | None = None
-        self.pixel_element: header.PixelElement | None = None
-        self.frames: np.ndarray | None = None
+        self.disk_cache_settings = disk_cache_settings
         self.frames_changed = Signal()  # emits a set of frame indices (or None: all)
         self.mode_changed = Signal()  # emits the new writable flag
         self.history_changed = Signal()  # undo/redo/dirty state changed
-        self._fd: int | None = None
-        self._mapping: np.memmap | None = None
-        self._reader: fileaccess.PreadArray | None = None
-        self._lease: lease.ReadLease | None = None
-        self._changed_reason: str | None = None
-        self._mtime_ns = 0
-        self._pixel_bytes: np.ndarray | None = None
-        self._spans: list[encapsulated.FrameSpan] = []
-        self._num_frames = 0
-        self._decoder = None
-        self._decode_options: dict[str, Any] = {}
         self._cache = FrameCache(cache_bytes)
-        self._required_size = 0
-        self._identity: tuple[int, int] | None = None
-        self._in_memory = False
-        self._edits = None
-        self._lock = None
-        self._write_fd: int | None = None
-        self._per_frame: functional_groups.PerFrameGroups | None = None
-        self.disk_cache_settings: tuple[str, int] | None = None
-        self._disk_cache: diskcache.DiskFrameCache | None = None
-        self._disk_cache_tried = False
-        self._last_index = -2
-        self._converted: bool | None = None  # see _needs_pydicom
-        self._state_lock = threading.RLock()
+        self._disk_slot: DiskCacheSlot | None = None
+        self._mode = EditMode(self)
+        status = dicom_header.open_mode_ok(path)
+        access, self._access_reason = fileaccess.resolve_access(path, file_access, status.st_dev)
+        self.recovery: Any = _recover_journal(path)
+        self.file = OpenedFile(path)
+        self.guard = FileGuard(self.file)
+        try:
+            self._mode.map_wanted = access == fileaccess.MEMORY_MAP
+            if self._mode.map_wanted and not self._map_under_lease():
+                self._access_reason = fileaccess.UNLEASED_REASON
+            self.header: FileHeader = read_header(self.file, self.memmap_threshold)
+            self.source: FrameSource | None = self._choose_source()
+        except BaseException:
+            self.guard.release_lease()
+            self.guard.close()
+            raise
+        self.open_seconds = time.perf_counter() - started
+
+    def _map_under_lease(self) -> bool:
+        """Map the file if a read lease can be had (nothing is ever mapped without one)."""
+        if not self.file.size or not self.guard.take_lease():
+            return False
+        self.file.map()
+        return True
+
+    def _choose_source(self) -> FrameSource | None:
+        return choose_source(self.header, self.guard, self._cache, self._make_disk_slot)
+
+    def _make_disk_slot(self, num_frames: int) -> DiskCacheSlot:
+        self._disk_slot = DiskCacheSlot(self.disk_cache_settings, self.path, self.file.size, self.file.mtime_ns,
+                                        num_frames)
+        return self._disk_slot
+
+    def _swap_source(self) -> None:
+        """Choose the source again after the lease was given up or taken back; views handed out are stale."""
+        old = self.source
+        self._cache.clear()
+        self.source = self._choose_source()
+        if old is not None and old is not self.source:
+            old.close()
+        self.frames_changed.emit(None)
 
     # -------------------------------------------------------------- properties
+    closed = property(lambda self: self.file.closed, doc="True once :meth:`close` was called.")
+    geometry = property(lambda self: self.header.geometry, doc="The checked Image Pixel module, or None.")
+    pixel_element = property(lambda self: self.header.pixel, doc="Where the pixel data element is, or None.")
+    transfer_syntax = property(lambda self: self.header.transfer_syntax)
+    dataset = property(lambda self: self.header.dataset, doc="The dataset (parsed on first use for plain files).")
+    mapped_elements = property(lambda self: self.header.mapped_elements,
+                               doc="Every binary value left in the file: tag, keyword, VR, offset, length.")
+    warnings = property(lambda self: self.header.warnings, doc="What was odd but usable in the file.")
+    file_size = property(lambda self: self.file.size)
+    is_encapsulated = property(lambda self: self.header.is_encapsulated)
+    has_lease = property(lambda self: self.guard.has_lease,
+                         doc="True while a kernel read lease warns us before another program writes the file.")
+    cache = property(lambda self: self._cache, doc="The decoded-frame memory cache.")
+
     @property
-    def closed(self) -> bool:
-        return self._fd is None
+    def file_access(self) -> str:
+        """How frames are reached now: ``"memory-map"`` (zero-copy, under a lease) or ``"read"``."""
+        return fileaccess.MEMORY_MAP if self.is_memmapped else fileaccess.READ
+
+    @property
+    def file_access_reason(self) -> str:
+        """Why :attr:`file_access` is what it is, in words a user understands."""
+        if self.writable:
+            return f"{fileaccess.READ_PREFIX}: editing gives the read lease up (it cannot coexist with a writer)"
+        return self._access_reason
 
     @property
     def num_frames(self) -> int:
         """Number of frames that can be shown (complete frames only)."""
-        return self._num_frames
+        return self.source.num_frames if self.source is not None else 0
 
     @property
     def frame_shape(self) -> tuple[int, ...]:
         """Shape of one frame: (rows, cols) or (rows, cols, samples)."""
-        return self.geometry.frame_shape if self.geometry else ()
+        return self.geometry.frame_shape if self.geometry is not None else ()
 
     @property
     def dtype(self) -> np.dtype | None:
-        """dtype of :meth:`frame` results (big endian for big endian files, as pydicom)."""
-        if self.geometry is None:
-            return None
-        little_endian = _syntax_flags(self.transfer_syntax).little_endian
-        if little_endian or self.is_encapsulated or self.geometry.bits_allocated <= 8:
-            return self.geometry.dtype
-        return self.geometry.dtype.newbyteorder(">")
-
-    @property
-    def is_encapsulated(self) -> bool:
-        return bool(self.pixel_element and self.pixel_element.length is None)
+        """dtype of :meth:`frame` results (big endian for big endian native files, as pydicom)."""
+        return frame_dtype(self.header)
 
     @property
     def is_memmapped(self) -> bool:
-        """True if the pixel data is mapped rather than read into memory."""
-        return self._mapping is not None and self._pixel_bytes is not None
+        """True if frames are zero-copy views of a (leased) mapping of the file."""
+        return self.source is not None and self.source.zero_copy
 
     @property
     def photometric_interpretation(self) -> str:
-        return self.geometry.photometric_interpretation if self.geometry else ""
+        return self.geometry.photometric_interpretation if self.geometry is not None else ""
 
     @property
     def pixel_offset(self) -> int | None:
         """Offset of the first pixel data value byte in the file."""
-        return self.pixel_element.value_offset if self.pixel_element else None
+        return self.header.pixel.value_offset if self.header.pixel is not None else None
 
     @property
     def mapped_bytes(self) -> int:
-        """Total length of the memory-mapped values."""
+        """Total length of the values left in the file."""
         return sum(element.length for element in self.mapped_elements)
+
+    @property
+    def disk_cache(self) -> diskcache.DiskFrameCache | None:
+        """The decoded-frame scratch file, once a compressed frame was decoded (or None)."""
+        return self._disk_slot.cache if self._disk_slot is not None else None
+
+    @property
+    def changed_on_disk(self) -> str | None:
+        """Why the file can no longer be trusted (changed by another program), or None."""
+        if self.closed or self.header.in_memory:
+            return None
+        return self.guard.changed_on_disk
+
+    def native_layout(self) -> NativeLayout:
+        """Where native frames lie in the file (native pixel data only)."""
+        return native_layout(self.header)
+
+    # ------------------------------------------------------- display metadata
+    def _lazy_groups(self):
+        return self.header.per_frame.item if self.header.per_frame is not None else None
 
     @property
     def frame_time_ms(self) -> float | None:
         """Milliseconds per frame from the file, or None."""
-        return display.frame_time_ms(self.dataset)
+        return metadata.frame_time_ms(self.dataset)
 
     @property
-    def _lazy_groups(self):
-        return self._per_frame.item if self._per_frame is not None else None
-
-    @property
-    def window_presets(self) -> list[display.WindowPreset]:
-        return display.window_presets(self.dataset, self._lazy_groups)
+    def window_presets(self) -> list[metadata.WindowPreset]:
+        return metadata.window_presets(self.dataset, self._lazy_groups())
 
     @property
     def rescale_unit(self) -> str:
-        return display.rescale_unit(self.dataset, self._lazy_groups)
+        return metadata.rescale_unit(self.dataset, self._lazy_groups())
 
     def rescale(self, index: int = 0) -> tuple[float, float]:
         """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
-        return display.rescale_for_frame(self.dataset, index, self._lazy_groups)
+        return metadata.rescale_for_frame(self.dataset, index, self._lazy_groups())
 
     def per_frame_groups(self, index: int) -> Dataset | None:
         """Frame `index`'s Per-frame Functional Groups item (parsed on demand), or None."""
-        if self._per_frame is not None:
-            return self._per_frame.item(index)
+        if self.header.per_frame is not None:
+            return self.header.per_frame.item(index)
         groups = self.dataset.get("PerFrameFunctionalGroupsSequence")
-        if groups and 0 <= index < len(groups):
-            return groups[index]
-        return None
-
-    @property
-    def cache(self) -> FrameCache:
-        return self._cache
+        return groups[index] if groups and 0 <= index < len(groups) else None
 
     # ------------------------------------------------------------------ frames
+    @property
+    def frames(self) -> np.ndarray | FrameStack | None:
+        """Every frame as stored in the file, ``(frames, rows, cols[, samples])``, without pending edits.
+
+        A zero-copy ``ndarray`` view of the mapping under a read lease (native
+        data); otherwise a lazy :class:`~viewer.model.frames.stack.FrameStack`
+        that reads or decodes each frame on access. None without pixel data.
+        """
+        source = self.source
+        if source is None or self.closed:
+            return None
+        return source.frames if source.zero_copy else FrameStack(source, self._check_file)  # type: ignore[attr-defined]
+
     def frame(self, index: int) -> np.ndarray:
         """Frame `index` as pydicom's ``pixel_array(path, index=index)`` returns it.
 
-        For native little-endian data needing no conversion the result is a
-        read-only view into the mapping (pending edits, if any, are applied
-        to a copy).
+        Under a read lease, native little-endian data needing no conversion is
+        a read-only view of the mapping; otherwise a new array. Pending edits
+        are painted over a copy.
 
         Raises
         ------
@@ -269,210 +298,216 @@ class Document(OpeningMixin, FileGuardMixin, EditingMixin):
             If the frame cannot be decoded, or the file changed on disk.
         """
         index = self._check_index(index)
-        edits = self._edits
+        source = self.source
+        assert source is not None
+        edits = self.edits
         if edits is not None and edits.is_edited(index):
-            stored = self._stored_frame(index)
-            return self._from_stored(edits.render(index, stored))
-        if self.frames is not None and not self._needs_pydicom():
-            self._check_file()
-            stored = self.frames[index]
-            self._advise(index)
-            return self._from_stored(stored)
-        if self._reader is not None and self.pixel_element is not None and not self.is_encapsulated \
-                and not self._needs_pydicom():
-            return self._from_stored(self._read_native_frame(index))
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
-        self._check_file()
-        disk = self._disk_cache
-        frame = disk.get(index) if disk is not None else None
-        if frame is None:
-            frame = self._decode(index)
-            disk = self._open_disk_cache(frame)
-            if disk is not None:
-                disk.put(index, frame)
-        if self.is_encapsulated:
-            self._cache.put(index, frame)
-        return frame
+            stored = source.stored_frame(index)  # type: ignore[attr-defined]
+            return source.layout.from_stored(edits.render(index, stored))  # type: ignore[attr-defined]
+        return source.frame(index)
 
-    @property
-    def disk_cache(self) -> diskcache.DiskFrameCache | None:
-        """The decoded-frame scratch file, once a compressed frame was decoded (or None)."""
-        return self._disk_cache
+    def region(self, frame: int, rows: slice = slice(None), cols: slice = slice(None), step: int = 1) -> np.ndarray:
+        """``frame(frame)[rows, cols][::step, ::step]`` as a new array, reading only what it needs where it can.
 
-    def _open_disk_cache(self, decoded: np.ndarray) -> diskcache.DiskFrameCache | None:
-        """Open the scratch file once, shaped like the first decoded frame."""
-        with self._state_lock:
-            if self._disk_cache_tried or not self.is_encapsulated or self.disk_cache_settings is None:
-                return self._disk_cache
-            self._disk_cache_tried = True
-            folder, capacity = self.disk_cache_settings
-            self._disk_cache = diskcache.DiskFrameCache.open(
-                folder, self.path, self.file_size, self._mtime_ns, self._num_frames, decoded.shape, decoded.dtype,
-                capacity,
-            )
-            return self._disk_cache
+        Memory is proportional to the output for native data; compressed
+        frames are decoded whole (and cached) first.
+        """
+        index = self._check_index(frame)
+        source = self.source
+        assert source is not None
+        step = max(1, int(step))
+        edits = self.edits
+        if edits is not None and edits.is_edited(index):
+            return np.array(self.frame(index)[rows, cols][::step, ::step])
+        return source.region(index, rows, cols, step)
+
+    def prefetch(self, indices) -> None:
+        """Read-ahead hint: these frames will be shown soon (compressed ones are decoded into the caches)."""
+        if self.source is not None and not self.closed:
+            self.source.prefetch(indices)
+
+    def release(self, indices) -> None:
+        """Hint: these frames will not be shown again soon (their pages may leave the process)."""
+        if self.source is not None and not self.closed:
+            self.source.release(indices)
+
+    def advise_range(self, start: int, length: int, kind: Any) -> None:
+        """Read-ahead advice for a byte range of the file: ``"willneed"``, ``"dontneed"`` (or ``mmap.MADV_*``)."""
+        import mmap
+
+        names = {getattr(mmap, "MADV_WILLNEED", -1): "willneed", getattr(mmap, "MADV_DONTNEED", -2): "dontneed"}
+        if not self.closed:
+            self.file.advise(start, length, names.get(kind, kind))
 
     def _check_index(self, index: int) -> int:
+        """`index` (negative from the end) checked against the frames, after checking the file is unchanged."""
         if self.closed:
             raise ValueError("the document is closed")
-        if self._num_frames == 0:
+        count = self.num_frames
+        if count == 0:
             raise UnsupportedError(self.path, "the file has no pixel data")
         index = int(index)
         if index < 0:
-            index += self._num_frames
-        if not 0 <= index < self._num_frames:
-            raise IndexError(f"frame {index} is outside 0..{self._num_frames - 1}")
+            index += count
+        if not 0 <= index < count:
+            raise IndexError(f"frame {index} is outside 0..{count - 1}")
+        self._check_file()
         return index
 
-    def _needs_pydicom(self) -> bool:
-        """True if pydicom would change stored values (1-bit, YBR, odd OW swap); fixed once opened."""
-        needs = self._converted
-        if needs is None:
-            geometry = self.geometry
-            assert geometry is not None
-            needs = self._converted = (
-                geometry.bits_allocated == 1
-                or geometry.photometric_interpretation in _COLOUR_CONVERTED
-                or (
-                    geometry.bits_allocated == 8
-                    and self.pixel_element is not None
-                    and self.pixel_element.vr == "OW"
-                    and not _syntax_flags(self.transfer_syntax).little_endian
-                )
-            )
-        return needs
+    def _check_file(self) -> None:
+        """Raise FileChangedError if the file changed on disk (not for deflated files read whole)."""
+        if not self.header.in_memory:
+            self.guard.check()
 
-    def _stored_frame(self, index: int) -> np.ndarray:
-        assert self.frames is not None
-        self._check_file()
-        return self.frames[index]
+    # ---------------------------------------- read/write mode and edits (facade)
+    @property
+    def edits(self) -> EditSession | None:
+        """The :class:`~viewer.model.editing.edits.EditSession` in read/write mode, else None."""
+        return self._mode.session
 
-    def _read_native_frame(self, index: int) -> np.ndarray:
-        """Read mode: one frame with ``preadv``, shaped like a row of :attr:`frames`."""
-        geometry = self.geometry
-        assert geometry is not None and self.pixel_element is not None
-        start = self.pixel_element.value_offset + index * geometry.frame_nbytes
-        data = fileaccess.read_exact(self.path, self._fd, start, geometry.frame_nbytes)
-        dtype = geometry.dtype.newbyteorder("<" if _syntax_flags(self.transfer_syntax).little_endian else ">")
-        flat = np.frombuffer(data, dtype=dtype)
-        rows, cols, samples = geometry.rows, geometry.columns, geometry.samples_per_pixel
-        if samples == 1:
-            return flat.reshape(rows, cols)
-        if geometry.planar_configuration == 0:
-            return flat.reshape(rows, cols, samples)
-        return flat.reshape(samples, rows, cols).transpose(1, 2, 0)
+    @property
+    def writable(self) -> bool:
+        """True in read/write mode (edit lock held)."""
+        return self._mode.session is not None
 
-    def _from_stored(self, stored: np.ndarray) -> np.ndarray:
-        """Stored values as pydicom returns them: a view unless unused high bits
-        must be masked (unsigned) or sign-extended (signed), as pydicom does."""
-        assert self.geometry is not None
-        shift = self.geometry.unused_high_bits
-        if not shift:
-            return stored
-        corrected = np.array(stored, copy=True)
-        np.left_shift(corrected, shift, out=corrected)
-        np.right_shift(corrected, shift, out=corrected)
-        return corrected
+    def edit_refusal(self) -> str | None:
+        """Why this document cannot be edited, or None if it can."""
+        return self._mode.refusal()
 
-    def _advise(self, index: int) -> None:
-        """Ask the kernel to read frame `index` ahead (one request, not a fault per page).
+    def set_writable(self, writable: bool, *, discard: bool = False) -> None:
+        """Switch between read-only and read/write mode (see :mod:`viewer.model.document_mode`).
 
-        When frames are fetched in order, the next ~4 MiB are requested too,
-        so sequential reads from a cold disk stream instead of stalling.
+        Raises
+        ------
+        ReadOnlyError
+            If the file cannot be edited (the reason is in the message), or
+            switching off with unsaved edits and `discard` is False.
+        LockedError
+            If another process holds the edit lock.
         """
-        if self._mapping is None or self.geometry is None or self.pixel_element is None:
+        if writable == self.writable:
             return
-        frame_nbytes = self.geometry.frame_nbytes
-        start = self.pixel_element.value_offset + index * frame_nbytes
-        length = frame_nbytes
-        if index == self._last_index + 1:
-            length += max(frame_nbytes, SEQUENTIAL_READ_AHEAD_BYTES)
-        self._last_index = index
-        self.advise_range(start, length, mmap.MADV_WILLNEED)
+        if writable:
+            self._mode.enter()
+        else:
+            if self.dirty and not discard:
+                raise ReadOnlyError(self.path, "there are unsaved edits: save or discard them first")
+            self._mode.leave()
+        self.mode_changed.emit(self.writable)
 
-    def advise_range(self, start: int, length: int, advice: int) -> None:
-        """``madvise`` a byte range of the file mapping (no-op where unsupported)."""
-        raw = getattr(self._mapping, "_mmap", None)
-        if raw is None or not hasattr(raw, "madvise"):
-            return
-        base = self._mapping.offset if self._mapping is not None else 0
-        start -= base
-        aligned = start - start % mmap.PAGESIZE
-        try:
-            raw.madvise(advice, aligned, min(length + start - aligned, len(raw) - aligned))
-        except (OSError, ValueError):
-            pass
+    def _on_edits_changed(self, frames=None) -> None:
+        self._cache.clear()
+        self.frames_changed.emit(frames)
+        self.history_changed.emit()
 
-    def _decode(self, index: int) -> np.ndarray:
-        try:
-            if self._in_memory:
-                return pydicom.pixels.pixel_array(self.dataset, index=index, number_of_frames=self._num_frames)
-            assert self._pixel_bytes is not None and self._decoder is not None
-            if self.is_encapsulated:
-                source = encapsulated.frame_bytes(self._pixel_bytes, self._spans[index])
-                array, _ = self._decoder.as_array(source, index=0, **self._decode_options)
-            elif self._mapping is None:
-                array = self._decode_native_read_mode(index)
-            else:
-                array, _ = self._decoder.as_array(self._pixel_bytes, index=index, **self._decode_options)
-            return array
-        except DicomError:
-            raise
-        except MemoryError as exc:
-            raise UnsupportedError(self.path, f"frame {index} is too large to decode in memory") from exc
-        except Exception as exc:
-            raise UnsupportedError(self.path, f"cannot decode frame {index}: {exc}") from exc
-        except BaseException as exc:
-            # Rust decoders (pylibjpeg-rle) report bad input as a PanicException,
-            # which derives from BaseException, not Exception.
-            if type(exc).__module__ != "pyo3_runtime":
-                raise
-            raise UnsupportedError(self.path, f"the decoder failed on frame {index}: {exc}") from exc
+    def _require_edits(self) -> EditSession:
+        edits = self.edits
+        if edits is None:
+            raise ReadOnlyError(self.path, "the document is read-only: switch to read/write mode to edit")
+        return edits
 
-    def _decode_native_read_mode(self, index: int) -> np.ndarray:
-        """Read mode, values pydicom converts: decode just this frame's bytes."""
+    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, *, label: str = "Mask") -> None:
+        """Set the pixels under the boolean ``(rows, cols)`` `mask` to `value` on `frames` (None: all).
+
+        Pending until :meth:`save`; `value` is per sample for colour images;
+        `frames` is an int, range, slice, iterable of int or None.
+        """
+        self._require_edits().apply_mask(mask, value, frames, label=label)
+
+    def begin_stroke(self, label: str = "Brush") -> None:
+        """Start grouping edits into one undo step (a brush drag)."""
+        self._require_edits().begin_stroke(label)
+
+    def commit_stroke(self) -> None:
+        self._require_edits().commit_stroke()
+
+    def abort_stroke(self) -> None:
+        self._require_edits().abort_stroke()
+
+    def undo(self) -> None:
+        self._require_edits().undo()
+
+    def redo(self) -> None:
+        self._require_edits().redo()
+
+    can_undo = property(lambda self: self.edits is not None and self.edits.can_undo)
+    can_redo = property(lambda self: self.edits is not None and self.edits.can_redo)
+    undo_label = property(lambda self: self.edits.undo_label if self.edits is not None else "")
+    redo_label = property(lambda self: self.edits.redo_label if self.edits is not None else "")
+    dirty = property(lambda self: self.edits is not None and self.edits.dirty,
+                     doc="True if there are edits not yet saved to the file.")
+
+    def save(self, progress: Callable[[int, int], None] | None = None) -> None:
+        """Write pending edits into the file through the rollback journal.
+
+        ``progress(done, total)`` is called after each batch. May run on a
+        worker thread (see :meth:`~viewer.model.document_mode.EditMode.save`).
+        """
+        self._mode.save(self._require_edits(), progress)
+
+    def revert(self) -> None:
+        """Drop every pending edit."""
+        if self.edits is not None:
+            self.edits.revert()
+
+    # ------------------------------------------------------------ de-identify
+    @property
+    def ultrasound_regions(self) -> list[deid.Region]:
+        """Image regions from the Sequence of Ultrasound Regions (empty if none)."""
         geometry = self.geometry
-        assert geometry is not None and self.pixel_element is not None and self._decoder is not None
-        if geometry.bits_allocated == 1 or geometry.frame_bits % 16:
-            # Bit-packed or odd-length frames are not byte/word aligned: 1-bit data
-            # is small, read it whole once.
-            if not isinstance(self._pixel_bytes, np.ndarray):
-                self._pixel_bytes = self._pixel_bytes[:]
-            array, _ = self._decoder.as_array(self._pixel_bytes, index=index, **self._decode_options)
-            return array
-        start = self.pixel_element.value_offset + index * geometry.frame_nbytes
-        data = fileaccess.read_exact(self.path, self._fd, start, geometry.frame_nbytes)
-        options = dict(self._decode_options, number_of_frames=1)
-        array, _ = self._decoder.as_array(bytes(data), index=0, **options)
-        return array
+        return deid.ultrasound_regions(self.dataset, geometry.rows, geometry.columns) if geometry else []
+
+    def outside_regions_mask(self) -> np.ndarray | None:
+        """Boolean (rows, cols) mask of everything outside the ultrasound regions, or None."""
+        regions, geometry = self.ultrasound_regions, self.geometry
+        if not regions or geometry is None:
+            return None
+        return ~deid.inside_regions(regions, geometry.rows, geometry.columns)
+
+    @property
+    def black_value(self) -> int:
+        """The stored value shown darkest (see :func:`viewer.model.editing.deid.black_value`)."""
+        return deid.black_value(self.geometry, self.rescale(0)[0] if self.num_frames else 1.0)
+
+    def mask_outside_ultrasound_regions(self, value: Any = None, frames: Any = None) -> None:
+        """Set every pixel outside the ultrasound regions to `value` (default :attr:`black_value`), pending.
+
+        Raises
+        ------
+        UnsupportedError
+            If the file has no Sequence of Ultrasound Regions.
+        """
+        mask = self.outside_regions_mask()
+        if mask is None:
+            raise UnsupportedError(self.path, "the file has no Sequence of Ultrasound Regions to keep")
+        self.apply_mask(mask, self.black_value if value is None else value, frames,
+                        label="Mask outside ultrasound regions")
+
+    @property
+    def burned_in_annotation(self) -> str:
+        """The Burned In Annotation value ("YES", "NO" or "" if absent)."""
+        return str(self.dataset.get("BurnedInAnnotation", "") or "").strip().upper()
+
+    def record_no_burned_in_annotation(self) -> bool:
+        """Queue a same-length in-place write of Burned In Annotation "NO" for the next save.
+
+        Returns False if there is nothing to change (absent, already NO).
+        """
+        return self._mode.record_no_burned_in_annotation(self._require_edits())
 
     # ----------------------------------------------------------------- closing
     def close(self) -> None:
-        """Release the mappings, the lock and the file handles (idempotent)."""
-        self._leave_write_mode()
-        if self._lease is not None:
-            self._lease.release()
-            self._lease = None
-        if self._disk_cache is not None:
-            self._disk_cache.close()
-            self._disk_cache = None
+        """Release the lock, the lease, the caches and the file handles (idempotent)."""
+        self._mode.leave(remap=False)
+        if self.source is not None:
+            self.source.close()
+        if self._disk_slot is not None:
+            self._disk_slot.close()
         self._cache.clear()
         for element in self.mapped_elements:
             if element.value is not None:
                 element.value.close()
-        # Drop our references and let the mapping go with the last view: an
-        # explicit mmap.close() unmaps the memory even while numpy views of it
-        # (a frame a widget still paints) exist, and touching them is SIGSEGV.
-        self.frames = None
-        self._pixel_bytes = None
-        self._per_frame = None
-        self._reader = None
-        self._mapping = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        self.guard.close()
 
     def __enter__(self) -> "Document":
         return self
@@ -483,3 +518,21 @@ class Document(OpeningMixin, FileGuardMixin, EditingMixin):
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"{self.num_frames} frame(s) {self.frame_shape}"
         return f"<Document {os.path.basename(self.path)!r} {state}>"
+
+
+def _recover_journal(path: str):
+    """Roll back an interrupted save before anything reads the file.
+
+    The journal module is imported only when a journal exists: most opens
+    find none, and the import costs milliseconds.
+    """
+    directory, name = os.path.split(path)
+    # os.access, not os.path.lexists: no FileNotFoundError raised and caught on every open (~8 us)
+    if not os.access(os.path.join(directory, f".{name}.cinemap-journal"), os.F_OK, follow_symlinks=False):
+        return None
+    from viewer.model.editing import journal
+
+    return journal.recover(path)
+
+
+__all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_MEMMAP_THRESHOLD", "Document", "open_document"]

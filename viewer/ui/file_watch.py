@@ -19,8 +19,10 @@ one prompt per change, within a second, from three sources:
 * a :class:`~viewer.model.FileChangedError` from a frame fetch, which the
   main window routes to :meth:`FileWatch.report_error`.
 
-Frames shown are fetched with :func:`guarded_frame`, so that a truncation
-the checks have not seen yet cannot kill the process while pyqtgraph paints.
+A truncation the checks have not seen yet cannot kill the process while
+pyqtgraph paints: frames are views of the mapping only under a read lease,
+whose break replaces the pages by zeros first; otherwise they are read into
+memory (:mod:`viewer.model.storage.guard`).
 
 Each leads to :meth:`FileWatch.report`: playback stops and a bar above the
 image says "<file> changed on disk (<reason>)", with Reload (open the same
@@ -32,7 +34,6 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-import numpy as np
 from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
@@ -40,24 +41,6 @@ from viewer.model import Document, FileChangedError
 from viewer.ui.viewer_state import ViewerState
 
 POLL_INTERVAL_MS = 250
-
-
-def guarded_frame(document: Document, index: int) -> np.ndarray:
-    """``document.frame(index)``, copied out of the file mapping when no lease guards it.
-
-    pyqtgraph renders a frame when it paints, and again on every window
-    change, well after the model's ``fstat`` check: if another program
-    truncated the file in between, touching a mapped page past the new end
-    kills the process with SIGBUS. Under a read lease that cannot happen
-    (the writer waits until the mapping is swapped for zero pages), so the
-    frame stays a zero-copy view. Without one it is copied right after the
-    check: the risk shrinks from a paint to a memcpy, and later readouts and
-    window drags touch only the copy.
-    """
-    frame = document.frame(index)
-    if not frame.flags.owndata and document.is_memmapped and not document.has_lease:
-        return frame.copy()
-    return frame
 
 
 def change_message(path: str, reason: str, *, dirty: bool = False) -> str:

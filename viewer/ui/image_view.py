@@ -21,7 +21,6 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.model import DicomError
 from viewer.model.display import render
-from viewer.ui.file_watch import guarded_frame
 from viewer.ui.viewer_state import ViewerState
 
 _WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
@@ -189,7 +188,7 @@ class ImageView(QWidget):
         if document is None:
             return
         try:
-            stored = guarded_frame(document, index)  # no SIGBUS if the file shrinks before paint
+            stored = document.frame(index)
         except DicomError as exc:
             self.frame_failed.emit(exc)
             return

@@ -18,11 +18,11 @@ from viewer.ui.viewer_state import ViewerState
 
 MEMORY_INTERVAL_MS = 1000
 FPS_INTERVAL_MS = 500
-_READ_PREFIX = "read with preadv"
+_READ_PREFIX = fileaccess.READ_PREFIX
 
 
 def file_access_text(document) -> tuple[str, str]:
-    """(label, tooltip) of how `document` reads its file: "memory-mapped" or "read (preadv): <reason>".
+    """(label, tooltip) of how `document` reads its file: "memory-mapped" or "read: <reason>".
 
     A mapped file held under a kernel read lease says so: another program's
     write then waits until Cinemap has let go of the mapping.
@@ -31,12 +31,12 @@ def file_access_text(document) -> tuple[str, str]:
     if document.file_access == fileaccess.READ:
         detail = reason[len(_READ_PREFIX):] if reason.startswith(_READ_PREFIX) else reason
         detail = detail.strip().lstrip(":").strip().removeprefix("(").removesuffix(")")
-        return (f"read (preadv): {detail}" if detail else "read (preadv)"), reason
+        return (f"read: {detail}" if detail else "read"), reason
     if document.has_lease:
         return "memory-mapped, leased", (
             f"{reason}; a read lease makes another program's write wait until Cinemap lets go of the mapping"
         )
-    return "memory-mapped", f"{reason}; changes by other programs are caught by fstat checks"
+    return "memory-mapped", reason
 
 
 class StatusBar(QStatusBar):

@@ -25,7 +25,6 @@ import struct
 import threading
 from collections import OrderedDict
 
-import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 
@@ -42,7 +41,12 @@ _ITEM_CACHE = 64
 
 
 class _Walker:
-    """Bounds-checked reads of element headers from a byte buffer."""
+    """Bounds-checked reads of element headers from the file's bytes.
+
+    `buffer` offers ``read(offset, length) -> bytes``, ``find(pattern, start)``
+    and ``len()``: :class:`~viewer.model.storage.opened.FileBytes` (the mapping
+    while one is safe, else cached positional reads).
+    """
 
     def __init__(self, path: str, buffer, implicit_vr: bool, little_endian: bool) -> None:
         self.path = path
@@ -61,14 +65,15 @@ class _Walker:
     def header(self, position: int) -> tuple[tuple[int, int], int, int]:
         """(tag, value length, header size) of the element or item at `position`."""
         self._need(position, 8)
-        group, element, length = self._tag_length.unpack_from(self.buffer, position)
+        head = self.buffer.read(position, min(12, self.size - position))
+        group, element, length = self._tag_length.unpack_from(head)
         if group == 0xFFFE or self.implicit_vr:
             return (group, element), length, 8
-        vr = bytes(self.buffer[position + 4 : position + 6])
+        vr = head[4:6]
         if vr in _LONG_VRS:
             self._need(position, 12)
-            return (group, element), self._long.unpack_from(self.buffer, position + 8)[0], 12
-        return (group, element), self._short.unpack_from(self.buffer, position + 6)[0], 8
+            return (group, element), self._long.unpack_from(head, 8)[0], 12
+        return (group, element), self._short.unpack_from(head, 6)[0], 8
 
     def skip_value(self, position: int, length: int) -> int:
         """Position after a defined-length value."""
@@ -114,17 +119,10 @@ def find_sequence_end(
     """
     order = "<" if little_endian else ">"
     pattern = struct.pack(order + "HHI", 0xFFFE, 0xE0DD, 0) + struct.pack(order + "HH", 0x7FE0, 0x0010)
-    found = _find(buffer, pattern, value_start)
+    found = buffer.find(pattern, value_start)
     if found >= 0:
         return found + 8
     return _Walker(path, buffer, implicit_vr, little_endian).skip_sequence_body(value_start)
-
-
-def _find(buffer, pattern: bytes, start: int) -> int:
-    finder = getattr(buffer, "find", None)
-    if finder is not None:
-        return finder(pattern, start)
-    return bytes(buffer[start:]).find(pattern) + start if pattern in bytes(buffer[start:]) else -1
 
 
 class PerFrameGroups:
@@ -132,8 +130,8 @@ class PerFrameGroups:
 
     Parameters
     ----------
-    buffer : bytes-like
-        The whole file (a read-only mapping).
+    buffer : FileBytes-like
+        The whole file (``read``, ``find``, ``len``; see :class:`_Walker`).
     value_start, value_end : int
         The sequence value's extent in the file (end excludes nothing: for an
         undefined length it is just past the sequence delimiter).
@@ -191,15 +189,9 @@ class PerFrameGroups:
     def _parse(self, start: int, stop: int) -> Dataset:
         _, length, _ = self._walker.header(start)
         body_end = stop - 8 if length == UNDEFINED else stop
-        body = bytes(self._buffer[start + 8 : body_end])
+        body = self._buffer.read(start + 8, body_end - start - 8)
         try:
             item = read_dataset(io.BytesIO(body), self._implicit_vr, self._little_endian, parent_encoding=self._encoding)
         except Exception as exc:
             raise DicomError(self.path, f"cannot parse Per-frame Functional Groups item at byte {start}: {exc}") from exc
         return item
-
-
-def as_buffer(mapping: np.ndarray):
-    """The raw ``mmap`` behind a numpy memmap (has a fast ``find``), or the array."""
-    raw = getattr(mapping, "_mmap", None)
-    return raw if raw is not None and mapping.offset == 0 else memoryview(mapping)

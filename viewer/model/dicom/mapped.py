@@ -1,19 +1,20 @@
-"""Memory-mapped element values.
+"""Element values left in the file.
 
-A binary value larger than the document's threshold is never read: the
-dataset holds a :class:`MappedValue` in its place, a read-only file-like view
-over a ``numpy.memmap`` of the value's bytes. pydicom treats it as a
-*buffered* value (``DataElement.is_buffered``), so printing or walking the
-dataset shows its ``repr`` instead of reading it, and ``dcmwrite`` can still
-stream it out.
+A binary value larger than the document's threshold is never read at open:
+the dataset holds a :class:`MappedValue` in its place, a read-only file-like
+over a window of the file (:class:`~viewer.model.storage.opened.FileWindow`:
+a view of the mapping while a read lease protects it, positional reads
+otherwise). pydicom treats it as a *buffered* value
+(``DataElement.is_buffered``), so printing or walking the dataset shows its
+``repr`` instead of reading it, and ``dcmwrite`` can still stream it out.
 """
 
 from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
-import numpy as np
 
 
 def format_bytes(nbytes: int) -> str:
@@ -33,22 +34,22 @@ class MappedValue(io.BufferedIOBase):
 
     Parameters
     ----------
-    array : numpy.ndarray
-        A 1-D ``uint8`` view over the mapping (usually a ``numpy.memmap``).
+    array : FileWindow or numpy.ndarray
+        The value's bytes: a window of the file (sliced on demand) or a ``uint8`` array.
     offset : int
         The value's byte offset in the file (for display only).
     """
 
-    def __init__(self, array: np.ndarray, offset: int) -> None:
+    def __init__(self, array: Any, offset: int) -> None:
         super().__init__()
-        self._array: np.ndarray | None = array
+        self._array: Any = array
         self.offset = offset
         self.length = int(array.shape[0])
         self._position = 0
 
     @property
-    def array(self) -> np.ndarray:
-        """The mapped bytes as a ``uint8`` array (no copy)."""
+    def array(self) -> Any:
+        """The value's bytes: a file window whose slices are ``uint8`` arrays (read on demand)."""
         if self._array is None:
             raise ValueError("the mapping has been closed")
         return self._array
@@ -124,8 +125,8 @@ class MappedElement:
     value: MappedValue | None = field(default=None, compare=False, repr=False)
 
     @property
-    def array(self) -> np.ndarray:
-        """The value as a ``uint8`` ``numpy.memmap`` view (never read up front)."""
+    def array(self) -> Any:
+        """The value's bytes as a file window (sliced on demand, never read up front)."""
         if self.value is None:
             raise ValueError("element has no mapping")
         return self.value.array

@@ -10,6 +10,7 @@ ultrasound masks every pixel outside the union of the regions'
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -78,3 +79,19 @@ def burned_in_annotation_patch(dataset: Dataset, file_bytes: np.ndarray, implici
     if length < 2 or on_disk.decode("ascii", "replace").strip().upper() != value:
         return None
     return int(offset), b"NO".ljust(length, b" ")
+
+
+def black_value(geometry: Any, slope: float = 1.0) -> int:
+    """The stored value shown darkest: the smallest, or the largest for MONOCHROME1.
+
+    A negative Rescale Slope turns it around once more. What a mask should
+    hold to hide burned-in text: 0 is white in a MONOCHROME1 image. For
+    colour images (and without pixel data), 0 in every channel.
+    """
+    if geometry is None or geometry.samples_per_pixel > 1:
+        return 0
+    low, high = geometry.stored_limits
+    darkest_is_high = geometry.photometric_interpretation == "MONOCHROME1"
+    if slope < 0:
+        darkest_is_high = not darkest_is_high
+    return high if darkest_is_high else low

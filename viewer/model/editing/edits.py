@@ -1,9 +1,10 @@
 """Pending pixel edits with undo/redo, written to the file only by a journaled save.
 
 An :class:`EditSession` sits beside a document opened in read/write mode. It
-never writes through a mapping: the document's mapping stays read-only and
-every edit waits in memory until :meth:`EditSession.save` hands the changed
-byte ranges to :mod:`viewer.model.editing.journal`, which writes them atomically.
+never touches a mapping: old values are read and new ones written with
+positional reads and writes on its own descriptor, and every edit waits in
+memory until :meth:`EditSession.save` hands the changed byte ranges to
+:mod:`viewer.model.editing.journal`, which writes them atomically.
 
 How edits are held (why memory scales with the edit, not the file)
 -----------------------------------------------------------------
@@ -35,198 +36,29 @@ The session is not thread-safe: call it from one thread (the GUI's).
 from __future__ import annotations
 
 import fcntl
-import numbers
-import operator
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from viewer.model.editing import journal
 from viewer.model.errors import FileChangedError, ReadOnlyError
 from viewer.model.events import Signal
+from viewer.model.editing.operations import (
+    FrameSelection,
+    HeaderPatch,
+    MaskOp,
+    bounding_box,
+    fill_value,
+    union_box,
+)
 from viewer.model.editing.save_layout import BoxLayout, header_batch
 
 __all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
 
 # Bytes of pixel data gathered per save batch; bounds the save's memory.
 _SAVE_BATCH_BYTES = 8 << 20
-
-
-class FrameSelection:
-    """An immutable, sorted set of frame indices, held as a ``range`` when possible.
-
-    Build it with :meth:`parse`; it supports ``in``, ``len`` and iteration.
-    """
-
-    __slots__ = ("_range", "_array")
-
-    def __init__(self, indices: range | np.ndarray) -> None:
-        self._range: range | None = None
-        self._array: np.ndarray | None = None
-        if isinstance(indices, range):
-            self._range = indices
-            return
-        array = np.asarray(indices, dtype=np.int64)
-        steps = np.diff(array)
-        if array.size == 0:
-            self._range = range(0)
-        elif array.size == 1 or (steps[0] > 0 and np.all(steps == steps[0])):
-            step = int(steps[0]) if array.size > 1 else 1
-            self._range = range(int(array[0]), int(array[-1]) + 1, step)
-        else:
-            array.setflags(write=False)
-            self._array = array
-
-    @classmethod
-    def parse(cls, frames: Any, frame_count: int) -> FrameSelection:
-        """Turn an int, range, slice, iterable of ints or None (all) into a selection.
-
-        Raises
-        ------
-        ValueError
-            If an index is outside ``range(frame_count)`` or not an integer.
-        """
-        if frames is None:
-            return cls(range(frame_count))
-        if isinstance(frames, slice):
-            return cls(_ascending(range(*frames.indices(frame_count))))
-        if isinstance(frames, numbers.Integral):
-            frames = range(int(frames), int(frames) + 1)
-        if isinstance(frames, range):
-            selection = _ascending(frames)
-            if selection and (selection[0] < 0 or selection[-1] >= frame_count):
-                raise ValueError(f"frames {frames} are outside 0..{frame_count - 1}")
-            return cls(selection)
-        array = np.asarray(list(frames) if not isinstance(frames, np.ndarray) else frames)
-        if array.size == 0:
-            return cls(range(0))
-        if array.dtype.kind not in "iu":
-            raise ValueError(f"frame indices must be integers, not {array.dtype}")
-        array = np.unique(array.astype(np.int64).ravel())
-        if array[0] < 0 or array[-1] >= frame_count:
-            raise ValueError(f"frame index {array[0] if array[0] < 0 else array[-1]} is outside 0..{frame_count - 1}")
-        return cls(array)
-
-    @classmethod
-    def union(cls, selections: Iterable[FrameSelection]) -> FrameSelection:
-        """The frames in any of `selections`."""
-        selections = [selection for selection in selections if len(selection)]
-        if len(selections) == 1:
-            return selections[0]
-        if not selections:
-            return cls(range(0))
-        return cls(np.unique(np.concatenate([selection.as_array() for selection in selections])))
-
-    def __contains__(self, index: object) -> bool:
-        try:
-            index = operator.index(index)  # range's fast path needs a real int (numpy ints scan it)
-        except TypeError:
-            return False
-        if self._range is not None:
-            return index in self._range
-        position = int(np.searchsorted(self._array, index))
-        return position < self._array.size and self._array[position] == index
-
-    def __len__(self) -> int:
-        return len(self._range) if self._range is not None else int(self._array.size)
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self._range) if self._range is not None else iter(self._array.tolist())
-
-    def __repr__(self) -> str:
-        return f"FrameSelection({self.as_sequence()!r})"
-
-    def contains_array(self, indices: np.ndarray) -> np.ndarray:
-        """Element-wise membership of the int array `indices` (vectorized ``in``)."""
-        if self._range is not None:
-            r = self._range
-            if not r:
-                return np.zeros(indices.shape, bool)
-            return (indices >= r.start) & (indices < r.stop) & ((indices - r.start) % r.step == 0)
-        positions = np.minimum(np.searchsorted(self._array, indices), self._array.size - 1)
-        return self._array[positions] == indices
-
-    def as_array(self) -> np.ndarray:
-        """The indices as a sorted int64 array."""
-        if self._range is not None:
-            return np.arange(self._range.start, self._range.stop, self._range.step, dtype=np.int64)
-        return self._array
-
-    def as_sequence(self) -> Sequence[int]:
-        """The indices as a ``range`` or a tuple of ints (what :attr:`EditSession.changed` emits)."""
-        return self._range if self._range is not None else tuple(self._array.tolist())
-
-    @property
-    def nbytes(self) -> int:
-        return 0 if self._array is None else int(self._array.nbytes)
-
-
-def _ascending(indices: range) -> range:
-    return indices[::-1] if indices.step < 0 else indices
-
-
-@dataclass(frozen=True, eq=False)
-class MaskOp:
-    """Set the pixels under a cropped mask to one value on a selection of frames.
-
-    Attributes
-    ----------
-    frames : FrameSelection
-        The frames the operation touches.
-    top, left : int
-        Row and column of the mask's bounding box in the frame.
-    mask : numpy.ndarray
-        The mask cropped to its bounding box (bool, read-only).
-    value : numpy.ndarray
-        The fill value in the frames' dtype: shape ``()`` or ``(samples,)``.
-    """
-
-    frames: FrameSelection
-    top: int
-    left: int
-    mask: np.ndarray
-    value: np.ndarray
-
-    @property
-    def bottom(self) -> int:
-        return self.top + self.mask.shape[0]
-
-    @property
-    def right(self) -> int:
-        return self.left + self.mask.shape[1]
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.mask.nbytes + self.value.nbytes + self.frames.nbytes)
-
-    def paint(self, pixels: np.ndarray, top: int, left: int) -> None:
-        """Apply to `pixels`, a ``(..., rows, cols[, samples])`` box whose corner is (`top`, `left`).
-
-        The leading axes (frames) are optional: a batch of frames is painted at once.
-        """
-        rows = slice(self.top - top, self.bottom - top)
-        cols = slice(self.left - left, self.right - left)
-        box = pixels[..., rows, cols, :] if self.value.ndim else pixels[..., rows, cols]
-        if self.mask.all():  # a rectangle: a slice assignment is much faster than a masked one
-            box[...] = self.value
-        elif self.value.ndim:  # colour: the trailing axis holds the samples
-            box[..., self.mask, :] = self.value
-        else:
-            box[..., self.mask] = self.value
-
-
-@dataclass(frozen=True, eq=False)
-class HeaderPatch:
-    """A same-length write of `data` at byte `offset` of the file, outside the pixel data."""
-
-    offset: int
-    data: bytes
-
-    @property
-    def nbytes(self) -> int:
-        return len(self.data)
 
 
 @dataclass(frozen=True, eq=False)
@@ -255,11 +87,15 @@ class EditSession:
         The DICOM file.
     fd : int
         A descriptor opened ``O_RDWR`` on `path`, owned by the caller (never closed here).
-    frames : numpy.ndarray
-        Read-only view of the native pixel data, ``(frames, rows, cols[, samples])``,
-        any byte order and strides (a view into a ``numpy.memmap``).
+    frames : numpy.ndarray or StackShape
+        Describes the native pixel data, ``(frames, rows, cols[, samples])``:
+        its ``shape``, ``dtype`` (with the file's byte order) and ``strides``.
+        A :class:`~viewer.model.dicom.native_layout.StackShape`, or an array
+        view of the pixel data (any byte order and strides). Pixels are always
+        read with positional reads on `fd`, never through `frames`.
     pixel_offset : int, optional
-        File offset of ``frames[0, 0, 0(, 0)]``; found from the memmap if omitted.
+        File offset of ``frames[0, 0, 0(, 0)]``; found from a ``numpy.memmap``
+        view if omitted.
 
     Attributes
     ----------
@@ -273,7 +109,7 @@ class EditSession:
         If `fd` is not open for writing or the file system is read-only.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fd: int, frames: np.ndarray, *, pixel_offset: int | None = None) -> None:
+    def __init__(self, path: str | os.PathLike[str], fd: int, frames: Any, *, pixel_offset: int | None = None) -> None:
         self.path = os.path.abspath(os.fspath(path))
         if frames.ndim not in (3, 4):
             raise ValueError(f"frames must have 3 or 4 dimensions, not shape {frames.shape}")
@@ -385,8 +221,8 @@ class EditSession:
         if mask.shape != (rows, cols):
             raise ValueError(f"the mask has shape {mask.shape}, but frames are {rows} x {cols}")
         selection = FrameSelection.parse(frames, frame_count)
-        fill = _fill_value(value, self._frames.dtype, self._frames.shape[3] if self._frames.ndim == 4 else None)
-        box = _bounding_box(mask)
+        fill = fill_value(value, self._frames.dtype, self._frames.shape[3] if self._frames.ndim == 4 else None)
+        box = bounding_box(mask)
         if box is None or not len(selection):
             return
         top, bottom, left, right = box
@@ -581,14 +417,14 @@ class EditSession:
         bounds = [0, *starts.tolist(), edited.size]
         for first, stop in zip(bounds[:-1], bounds[1:]):
             group_ops = [op for op, hit in zip(ops, touches[:, first]) if hit]
-            layout = self._layout(_union_box(group_ops))
+            layout = self._layout(union_box(group_ops))
             per_batch = max(1, _SAVE_BATCH_BYTES // layout.span_bytes)
             for chunk in range(first, stop, per_batch):
                 indices = edited[chunk:min(stop, chunk + per_batch)]
                 if contents == "original":
-                    batch = layout.original(self._frames, indices)
+                    batch = layout.original(self._fd, indices)
                 else:
-                    batch = layout.final(self._frames, self._fd, indices, group_ops)
+                    batch = layout.final(self._fd, indices, group_ops)
                 yield batch, indices.size
 
     def _layout(self, box: tuple[int, int, int, int]) -> BoxLayout:
@@ -598,48 +434,6 @@ class EditSession:
                 self._layouts.clear()
             layout = self._layouts[box] = BoxLayout(self._frames, self.pixel_offset, box)
         return layout
-
-
-def _union_box(ops: list[MaskOp]) -> tuple[int, int, int, int]:
-    return (min(op.top for op in ops), max(op.bottom for op in ops),
-            min(op.left for op in ops), max(op.right for op in ops))
-
-
-def _bounding_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    cols = np.flatnonzero(mask.any(axis=0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def _fill_value(value: Any, dtype: np.dtype, samples: int | None) -> np.ndarray:
-    """`value` as an array of `dtype`: shape ``()`` (monochrome) or ``(samples,)``."""
-    values = np.asarray(value, dtype=object)
-    if values.ndim > 1 or (values.ndim == 1 and samples is None):
-        raise ValueError(f"the value must be a single number for monochrome pixels, not {value!r}")
-    if samples is not None:
-        if values.ndim == 1 and values.size != samples:
-            raise ValueError(f"the value needs {samples} samples (one per channel), not {values.size}")
-        values = np.broadcast_to(values, (samples,))
-    for item in values.ravel().tolist():
-        _check_fits(item, dtype)
-    fill = np.array(values.tolist(), dtype=dtype)
-    fill.setflags(write=False)
-    return fill
-
-
-def _check_fits(item: Any, dtype: np.dtype) -> None:
-    if not isinstance(item, numbers.Real):
-        raise ValueError(f"the value {item!r} is not a number")
-    if dtype.kind in "iu":
-        if not float(item).is_integer():
-            raise ValueError(f"the value {item!r} is not a whole number, as {dtype.name} pixels need")
-        limits = np.iinfo(dtype)
-        if not limits.min <= int(item) <= limits.max:
-            raise ValueError(f"the value {item!r} does not fit {dtype.name} pixels ({limits.min}..{limits.max})")
-    elif dtype.kind == "f" and not np.isfinite(float(item)):
-        raise ValueError(f"the value {item!r} is not a finite number")
 
 
 def _require_writable(path: str, fd: int) -> None:

@@ -8,14 +8,14 @@ write pass); :func:`header_batch` does the same for header patches. Used by
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
 from viewer.model.editing import journal
 
 if TYPE_CHECKING:
-    from viewer.model.editing.edits import HeaderPatch, MaskOp
+    from viewer.model.editing.operations import HeaderPatch, MaskOp
 
 WRITE_GAP = 4096
 """Runs less than this apart are written as one span (the bytes between rewritten unchanged)."""
@@ -23,6 +23,11 @@ WRITE_GAP = 4096
 
 class BoxLayout:
     """Where the pixels of one bounding box lie in every frame's bytes.
+
+    `frames` describes the pixel data in the file (``shape``, ``dtype`` with
+    its byte order, ``strides`` of the ``(frames, rows, cols[, samples])``
+    view); the bytes themselves are always read with positional reads, never
+    through a mapping (a file truncated meanwhile is an error, not SIGBUS).
 
     The box's elements sorted by file offset form runs of adjacent bytes: one
     per row for interleaved data, one per row and sample plane for planar
@@ -33,11 +38,13 @@ class BoxLayout:
     hundreds of small ones.
     """
 
-    def __init__(self, frames: np.ndarray, pixel_offset: int, box: tuple[int, int, int, int]) -> None:
+    def __init__(self, frames: Any, pixel_offset: int, box: tuple[int, int, int, int]) -> None:
         top, bottom, left, right = box
         self.box = box
         self.frame_stride = frames.strides[0]
         self.pixel_offset = pixel_offset
+        self.dtype = frames.dtype
+        self.box_shape = (bottom - top, right - left, *frames.shape[3:])
         itemsize = frames.dtype.itemsize
         offsets = np.arange(top, bottom)[:, None] * frames.strides[1] + np.arange(left, right) * frames.strides[2]
         if frames.ndim == 4:
@@ -71,37 +78,57 @@ class BoxLayout:
         # (position in a frame's concatenated spans, position in its changed bytes, length) of each run.
         self.scatter = list(zip(run_positions.tolist(), run_firsts.tolist(), self.run_lengths.tolist()))
 
-    def original(self, frames: np.ndarray, indices: np.ndarray) -> journal.RegionBatch:
+    def _read_spans(self, fd: int, indices: np.ndarray) -> np.ndarray:
+        """The spans of frames `indices` as they are in the file, ``(frames, span_bytes)``, by positional reads."""
+        spans = np.empty((indices.size, self.span_bytes), np.uint8)
+        offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.span_offsets).ravel()
+        lengths = np.tile(self.span_lengths, indices.size)
+        for offset, piece in zip(offsets.tolist(), pieces(spans, lengths)):
+            journal.pread_into(fd, piece, offset)
+        return spans
+
+    def _changed_bytes(self, spans: np.ndarray) -> np.ndarray:
+        """The box's bytes in file order, ``(frames, nbytes)``, gathered from the spans read."""
+        if self.scatter is None:
+            return spans
+        changed = np.empty((spans.shape[0], self.nbytes), np.uint8)
+        for span_position, changed_position, length in self.scatter:
+            changed[:, changed_position:changed_position + length] = spans[:, span_position:span_position + length]
+        return changed
+
+    def original(self, fd: int, indices: np.ndarray) -> journal.RegionBatch:
         """The runs of frames `indices` with their current bytes (for the journal)."""
         offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.run_offsets).ravel()
         lengths = np.tile(self.run_lengths, indices.size)
-        return journal.RegionBatch.merged(offsets, lengths, self._file_order(self._box_pixels(frames, indices)))
+        changed = self._changed_bytes(self._read_spans(fd, indices))
+        return journal.RegionBatch.merged(offsets, lengths, np.ascontiguousarray(changed).ravel())
 
-    def final(self, frames: np.ndarray, fd: int, indices: np.ndarray, ops: list["MaskOp"]) -> journal.RegionBatch:
+    def final(self, fd: int, indices: np.ndarray, ops: list["MaskOp"]) -> journal.RegionBatch:
         """The spans of frames `indices` with `ops` applied (for the in-place write)."""
         top, _bottom, left, _right = self.box
-        pixels = self._box_pixels(frames, indices)
+        spans = self._read_spans(fd, indices)
+        pixels = self._box_pixels(self._changed_bytes(spans))
         for op in ops:
             op.paint(pixels, top, left)
-        changed = self._file_order(pixels)
-        frame_offsets = self.pixel_offset + indices * self.frame_stride
-        offsets = (frame_offsets[:, None] + self.span_offsets).ravel()
-        lengths = np.tile(self.span_lengths, indices.size)
+        changed = self._file_order(pixels).reshape(indices.size, self.nbytes)
         if self.scatter is None:
-            return journal.RegionBatch.merged(offsets, lengths, changed)
-        spans = np.empty((indices.size, self.span_bytes), np.uint8)
-        for offset, length, piece in zip(offsets.tolist(), lengths.tolist(), pieces(spans, lengths)):
-            journal.pread_into(fd, piece, offset)
-        changed = changed.reshape(indices.size, self.nbytes)
-        for span_position, changed_position, length in self.scatter:
-            spans[:, span_position:span_position + length] = changed[:, changed_position:changed_position + length]
-        return journal.RegionBatch.merged(offsets, lengths, spans.ravel())
+            spans = changed
+        else:
+            for span_position, changed_position, length in self.scatter:
+                spans[:, span_position:span_position + length] = changed[:, changed_position:changed_position + length]
+        offsets = (self.pixel_offset + indices[:, None] * self.frame_stride + self.span_offsets).ravel()
+        lengths = np.tile(self.span_lengths, indices.size)
+        return journal.RegionBatch.merged(offsets, lengths, np.ascontiguousarray(spans).ravel())
 
-    def _box_pixels(self, frames: np.ndarray, indices: np.ndarray) -> np.ndarray:
-        top, bottom, left, right = self.box
-        if indices[-1] - indices[0] == indices.size - 1:  # consecutive: a slice, not a gather
-            return np.array(frames[indices[0]:indices[-1] + 1, top:bottom, left:right], order="C")
-        return frames[:, top:bottom, left:right][indices]
+    def _box_pixels(self, changed: np.ndarray) -> np.ndarray:
+        """The box's pixels in C order, ``(frames, rows, cols[, samples])``, from its bytes in file order."""
+        file_order = np.ascontiguousarray(changed).view(self.dtype)
+        if self.order is None:
+            flat = file_order
+        else:
+            flat = np.empty_like(file_order)
+            flat[:, self.order] = file_order
+        return flat.reshape((changed.shape[0], *self.box_shape))
 
     def _file_order(self, pixels: np.ndarray) -> np.ndarray:
         flat = pixels.reshape(pixels.shape[0], -1)

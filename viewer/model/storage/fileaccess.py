@@ -1,27 +1,23 @@
-"""How the document touches the file: memory mapping, or plain reads.
+"""How a document may touch its file: mapped (under a read lease), or read.
 
-On local disks Cinemap maps the file (:mod:`numpy.memmap`). On network and
-user-space file systems (NFS, SMB/CIFS, FUSE, ...) an I/O error on a mapped
-page is delivered as SIGBUS, which kills the process; SQLite keeps
-memory-mapping off by default for the same reason. There, "automatic" access
-reads with ``os.preadv`` instead, and a short read becomes a clean
-:class:`~viewer.model.errors.TruncatedFileError`.
-
-:class:`PreadArray` is the read-mode stand-in for a ``uint8`` mapping: it
-supports ``len``, ``shape`` and slicing, and every slice is one ``preadv``.
+On local disks Cinemap maps the file, but only under a kernel read lease
+(:mod:`viewer.model.storage.guard`): without one, another program truncating
+the file would turn the next touch of a mapped page into SIGBUS. On network,
+user-space and removable file systems (NFS, SMB/CIFS, FUSE, a USB stick) an
+I/O error on a mapped page is SIGBUS even under a lease; SQLite keeps
+memory-mapping off by default for the same reason. There, "automatic"
+access reads with positional reads instead, and a short read becomes a
+clean :class:`~viewer.model.errors.TruncatedFileError`.
 """
 
 from __future__ import annotations
 
-import mmap
 import os
-
-import numpy as np
-
-from viewer.model.errors import TruncatedFileError
 
 AUTOMATIC, MEMORY_MAP, READ = "automatic", "memory-map", "read"
 FILE_ACCESS_CHOICES = (AUTOMATIC, MEMORY_MAP, READ)
+READ_PREFIX = "read with positional reads"
+UNLEASED_REASON = f"{READ_PREFIX}: no read lease can protect a mapping here"
 NETWORK_FILESYSTEMS = frozenset(
     {
         "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs",
@@ -79,81 +75,8 @@ def resolve_access(path: str, requested: str = AUTOMATIC, device: int | None = N
     if requested == MEMORY_MAP:
         return MEMORY_MAP, "memory-mapped (chosen in Settings)"
     if requested == READ:
-        return READ, "read with preadv (chosen in Settings)"
+        return READ, f"{READ_PREFIX} (chosen in Settings)"
     fstype = _filesystem_type_cached(path, device)
     if is_risky_filesystem(fstype):
-        return READ, f"read with preadv: the file is on a {fstype} file system, where mapping is unsafe"
+        return READ, f"{READ_PREFIX}: the file is on a {fstype} file system, where mapping is unsafe"
     return MEMORY_MAP, f"memory-mapped ({fstype or 'local'} file system)"
-
-
-def map_file(path: str, fd: int, size: int) -> np.memmap:
-    """The whole file mapped read-only from an open descriptor, as a ``uint8`` ``numpy.memmap``.
-
-    What ``numpy.memmap(fileobj, mode="r")`` builds (the same attributes:
-    ``_mmap``, ``offset``, ``mode``, ``filename``), without a Python file
-    object and numpy's seeks: 3 us instead of 12, a fifth of opening a plain
-    file. The descriptor is the one whose identity the document checked, so
-    no other file can slip in between.
-    """
-    raw = mmap.mmap(fd, size, access=mmap.ACCESS_READ)
-    mapping = np.ndarray.__new__(np.memmap, (size,), np.uint8, buffer=raw)
-    mapping._mmap = raw
-    mapping.offset = 0
-    mapping.mode = "r"
-    mapping.filename = os.path.abspath(path)
-    return mapping
-
-
-def read_exact(path: str, fd: int, offset: int, length: int) -> bytearray:
-    """`length` bytes at `offset`, or TruncatedFileError if the file is shorter now."""
-    buffer = bytearray(length)
-    view = memoryview(buffer)
-    done = 0
-    while done < length:
-        count = os.preadv(fd, [view[done:]], offset + done)
-        if count == 0:
-            raise TruncatedFileError(
-                path, f"the file ends at byte {offset + done}, but {length} bytes were expected from byte {offset}"
-            )
-        done += count
-    return buffer
-
-
-class PreadArray:
-    """A read-on-demand, ``uint8``-array-like window of a file.
-
-    Parameters
-    ----------
-    path : str
-        For error messages.
-    fd : int
-        An open descriptor (owned by the caller).
-    offset, length : int
-        The window in the file.
-    """
-
-    def __init__(self, path: str, fd: int, offset: int, length: int) -> None:
-        self.path = path
-        self.fd = fd
-        self.offset = offset
-        self.length = length
-        self.shape = (length,)
-        self.dtype = np.dtype(np.uint8)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def __getitem__(self, key: slice) -> np.ndarray:
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("PreadArray supports contiguous slices only")
-        start, stop, _ = key.indices(self.length)
-        if stop <= start:
-            return np.zeros(0, dtype=np.uint8)
-        return np.frombuffer(read_exact(self.path, self.fd, self.offset + start, stop - start), dtype=np.uint8)
-
-    def window(self, start: int, length: int) -> "PreadArray":
-        """A lazy sub-window (nothing is read)."""
-        return PreadArray(self.path, self.fd, self.offset + start, max(0, min(length, self.length - start)))
-
-    def tobytes(self) -> bytes:
-        return bytes(self[:])
