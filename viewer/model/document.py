@@ -38,6 +38,7 @@ from pydicom.dataset import Dataset
 
 from viewer.model.storage import diskcache
 from viewer.model.display import metadata as display
+from viewer.model.display import voi
 from viewer.model.dicom import encapsulated
 from viewer.model.storage import fileaccess
 from viewer.model.dicom import functional_groups
@@ -228,17 +229,23 @@ class Document(OpeningMixin, FileGuardMixin, EditingMixin):
     def _lazy_groups(self):
         return self._per_frame.item if self._per_frame is not None else None
 
+    def display_dataset(self, index: int = 0) -> Dataset:
+        """Frame `index`'s grey transforms as one Dataset pydicom's LUT functions read
+        (:func:`viewer.model.display.voi.frame_display_dataset`)."""
+        return voi.frame_display_dataset(self.dataset, self.geometry, index, self._lazy_groups)
+
     @property
     def window_presets(self) -> list[display.WindowPreset]:
-        return display.window_presets(self.dataset, self._lazy_groups)
+        """The file's VOIs for the first frame: VOI LUTs, then windows."""
+        return voi.file_presets(self.display_dataset(0))
 
     @property
     def rescale_unit(self) -> str:
-        return display.rescale_unit(self.dataset, self._lazy_groups)
+        return voi.rescale_unit(self.display_dataset(0), str(self.dataset.get("Modality", "") or ""))
 
     def rescale(self, index: int = 0) -> tuple[float, float]:
         """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
-        return display.rescale_for_frame(self.dataset, index, self._lazy_groups)
+        return voi.rescale_of(self.display_dataset(index))
 
     def per_frame_groups(self, index: int) -> Dataset | None:
         """Frame `index`'s Per-frame Functional Groups item (parsed on demand), or None."""
