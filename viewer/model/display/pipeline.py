@@ -368,3 +368,35 @@ def _candidates(display: Dataset, choice: WindowPreset | None, low: int, high: i
         points.append(first + np.arange(entries, dtype=np.float64))
     candidates = np.clip(np.rint(np.concatenate(points)), low, high)
     return np.unique(candidates).astype(np.int64)
+
+
+AUTOMATIC_WINDOW_FRAMES = 16
+
+
+def document_automatic_window(document, pipeline: GreyPipeline | None = None, progress=None,
+                              count: int = AUTOMATIC_WINDOW_FRAMES) -> WindowPreset | None:
+    """The viewer's automatic window of a document: the 0.5th to 99.5th percentile of
+    modality values on a grid of `count` frames spread over the file.
+
+    Parameters
+    ----------
+    document : viewer.model.Document
+        The open document (its frames are decoded: seconds for a compressed
+        file, so the viewer calls this on a worker thread).
+    pipeline : GreyPipeline, optional
+        The document's pipeline (made here if not given).
+    progress : callable, optional
+        ``progress(done, total)`` after each frame.
+    """
+    pipeline = pipeline or GreyPipeline.for_document(document)
+    indices = render.sample_indices(document.num_frames, count)
+
+    def frames():
+        for done, index in enumerate(indices):
+            if progress is not None:
+                progress(done, len(indices))
+            yield index, document.frame(index)
+        if progress is not None:
+            progress(len(indices), len(indices))
+
+    return pipeline.automatic_window(frames())
