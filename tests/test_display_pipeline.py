@@ -270,3 +270,17 @@ def test_automatic_window_is_in_modality_units():
     low, high = np.percentile(values, (0.5, 99.5))
     assert automatic.name == render.AUTO_WINDOW_NAME
     assert automatic.center == pytest.approx((low + high) / 2) and automatic.width == pytest.approx(high - low)
+
+
+def test_window_edges_follow_the_standard():
+    from viewer.model.display.pipeline import window_edges
+
+    assert window_edges(40, 400, "LINEAR") == (-160, 239)  # C.11.2.1.2.1: centre - 0.5, width - 1
+    assert window_edges(40, 400, "LINEAR_EXACT") == (-160, 240)
+
+
+def test_a_negative_slope_gives_reversed_levels(tmp_path):
+    path = _variant(tmp_path, "negative", RescaleSlope=-1, RescaleIntercept=0)
+    with open_document(path) as document:
+        black, white = GreyPipeline.for_document(document).mapping(0, WindowPreset(0, 101, "t")).levels
+    assert (black, white) == (50.5, -49.5)  # LINEAR edges -50.5 and 49.5 over slope -1: high values dark

@@ -1,10 +1,8 @@
 """Pure numpy transforms from decoded frames to what a screen shows.
 
-The image widget hands the stored values to the GPU-less renderer as they
-are and lets it apply *levels* (a linear map of stored values to 0..255) and
-an optional 256-entry LUT. So windowing is turned into levels in stored units
-once per window change (:func:`window_to_levels`) instead of rescaling every
-pixel of every frame. Colour frames are shown as they come (pydicom already
+The grey pipeline (Modality LUT, VOI, inversion) is in
+:mod:`viewer.model.display.pipeline`; here are the pieces around it: presets,
+the automatic window, the pixel readout, colour and palette display. Colour frames are shown as they come (pydicom already
 converts YBR to RGB); PALETTE COLOR frames go through a table built once
 from the palette (:class:`PaletteTable`).
 """
@@ -35,11 +33,6 @@ def display_kind(photometric_interpretation: str, samples_per_pixel: int) -> str
     if photometric_interpretation == "PALETTE COLOR":
         return PALETTE
     return COLOUR if samples_per_pixel > 1 else GREY
-
-
-def inverted_by_default(photometric_interpretation: str) -> bool:
-    """True for MONOCHROME1, whose lowest value is white."""
-    return photometric_interpretation == "MONOCHROME1"
 
 
 def invert_lut(invert: bool) -> np.ndarray | None:
@@ -98,19 +91,6 @@ def full_range_window(bits_stored: int, signed: bool, slope: float = 1.0, interc
     # A window counts values: 0..255 is 256 wide, as Window Width is in DICOM.
     step = abs(slope) or 1.0
     return WindowPreset((ends[0] + ends[1] + step) / 2, ends[1] - ends[0] + step, FULL_RANGE_NAME)
-
-
-def window_to_levels(center: float, width: float, slope: float = 1.0, intercept: float = 0.0) -> tuple[float, float]:
-    """Levels in stored units showing the window `center`/`width` (rescaled units).
-
-    The result may have ``low > high`` when the slope is negative; the
-    renderer then maps high stored values to dark, which is what the window
-    means.
-    """
-    width = max(float(width), 1e-6)
-    low, high = center - width / 2, center + width / 2
-    slope = slope or 1.0
-    return (low - intercept) / slope, (high - intercept) / slope
 
 
 def drag_window(center: float, width: float, dx: float, dy: float, min_width: float = 1.0) -> tuple[float, float]:
