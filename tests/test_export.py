@@ -206,3 +206,24 @@ def test_frame_lists():
     for bad in ("0", "6", "3-2", "x", "1-b", ""):
         with pytest.raises(UsageError):
             parse_frames(bad, 5)
+
+
+def test_export_works_with_qt_absent(cine, tmp_path):
+    import subprocess
+    import sys
+    import textwrap
+    from pathlib import Path
+
+    from test_model_without_qt import BLOCK_QT
+
+    script = BLOCK_QT + textwrap.dedent(
+        f"""
+        from viewer.export import export_file
+        export_file({str(cine)!r}, {str(tmp_path / 'x.mp4')!r}, frames="1-3")
+        print('ok')
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            cwd=Path(__file__).parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("ok") and (tmp_path / "x.mp4").stat().st_size > 0

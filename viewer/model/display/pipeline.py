@@ -48,7 +48,7 @@ from viewer.model.dicom.geometry import PixelGeometry
 from viewer.model.display import render, voi
 from viewer.model.display.metadata import WindowPreset
 
-_CACHED_MAPPINGS = 32
+_CACHED_MAPPINGS = 128  # tables of at most 64 KiB: 8 MiB at most
 _TABLE_MAX_VALUES = 1 << 16
 
 
@@ -153,6 +153,13 @@ class GreyPipeline:
         self.geometry = geometry
         self._per_frame = per_frame
         self._mappings: OrderedDict[tuple, GreyMapping] = OrderedDict()
+        # Frame index -> its group key, and key -> display dataset: building a
+        # display dataset costs a few hundred microseconds, too much per frame
+        # of a cine. Without Per-frame Functional Groups every frame is alike.
+        self._per_frame_groups = "PerFrameFunctionalGroupsSequence" in dataset
+        self._uniform: tuple[Dataset, tuple] | None = None
+        self._frame_keys: dict[int, tuple] = {}
+        self._displays: OrderedDict[tuple, Dataset] = OrderedDict()
         self.is_float = geometry.dtype.kind == "f"
         self.stored_limits = geometry.stored_limits
         shape = str(dataset.get("PresentationLUTShape", "") or "").strip().upper()
@@ -204,12 +211,31 @@ class GreyPipeline:
         return render.window_from_values(np.concatenate(samples))
 
     # ------------------------------------------------------------- mappings
+    def _frame_group(self, index: int) -> tuple[Dataset, tuple]:
+        """Frame `index`'s display dataset and group key, remembered."""
+        if self._uniform is not None:
+            return self._uniform
+        key = self._frame_keys.get(index)
+        display = self._displays.get(key) if key is not None else None
+        if display is None:
+            display = self.display_dataset(index)
+            key = voi.group_key(display)
+            if not self._per_frame_groups:
+                self._uniform = (display, key)
+                return self._uniform
+            key = next((known for known in self._displays if known == key), key)  # one tuple per group
+            self._frame_keys[index] = key
+            self._displays[key] = display
+            while len(self._displays) > _CACHED_MAPPINGS * 2:
+                self._displays.popitem(last=False)
+        return display, key
+
     def mapping(self, index: int, choice: WindowPreset | None) -> GreyMapping:
         """The :class:`GreyMapping` of frame `index` with VOI `choice` (cached per frame group)."""
-        display = self.display_dataset(index)
+        display, group = self._frame_group(index)
         choice_key = choice.source if choice is not None and choice.source is not None else (
             (choice.center, choice.width) if choice is not None else None)
-        key = (voi.group_key(display), choice_key)
+        key = (group, choice_key)
         mapping = self._mappings.get(key)
         if mapping is None:
             mapping = self._build(display, choice)
