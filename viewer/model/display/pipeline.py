@@ -189,7 +189,7 @@ class GreyPipeline:
         values = np.asarray(values)
         if values.dtype.kind in "iu":
             values = values.astype(np.int64)
-        return np.asarray(apply_modality_lut(values, self.display_dataset(index)), dtype=np.float64)
+        return np.asarray(apply_modality_lut(values, self._frame_group(index)[0]), dtype=np.float64)
 
     def full_range(self, index: int = 0) -> WindowPreset:
         """The window spanning every modality value the stored range gives."""
