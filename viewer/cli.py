@@ -1,8 +1,9 @@
 """The ``cinemap`` command line.
 
 ``cinemap [PATH ...]`` opens the viewer, ``cinemap --demo`` the built-in demo,
-``cinemap info PATH`` describes a file headless, ``cinemap bench`` measures
-speed and memory. Exit codes: 0 success, 1 a file could not be used (the
+``cinemap info PATH`` describes a file headless, ``cinemap export FILE OUT``
+writes frames as PNG/TIFF/MP4/GIF (:mod:`viewer.export.command`),
+``cinemap bench`` measures speed and memory. Exit codes: 0 success, 1 a file could not be used (the
 reason is printed on one line; the details, with the traceback, go to the
 log file of :mod:`viewer.logfile`), 2 wrong usage, 3 the GUI could not start.
 """
@@ -23,12 +24,13 @@ EXIT_FILE_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GUI_ERROR = 3
 
-COMMANDS = ("info", "bench")
+COMMANDS = ("info", "export", "bench")
 
 EPILOG = """commands:
   cinemap [PATH ...]          open files in the viewer
   cinemap --demo              generate (once) and open a ~2 GB synthetic cine
   cinemap info PATH [--json]  describe a file without opening the viewer
+  cinemap export FILE OUT     write frames as PNG, TIFF, MP4 or GIF (see cinemap export --help)
   cinemap bench [--size 2G]   measure speed and memory against pydicom
 
 exit codes: 0 ok, 1 a file could not be used, 2 usage error, 3 the GUI could not start
@@ -66,6 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args and args[0] == "info":
         return info_command(args[1:])
+    if args and args[0] == "export":
+        from viewer.export.command import export_command
+
+        return export_command(args[1:])
     if args and args[0] == "bench":
         from viewer.bench import bench_command
 

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from ui_helpers import drag  # noqa: E402
 
 from viewer.model import open_document
-from viewer.model.display import render# noqa: E402
 from viewer.synthetic import expected_frame, frame_index_of, write_cine  # noqa: E402
 from viewer.ui.image_view import ImageView  # noqa: E402
 
@@ -96,7 +95,11 @@ def test_right_drag_changes_window_and_levels(view, state, qtbot):
     assert state.width > width  # right: wider
     assert state.center > center  # up: brighter centre
     assert state.window_chosen_by_user
-    assert tuple(view.image_item.levels) == pytest.approx(render.window_to_levels(state.center, state.width))
+    # LINEAR (PS3.3 C.11.2.1.2.1): black at c - 0.5 - (w - 1) / 2, white at c - 0.5 + (w - 1) / 2,
+    # clipped to the 16-bit stored range.
+    c, w = state.center, state.width
+    expected = (max(c - 0.5 - (w - 1) / 2, 0), min(c - 0.5 + (w - 1) / 2, 65535))
+    assert tuple(view.image_item.levels) == pytest.approx(expected)
 
 
 def test_left_drag_pans_without_changing_window(view, state):
@@ -142,7 +145,8 @@ def test_signed_rescaled_data_levels_follow_the_slope(qtbot, state, tmp_path):
     with open_document(path) as document:
         state.set_document(document)
         assert (state.center, state.width) == (40.0, 400.0)
-        assert tuple(view.image_item.levels) == pytest.approx(((40 - 200 + 1000) / 2, (40 + 200 + 1000) / 2))
+        # LINEAR window 40/400 reaches black at -160 and white at 239 (PS3.3 C.11.2.1.2.1): stored (HU + 1000) / 2.
+        assert tuple(view.image_item.levels) == pytest.approx(((-160 + 1000) / 2, (239 + 1000) / 2))
         assert view.image_item.image.dtype == np.int16
         state.set_document(None)
 

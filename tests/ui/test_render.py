@@ -10,19 +10,6 @@ from pydicom.pixels import apply_color_lut
 from viewer.model.display import render
 
 
-def test_window_to_levels_in_stored_units():
-    assert render.window_to_levels(40, 400) == (-160, 240)
-    # CT: stored = (HU + 1024) / 1
-    assert render.window_to_levels(40, 400, 1.0, -1024.0) == (864, 1264)
-    low, high = render.window_to_levels(100, 50, 2.0, 0.0)
-    assert (low, high) == (37.5, 62.5)
-
-
-def test_negative_slope_gives_reversed_levels():
-    low, high = render.window_to_levels(0, 100, -1.0, 0.0)
-    assert low > high
-
-
 def test_drag_right_widens_and_up_raises_centre():
     center, width = render.drag_window(100.0, 256.0, dx=10, dy=-20)
     assert width == 266.0 and center == 120.0
@@ -72,7 +59,6 @@ def test_invert_lut_is_256_uint8_entries():
 )
 def test_display_kind(photometric, samples, kind):
     assert render.display_kind(photometric, samples) == kind
-    assert render.inverted_by_default(photometric) == (photometric == "MONOCHROME1")
 
 
 def test_contiguous_native_fixes_byte_order_and_strides():

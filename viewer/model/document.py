@@ -33,7 +33,7 @@ from pydicom.dataset import Dataset
 from viewer.model.dicom import header as dicom_header
 from viewer.model.dicom.file_header import FileHeader, read_header
 from viewer.model.dicom.native_layout import NativeLayout
-from viewer.model.display import metadata
+from viewer.model.display import metadata, voi
 from viewer.model.document_mode import EditMode
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
@@ -250,17 +250,23 @@ class Document:
         """Milliseconds per frame from the file, or None."""
         return metadata.frame_time_ms(self.dataset)
 
+    def display_dataset(self, index: int = 0) -> Dataset:
+        """Frame `index`'s grey transforms as one Dataset pydicom's LUT functions read
+        (:func:`viewer.model.display.voi.frame_display_dataset`)."""
+        return voi.frame_display_dataset(self.dataset, self.geometry, index, self._lazy_groups())
+
     @property
     def window_presets(self) -> list[metadata.WindowPreset]:
-        return metadata.window_presets(self.dataset, self._lazy_groups())
+        """The file's VOIs for the first frame: VOI LUTs, then windows."""
+        return voi.file_presets(self.display_dataset(0))
 
     @property
     def rescale_unit(self) -> str:
-        return metadata.rescale_unit(self.dataset, self._lazy_groups())
+        return voi.rescale_unit(self.display_dataset(0), str(self.dataset.get("Modality", "") or ""))
 
     def rescale(self, index: int = 0) -> tuple[float, float]:
         """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
-        return metadata.rescale_for_frame(self.dataset, index, self._lazy_groups())
+        return voi.rescale_of(self.display_dataset(index))
 
     def per_frame_groups(self, index: int) -> Dataset | None:
         """Frame `index`'s Per-frame Functional Groups item (parsed on demand), or None."""

@@ -3,8 +3,12 @@
 Not ``pyqtgraph.ImageView``: its ``setImage`` scans the whole stack for
 levels. Here each frame is fetched from the document when it is to be shown
 and handed over as it is stored (a view into the file mapping for native
-data); windowing is done by the renderer through explicit levels and an
-optional 256-entry LUT, so nothing per frame looks at every pixel in Python.
+data). Grey frames go through the document's display pipeline
+(:class:`~viewer.model.display.pipeline.GreyPipeline`): where it is linear
+(rescale and a LINEAR window) the renderer applies explicit levels, so
+nothing per frame looks at every pixel in Python; otherwise (a Modality or
+VOI LUT, SIGMOID) the frame is one lookup in a table built once per frame
+group and window. Inversion is a 256-entry LUT.
 
 Mouse: wheel steps frames, Ctrl+wheel zooms, left drag pans, right drag
 changes the window (centre up/down, width left/right). While an editing tool
@@ -13,6 +17,8 @@ to the tool, with the pixel under the pointer; the middle button still pans.
 """
 
 from __future__ import annotations
+
+import dataclasses
 
 import numpy as np
 import pyqtgraph as pg
@@ -142,7 +148,7 @@ class ImageView(QWidget):
         self.stored_frame: np.ndarray | None = None  # as the document gave it, for the readout
         self._palette: render.PaletteTable | None = None
         self._drag_origin: tuple[float, float] | None = None
-        self._rescale = (1.0, 0.0)
+        self._shown_linear = False  # the item holds the stored frame (levels do the window)
         self._last_hover: QPointF | None = None
         # An editing tool (EditController): while its ``drawing`` is True it gets
         # the left button, Enter and Escape as pixels and gestures.
@@ -171,7 +177,6 @@ class ImageView(QWidget):
         self.shown_index = None
         self.stored_frame = None
         self._palette = None
-        self._rescale = (1.0, 0.0)
         if document is None or not document.num_frames:
             self.image_item.clear()
             return
@@ -202,28 +207,36 @@ class ImageView(QWidget):
             image = render.contiguous_native(stored)
             levels = render.colour_levels(image.dtype)
         else:
-            image = render.contiguous_native(stored)
-            self._rescale = self.state.rescale()
-            levels = self._grey_levels()
+            image, levels = self._grey_image(stored, index)
         self.image_item.setImage(image, autoLevels=False, levels=levels)
         if self._last_hover is not None:
             self._emit_readout(self._last_hover)
 
-    def _grey_levels(self) -> tuple[float, float]:
-        slope, intercept = self._rescale
-        return render.window_to_levels(self.state.center, self.state.width, slope, intercept)
+    def _grey_image(self, stored: np.ndarray, index: int) -> tuple[np.ndarray, tuple[float, float]]:
+        """The image and levels to hand the renderer: the stored frame with the pipeline's
+        levels where it is linear, else the frame's grey levels (uint8, levels 0..255)."""
+        mapping = self.state.pipeline.mapping(index, self.state.choice)
+        self._shown_linear = mapping.levels is not None
+        if mapping.levels is not None:
+            return render.contiguous_native(stored), mapping.levels
+        return mapping.normalised(stored), (0.0, 255.0)
 
     def _apply_levels(self, *_: float) -> None:
-        if self.image_item.image is not None and self.state.display_kind == render.GREY:
-            self.image_item.setLevels(self._grey_levels())
+        if self.stored_frame is None or self.shown_index is None or not self.state.is_grey:
+            return
+        mapping = self.state.pipeline.mapping(self.shown_index, self.state.choice)
+        if mapping.levels is not None and self._shown_linear:
+            self.image_item.setLevels(mapping.levels)  # the stored frame is shown already
+            return
+        image, levels = self._grey_image(self.stored_frame, self.shown_index)
+        self.image_item.setImage(image, autoLevels=False, levels=levels)
 
     def _apply_lut(self, *_: bool) -> None:
-        document = self.state.document
-        if document is None or self.state.display_kind != render.GREY:
+        pipeline = self.state.pipeline
+        if pipeline is None:
             self.image_item.setLookupTable(None)
             return
-        invert = render.inverted_by_default(document.photometric_interpretation) != self.state.invert
-        self.image_item.setLookupTable(render.invert_lut(invert))
+        self.image_item.setLookupTable(render.invert_lut(pipeline.inverted != self.state.invert))
 
     # ------------------------------------------------------------ navigation
     def fit(self) -> None:
@@ -295,7 +308,10 @@ class ImageView(QWidget):
         row, column = int(np.floor(point.y())), int(np.floor(point.x()))
         slope, intercept = self.state.rescale()
         unit = self.state.document.rescale_unit if self.state.document is not None else ""
-        self.pixel_hovered.emit(render.pixel_readout(frame, row, column, self.shown_index, slope, intercept, unit))
+        readout = render.pixel_readout(frame, row, column, self.shown_index, slope, intercept, unit)
+        if readout is not None and readout.value is not None and self.state.pipeline is not None:
+            readout = dataclasses.replace(readout, value=self.state.modality_value(readout.stored[0]))
+        self.pixel_hovered.emit(readout)
 
     def leaveEvent(self, event) -> None:  # noqa: N802 -- Qt API
         self._last_hover = None

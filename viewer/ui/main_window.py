@@ -31,6 +31,7 @@ from viewer.ui.edit_controller import EditController
 from viewer.ui.edit_overlay import EditOverlay
 from viewer.ui.edit_panel import EditPanel, EditToolBar
 from viewer.ui.error_dialog import show_error, show_message
+from viewer.ui.export_actions import ExportActions
 from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.help_menu import add_help_menu
@@ -108,6 +109,7 @@ class MainWindow(QMainWindow):
         self.edit_panel = EditPanel(self.edit_tools, self)
         self.saver = SaveController(self.state, self)
         self.deidentify = Deidentify(self.state, self.image_view, self.saver, self)
+        self.exporter = ExportActions(self.state, self, fps=lambda: self.player.fps)
         self.file_watch = FileWatch(
             self.state, pause=self._pause_for_change, reload=self.reopen, close=self.close_document, parent=self
         )
@@ -166,7 +168,8 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", lambda: self.saver.save(), QKeySequence.StandardKey.Save,
                                         tip="Write the edits into the file (journaled: a crash cannot half-write it)")
         self.revert_action = self._action("Re&vert", lambda: self.saver.revert(), tip="Discard all unsaved edits")
-        for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None):
+        for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None,
+                       self.exporter.frame_action, self.exporter.cine_action, None):
             file_menu.addAction(action) if action is not None else file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -179,7 +182,8 @@ class MainWindow(QMainWindow):
             "&Read/Write Mode", self._set_writable, "Ctrl+E", checkable=True,
             tip="Switch between read-only and read/write (takes the file's edit lock)",
         )
-        for action in (self.undo_action, self.redo_action, None, self.write_action, None):
+        for action in (self.undo_action, self.redo_action, None, self.exporter.copy_action, None, self.write_action,
+                       None):
             edit_menu.addAction(action) if action is not None else edit_menu.addSeparator()
         self.settings_action = self._action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
         edit_menu.addAction(self.settings_action)
@@ -231,6 +235,7 @@ class MainWindow(QMainWindow):
         self.image_view.pixel_hovered.connect(self.status.show_pixel)
         self.image_view.frame_failed.connect(self._on_frame_failed)
         self.window_level.progress.connect(self.status.show_progress)
+        self.exporter.message.connect(lambda text: self.status.showMessage(text, 8000))
         self.state.invert_changed.connect(self._sync_invert_action)
         self.state.mode_changed.connect(self._on_mode_changed)
         self.state.history_changed.connect(self._update_history_actions)

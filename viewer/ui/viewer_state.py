@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 
 from viewer.model import DicomError, Document, WindowPreset
 from viewer.model.display import render
+from viewer.model.display.pipeline import GreyPipeline
 from viewer.ui.qt_bridge import DocumentBridge
 
 LOOP = "loop"
@@ -28,7 +29,8 @@ class ViewerState(QObject):
     frame_changed(int)
         The frame index to show (also re-emitted when its pixels changed).
     window_changed(float, float)
-        New window centre and width, in rescaled units.
+        New window centre and width, in modality units (also when a preset
+        naming the file's VOI, :attr:`voi_source`, is chosen).
     invert_changed(bool)
         The user's invert flag (MONOCHROME1 is inverted on top of it).
     presets_changed(list)
@@ -58,6 +60,8 @@ class ViewerState(QObject):
         self.presets: list[WindowPreset] = []
         self.initial_window: WindowPreset | None = None
         self.window_chosen_by_user = False
+        self.voi_source = None  # the file's VOI shown (VoiRef, resolved per frame), or None: center/width
+        self.pipeline: GreyPipeline | None = None  # grey documents only
         self._bridge: DocumentBridge | None = None
 
     # ------------------------------------------------------------- document
@@ -87,6 +91,10 @@ class ViewerState(QObject):
         self.direction = 1
         self.invert = False
         self.window_chosen_by_user = False
+        self.voi_source = None
+        self.pipeline = None
+        if document is not None and self.is_grey:
+            self.pipeline = GreyPipeline.for_document(document)
         if document is not None:
             self._bridge = DocumentBridge(document, self)
             self._bridge.frames_changed.connect(self._on_frames_changed)
@@ -106,27 +114,29 @@ class ViewerState(QObject):
     def _choose_initial_window(self) -> None:
         document = self.document
         assert document is not None
-        full = self._full_range()
-        automatic = None
-        if not document.window_presets and self.is_grey and document.num_frames:
-            # A quick guess from a grid of the first frame; the background
-            # auto-window over sampled frames refines it.
-            slope, intercept = document.rescale(0)
-            try:
-                automatic = render.auto_window([document.frame(0)], slope, intercept)
-            except DicomError:
-                automatic = None  # the image view reports the frame it cannot show
-        self.presets = render.presets_for(document.window_presets, automatic, full)
+        pipeline = self.pipeline
+        if pipeline is None:
+            self.presets = [render.full_range_window(8, False)]
+        else:
+            file_presets = pipeline.presets(0)  # VOI LUTs by explanation, then windows
+            automatic = None
+            if not file_presets and document.num_frames:
+                # A quick guess from a grid of the first frame; the background
+                # auto-window over sampled frames refines it.
+                try:
+                    automatic = pipeline.automatic_window([(0, document.frame(0))])
+                except DicomError:
+                    automatic = None  # the image view reports the frame it cannot show
+            self.presets = render.presets_for(file_presets, automatic, pipeline.full_range(0))
         self.initial_window = self.presets[0]
         self.center, self.width = self.initial_window.center, self.initial_window.width
+        self.voi_source = self.initial_window.source
 
-    def _full_range(self) -> WindowPreset:
-        document = self.document
-        geometry = document.geometry if document is not None else None
-        if geometry is None:
-            return render.full_range_window(8, False)
-        slope, intercept = document.rescale(0)
-        return render.full_range_window(geometry.bits_stored, bool(geometry.pixel_representation), slope, intercept)
+    @property
+    def choice(self) -> WindowPreset:
+        """The VOI shown: the file's (:attr:`voi_source`, resolved per frame) or the window center/width."""
+        name = next((p.name for p in self.presets if self.voi_source is not None and p.source == self.voi_source), "")
+        return WindowPreset(self.center, self.width, name, self.voi_source)
 
     def _on_frames_changed(self, frames) -> None:
         if frames is None or self.frame_index in frames:
@@ -155,11 +165,21 @@ class ViewerState(QObject):
         if (center, width) == (self.center, self.width):
             return
         self.center, self.width = float(center), width
+        self.voi_source = None  # a window of the user's own from now on
         self.window_chosen_by_user = self.window_chosen_by_user or by_user
         self.window_changed.emit(self.center, self.width)
 
-    def apply_preset(self, preset: WindowPreset) -> None:
-        self.set_window(preset.center, preset.width)
+    def apply_preset(self, preset: WindowPreset, *, by_user: bool = True) -> None:
+        """Show `preset` (a file VOI is then followed frame by frame)."""
+        self._show_preset(preset, by_user)
+
+    def _show_preset(self, preset: WindowPreset, by_user: bool) -> None:
+        changed = (preset.center, preset.width, preset.source) != (self.center, self.width, self.voi_source)
+        self.center, self.width = float(preset.center), max(float(preset.width), 1e-6)
+        self.voi_source = preset.source
+        self.window_chosen_by_user = self.window_chosen_by_user or by_user
+        if changed:
+            self.window_changed.emit(self.center, self.width)
 
     def set_invert(self, invert: bool) -> None:
         if bool(invert) != self.invert:
@@ -170,14 +190,14 @@ class ViewerState(QObject):
         """Back to the window shown on opening, not inverted."""
         self.set_invert(False)
         if self.initial_window is not None:
-            self.set_window(self.initial_window.center, self.initial_window.width, by_user=False)
+            self._show_preset(self.initial_window, by_user=False)
         self.window_chosen_by_user = False
 
     def set_automatic_window(self, preset: WindowPreset) -> None:
         """Replace the automatic preset (computed in the background); apply it
         if it is what is shown and the user has not chosen another window."""
         presets = [p for p in self.presets if p.name != render.AUTO_WINDOW_NAME]
-        file_presets = self.document.window_presets if self.document is not None else []
+        file_presets = [p for p in presets if p.source is not None]
         presets.insert(len(file_presets), preset)
         was_initial = self.initial_window is not None and self.initial_window.name == render.AUTO_WINDOW_NAME
         self.presets = presets
@@ -185,10 +205,17 @@ class ViewerState(QObject):
         if not file_presets and (was_initial or self.initial_window is None or not self.window_chosen_by_user):
             self.initial_window = preset
             if not self.window_chosen_by_user:
-                self.set_window(preset.center, preset.width, by_user=False)
+                self._show_preset(preset, by_user=False)
 
     def rescale(self) -> tuple[float, float]:
         """(slope, intercept) of the frame shown."""
         if self.document is None:
             return 1.0, 0.0
         return self.document.rescale(self.frame_index)
+
+    def modality_value(self, stored: float) -> float | None:
+        """The modality value (rescaled, or through the Modality LUT) of a stored value of the frame shown."""
+        if self.pipeline is None:
+            return None
+        value = stored if not float(stored).is_integer() else int(stored)
+        return float(self.pipeline.modality(self.frame_index, [value])[0])

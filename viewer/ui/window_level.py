@@ -1,8 +1,10 @@
 """Window/level controls: presets, centre and width, automatic window, invert, reset.
 
-The automatic window is computed from percentiles of a few frames spread
-over the file (:func:`viewer.model.display.render.auto_window`) on a worker thread,
-because decoding sampled frames of a compressed file can take seconds.
+The presets are the file's VOIs (VOI LUTs by their explanation, then
+windows), the automatic window and the full range. The automatic window is
+computed from percentiles of a few frames spread over the file
+(:func:`viewer.model.display.pipeline.document_automatic_window`) on a worker
+thread, because decoding sampled frames of a compressed file can take seconds.
 """
 
 from __future__ import annotations
@@ -18,25 +20,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.model.display import render
+from viewer.model.display.pipeline import AUTOMATIC_WINDOW_FRAMES as AUTO_WINDOW_FRAMES
+from viewer.model.display.pipeline import GreyPipeline, document_automatic_window
+from viewer.model.display.voi import LUT
 from viewer.ui.viewer_state import ViewerState
 from viewer.ui.workers import Cancelled, Task, run_in_background
 
-AUTO_WINDOW_FRAMES = 16
-
 
 def sample_auto_window(document, progress) -> object:
-    """Automatic window of `document` from :data:`AUTO_WINDOW_FRAMES` sampled frames (worker thread)."""
-    indices = render.sample_indices(document.num_frames, AUTO_WINDOW_FRAMES)
-    slope, intercept = document.rescale(0)
+    """Automatic window of `document` from :data:`AUTO_WINDOW_FRAMES` sampled frames (worker thread).
 
-    def frames():
-        for done, index in enumerate(indices):
-            progress(done, len(indices))
-            yield document.frame(index)
-        progress(len(indices), len(indices))
-
-    return render.auto_window(frames(), slope, intercept)
+    A pipeline of its own: the view's is used on the UI thread meanwhile.
+    """
+    return document_automatic_window(document, GreyPipeline.for_document(document), progress, AUTO_WINDOW_FRAMES)
 
 
 class WindowLevelControls(QWidget):
@@ -56,7 +52,9 @@ class WindowLevelControls(QWidget):
         self._task: Task | None = None
         self.presets = QComboBox()
         self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.presets.setToolTip("Window presets: the file's, automatic (percentiles of sampled frames), full range")
+        self.presets.setToolTip(
+            "Window presets: the file's VOI LUTs and windows, automatic (percentiles of sampled frames), full range"
+        )
         self.center = self._number_box("Window centre (rescaled units); or drag up/down with the right button")
         self.width = self._number_box("Window width (rescaled units); or drag left/right with the right button")
         self.width.setMinimum(1e-3)
@@ -116,15 +114,20 @@ class WindowLevelControls(QWidget):
             self.presets.clear()
             for preset in presets:
                 self.presets.addItem(preset.name, preset)
-                self.presets.setItemData(self.presets.count() - 1, f"centre {preset.center:g}, width {preset.width:g}", Qt.ItemDataRole.ToolTipRole)
+                self.presets.setItemData(self.presets.count() - 1, _preset_tip(preset), Qt.ItemDataRole.ToolTipRole)
         self._select_matching_preset()
 
     def _select_matching_preset(self) -> None:
         with QSignalBlocker(self.presets):
             match = -1
+            source = self.state.voi_source
             for row in range(self.presets.count()):
                 preset = self.presets.itemData(row)
-                if abs(preset.center - self.state.center) < 1e-6 and abs(preset.width - self.state.width) < 1e-6:
+                if source is not None:
+                    found = preset.source == source
+                else:
+                    found = abs(preset.center - self.state.center) < 1e-6 and abs(preset.width - self.state.width) < 1e-6
+                if found:
                     match = row
                     break
             self.presets.setCurrentIndex(match)
@@ -182,3 +185,10 @@ class WindowLevelControls(QWidget):
             self.progress.emit(f"Automatic window failed: {exc}", 1, 1)
         else:
             self.progress.emit("", 1, 1)
+
+
+def _preset_tip(preset) -> str:
+    if preset.source is not None and preset.source.kind == LUT:
+        low = preset.center - preset.width / 2
+        return f"The file's VOI LUT (input values {low:g} to {low + preset.width - 1:g})"
+    return f"centre {preset.center:g}, width {preset.width:g}"

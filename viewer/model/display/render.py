@@ -1,10 +1,8 @@
 """Pure numpy transforms from decoded frames to what a screen shows.
 
-The image widget hands the stored values to the GPU-less renderer as they
-are and lets it apply *levels* (a linear map of stored values to 0..255) and
-an optional 256-entry LUT. So windowing is turned into levels in stored units
-once per window change (:func:`window_to_levels`) instead of rescaling every
-pixel of every frame. Colour frames are shown as they come (pydicom already
+The grey pipeline (Modality LUT, VOI, inversion) is in
+:mod:`viewer.model.display.pipeline`; here are the pieces around it: presets,
+the automatic window, the pixel readout, colour and palette display. Colour frames are shown as they come (pydicom already
 converts YBR to RGB); PALETTE COLOR frames go through a table built once
 from the palette (:class:`PaletteTable`).
 """
@@ -18,6 +16,7 @@ import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut
 
+from viewer.model.dicom.geometry import stored_limits
 from viewer.model.display.metadata import WindowPreset
 
 GREY = "grey"
@@ -34,11 +33,6 @@ def display_kind(photometric_interpretation: str, samples_per_pixel: int) -> str
     if photometric_interpretation == "PALETTE COLOR":
         return PALETTE
     return COLOUR if samples_per_pixel > 1 else GREY
-
-
-def inverted_by_default(photometric_interpretation: str) -> bool:
-    """True for MONOCHROME1, whose lowest value is white."""
-    return photometric_interpretation == "MONOCHROME1"
 
 
 def invert_lut(invert: bool) -> np.ndarray | None:
@@ -85,13 +79,6 @@ def colour_levels(dtype: np.dtype) -> tuple[float, float]:
     return 0.0, float(np.iinfo(dtype).max)
 
 
-def stored_range(bits_stored: int, signed: bool) -> tuple[int, int]:
-    """Smallest and largest stored value for `bits_stored` bits."""
-    if signed:
-        return -(1 << (bits_stored - 1)), (1 << (bits_stored - 1)) - 1
-    return 0, (1 << bits_stored) - 1
-
-
 def rescaled(value: float, slope: float, intercept: float) -> float:
     """The modality-rescaled value of a stored value."""
     return value * slope + intercept
@@ -99,24 +86,11 @@ def rescaled(value: float, slope: float, intercept: float) -> float:
 
 def full_range_window(bits_stored: int, signed: bool, slope: float = 1.0, intercept: float = 0.0) -> WindowPreset:
     """The window covering every storable value, in rescaled units."""
-    low, high = stored_range(bits_stored, signed)
+    low, high = stored_limits(bits_stored, signed)
     ends = sorted((rescaled(low, slope, intercept), rescaled(high, slope, intercept)))
     # A window counts values: 0..255 is 256 wide, as Window Width is in DICOM.
     step = abs(slope) or 1.0
     return WindowPreset((ends[0] + ends[1] + step) / 2, ends[1] - ends[0] + step, FULL_RANGE_NAME)
-
-
-def window_to_levels(center: float, width: float, slope: float = 1.0, intercept: float = 0.0) -> tuple[float, float]:
-    """Levels in stored units showing the window `center`/`width` (rescaled units).
-
-    The result may have ``low > high`` when the slope is negative; the
-    renderer then maps high stored values to dark, which is what the window
-    means.
-    """
-    width = max(float(width), 1e-6)
-    low, high = center - width / 2, center + width / 2
-    slope = slope or 1.0
-    return (low - intercept) / slope, (high - intercept) / slope
 
 
 def drag_window(center: float, width: float, dx: float, dy: float, min_width: float = 1.0) -> tuple[float, float]:
@@ -139,10 +113,28 @@ def sample_indices(num_frames: int, count: int) -> list[int]:
     return sorted({round(i * (num_frames - 1) / (count - 1)) for i in range(count)}) if count > 1 else [0]
 
 
-def _sample_pixels(frame: np.ndarray, budget: int) -> np.ndarray:
+def sample_grid(frame: np.ndarray, budget: int = _SAMPLE_PIXELS) -> np.ndarray:
+    """About `budget` pixels of `frame` (its first sample) on a regular grid, flat, in the frame's dtype."""
     grey = frame if frame.ndim == 2 else frame[..., 0]
     stride = max(1, int(np.sqrt(grey.size / budget)))
-    return np.asarray(grey[::stride, ::stride], dtype=np.float64).ravel()
+    return np.asarray(grey[::stride, ::stride]).ravel()
+
+
+def window_from_values(
+    values: np.ndarray, percentiles: tuple[float, float] = (0.5, 99.5), min_width: float = 1.0
+) -> WindowPreset | None:
+    """The :data:`AUTO_WINDOW_NAME` window from the `percentiles` of `values` (modality units).
+
+    None when no value is finite. A flat image gets a window `min_width` wide.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if values.size == 0:
+        return None
+    low, high = np.percentile(values, percentiles)
+    if high <= low:
+        high = low + min_width
+    return WindowPreset((low + high) / 2, high - low, AUTO_WINDOW_NAME)
 
 
 def auto_window(
@@ -160,7 +152,9 @@ def auto_window(
         A few frames (see :func:`sample_indices`); only a grid of about
         `pixels_per_frame` pixels of each is looked at.
     slope, intercept : float
-        Modality rescale, so that the window is in rescaled units.
+        Modality rescale, so that the window is in rescaled units
+        (:meth:`viewer.model.display.pipeline.GreyPipeline.automatic_window`
+        applies a Modality LUT too).
     percentiles : (float, float)
         Lower and upper percentile.
 
@@ -169,18 +163,11 @@ def auto_window(
     WindowPreset or None
         Named :data:`AUTO_WINDOW_NAME`; None if `frames` was empty.
     """
-    samples = [_sample_pixels(frame, pixels_per_frame) for frame in frames]
+    samples = [sample_grid(frame, pixels_per_frame).astype(np.float64) for frame in frames]
     if not samples:
         return None
-    values = np.concatenate(samples)
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return None
-    low, high = np.percentile(values, percentiles)
-    low, high = sorted((rescaled(low, slope, intercept), rescaled(high, slope, intercept)))
-    if high <= low:
-        high = low + max(abs(slope), 1.0)
-    return WindowPreset((low + high) / 2, high - low, AUTO_WINDOW_NAME)
+    values = rescaled(np.concatenate(samples), slope, intercept)
+    return window_from_values(values, percentiles, max(abs(slope), 1.0))
 
 
 @dataclass(frozen=True)
