@@ -266,7 +266,7 @@ class FrameIndex:
             self._walk.cancel()
 
     # ---------------------------------------------------------------- frames
-    def frame_bytes(self, index: int) -> bytes:
+    def frame_bytes(self, index: int) -> bytes | bytearray:
         """Frame `index` as pydicom's decoders take it: an empty Basic Offset Table, then its item(s).
 
         Decode with ``decoder.as_array(data, index=0, number_of_frames=1, ...)``.
@@ -278,11 +278,17 @@ class FrameIndex:
             is not in the file (messages name the frame, 1-based).
         """
         run, chunk, fragments = self._read_frame(index)
-        if run.raw_length is not None or not self.little_endian:
-            data = b"".join(fragments)
-            padding = b"\x00" * (len(data) % 2)
-            return EMPTY_BOT + _ITEM_LE + struct.pack("<I", len(data) + len(padding)) + data + padding
-        return EMPTY_BOT + bytes(chunk)
+        if run.raw_length is None and self.little_endian:
+            return EMPTY_BOT + chunk  # the frame's items as they are in the file
+        length = sum(len(fragment) for fragment in fragments)
+        padded = length + length % 2
+        data = bytearray(16 + padded)  # one copy of the frame: a header, then the fragments joined
+        data[:16] = EMPTY_BOT + _ITEM_LE + struct.pack("<I", padded)
+        position = 16
+        for fragment in fragments:
+            data[position : position + len(fragment)] = fragment
+            position += len(fragment)
+        return data
 
     def codestream(self, index: int) -> bytes:
         """Frame `index`'s compressed bytes, as ``pydicom.encaps.get_frame`` returns them."""
