@@ -16,7 +16,7 @@ from viewer.benchmarks.files import format_size, parse_size
 
 ROOT = Path(__file__).parents[1]
 SMALL_RUN = ["--size", "64M", "--samples", "40", "--sequential-frames", "64", "--seconds", "2",
-             "--gui-seconds", "1", "--compressed-frames", "12", "--enhanced-frames", "300,1200"]
+             "--gui-seconds", "1", "--compressed-frames", "12", "--enhanced-frames", "300,1200", "--indexed-size", "24M"]
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,8 @@ def test_every_method_has_a_number_or_a_reason_for_every_row(small_run):
     keys = [row["key"] for row in result["rows"]]
     for key in ("open_first_fresh", "open_first", "random_warm", "random_cold", "sequential", "anon_memory",
                 "gui_512", "gui_1024", "compressed_first", "compressed_second", "gui_compressed",
-                "enhanced_open_300", "enhanced_rescale_1200"):
+                "enhanced_open_300", "enhanced_rescale_1200", "indexed_open_cold", "indexed_random_warm",
+                "indexed_read_cold", "indexed_file_memory", "walk_open_cold", "walk_complete_cold", "walk_kb_per_item"):
         assert key in keys
     for row in result["rows"]:
         assert set(row["cells"]) == set(report.METHODS)
@@ -61,6 +62,14 @@ def test_numbers_where_each_method_applies(small_run):
         assert all("value" in cells[key][m] for m in ("cinemap", "pydicom_dcmread", "pydicom_index"))
     gui = cells["gui_512"]["cinemap"]
     assert "value" in gui or gui["na"].startswith("n/a (GUI not available")
+    for key in ("indexed_open_warm", "indexed_random_warm"):
+        assert all("value" in cells[key][m] for m in ("cinemap", "pydicom_index", "pydicom_dcmread")), key
+    from viewer.model.platform import CAPABILITIES
+
+    for key in ("indexed_open_cold", "indexed_random_cold", "walk_open_cold", "walk_kb_per_item"):
+        for method in ("cinemap", "pydicom_dcmread"):
+            cell = cells[key][method]
+            assert "value" in cell if CAPABILITIES.fadvise else "drop" in cell["na"], (key, method, cell)
 
 
 @pytest.mark.slow

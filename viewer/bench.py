@@ -29,6 +29,7 @@ EXIT_OK, EXIT_FILE_ERROR, EXIT_USAGE = 0, 1, 2
 NATIVE_METHODS = tuple(report.METHODS)
 COMPRESSED_METHODS = ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap")
 ENHANCED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")
+INDEXED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")
 
 
 def _size(text: str) -> int:
@@ -70,6 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     add("--seconds", type=float, default=10.0, help="time cap of a sequential or decode pass (default 10)")
     add("--gui-seconds", type=float, default=5.0, help="GUI playback time per file (default 5)")
     add("--compressed-frames", type=int, default=300, help="frames of the JPEG cine (default 300)")
+    add("--indexed-size", type=_size, default=bench_files.parse_size("4.5G"), metavar="SIZE",
+        help="size of the JPEG cine with an Extended Offset Table (open and random frames, cold and warm; "
+             "default 4.5G, so that frames lie past 4 GiB)")
     add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
         help="frame counts of the enhanced files (default 5000,20000)")
     return parser
@@ -163,7 +167,7 @@ def _gui_unavailable() -> str | None:
 
 
 def _check_disk(folder: pathlib.Path, options: argparse.Namespace, gui: bool) -> None:
-    needed = options.size + (min(options.size, options.gui_size_limit) if gui else 0)
+    needed = options.size + options.indexed_size + (min(options.size, options.gui_size_limit) if gui else 0)
     if options.size > options.pydicom_full_limit:
         needed += options.pydicom_full_limit
     free = shutil.disk_usage(folder).free
@@ -172,7 +176,7 @@ def _check_disk(folder: pathlib.Path, options: argparse.Namespace, gui: bool) ->
 
 
 def _prepare_files(fileset: bench_files.FileSet, options: argparse.Namespace, gui: bool) -> dict[str, Any]:
-    from viewer.benchmarks import compressed, enhanced
+    from viewer.benchmarks import compressed, enhanced, indexed
 
     prepared: dict[str, Any] = {}
     _say(f"main file: 512x512 16-bit, {bench_files.format_size(options.size)} in {fileset.folder}")
@@ -188,6 +192,8 @@ def _prepare_files(fileset: bench_files.FileSet, options: argparse.Namespace, gu
         prepared["gui_1024"] = bench_files.native_cine(fileset, "gui-1024", gui_size, 1024, 1024)
     _say(f"JPEG Baseline cine: {options.compressed_frames} frames 640x480 RGB")
     prepared["compressed"] = _jpeg_cine(fileset, options.compressed_frames, compressed)
+    _say(f"JPEG cine with an Extended Offset Table: {bench_files.format_size(options.indexed_size)}")
+    prepared["indexed"] = indexed.indexed_cine(fileset, options.indexed_size)
     for frames in options.enhanced_frames:
         _say(f"enhanced file: {frames} frames 64x64")
         prepared[f"enhanced_{frames}"] = _enhanced_file(fileset, frames, enhanced)
@@ -248,6 +254,14 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
             "task": "compressed", "method": method, "path": jpeg.path, "frames": jpeg.frames,
             "spans": jpeg.extra["spans"], "seconds": options.seconds,
         })
+    for group, tables in (("indexed", True), ("indexed_walk", False)):
+        results[group] = {}
+        for method in INDEXED_METHODS:
+            _say(f"compressed cine {'with' if tables else 'without'} its table, cold and warm: {method}")
+            results[group][method] = run_worker({
+                "task": "indexed", "method": method, "path": prepared["indexed"].path, "tables": tables,
+                "seed": options.seed, "samples": min(options.samples, 50),
+            })
     for frames in options.enhanced_frames:
         bench_file = prepared[f"enhanced_{frames}"]
         results[f"enhanced_{frames}"] = {}

@@ -14,6 +14,9 @@ compressed
     A JPEG Baseline cine written frame by frame, and its decode speed.
 jpeg
     A small numpy JPEG Baseline encoder (pydicom has none).
+indexed
+    A compressed cine past 4 GiB with an Extended Offset Table: open and
+    random frames cold and warm, bytes read, and the same file walked without it.
 enhanced
     An Enhanced CT-like file with a large per-frame functional groups sequence.
 probe

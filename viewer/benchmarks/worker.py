@@ -82,6 +82,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         from viewer.benchmarks import enhanced
 
         return enhanced.measure(spec)
+    if task == "indexed":
+        from viewer.benchmarks import indexed
+
+        return indexed.measure(spec)
     if task == "gui":
         return measure_gui(spec)
     raise ValueError(f"unknown task {task!r}")

@@ -6,5 +6,7 @@ bounded memory, of files whose every pixel is known (see
 """
 
 from viewer.synthetic.cine import MAX_PIXEL_DATA_BYTES, expected_frame, frame_index_of, frames_for_size, write_cine
+from viewer.synthetic.encapsulated import encapsulated_frames_for_size, write_encapsulated_cine
 
-__all__ = ["MAX_PIXEL_DATA_BYTES", "expected_frame", "frame_index_of", "frames_for_size", "write_cine"]
+__all__ = ["MAX_PIXEL_DATA_BYTES", "encapsulated_frames_for_size", "expected_frame", "frame_index_of",
+           "frames_for_size", "write_cine", "write_encapsulated_cine"]

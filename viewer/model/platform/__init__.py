@@ -39,17 +39,20 @@ class Capabilities:
     """``os.preadv`` into a caller's buffer (Linux, BSD; not macOS before 11)."""
     madvise: bool
     """``mmap.madvise`` read-ahead advice."""
+    fadvise: bool = False
+    """``os.posix_fadvise`` page-cache advice on a descriptor (POSIX, not macOS or Windows)."""
 
 
 def _capabilities() -> Capabilities:
     if PORTABLE:
-        return Capabilities(positional_io=False, preadv=False, madvise=False)
+        return Capabilities(positional_io=False, preadv=False, madvise=False, fadvise=False)
     import mmap
 
     return Capabilities(
         positional_io=hasattr(os, "pread") and hasattr(os, "pwrite"),
         preadv=hasattr(os, "preadv"),
         madvise=hasattr(mmap.mmap, "madvise") and hasattr(mmap, "MADV_WILLNEED"),
+        fadvise=hasattr(os, "posix_fadvise") and hasattr(os, "POSIX_FADV_RANDOM"),
     )
 
 

@@ -173,6 +173,22 @@ class DiskFrameCache:
             self._tags[slot] = index
         self.stores += 1
 
+    def discard(self, index: int) -> None:
+        """Forget frame `index` if it is held (its bytes changed)."""
+        if self._mapping is None:
+            return
+        slot = index % self.slots
+        with self._lock:
+            if self._tags[slot] == index:
+                self._tags[slot] = -1
+
+    def clear(self) -> None:
+        """Forget every frame."""
+        if self._mapping is None:
+            return
+        with self._lock:
+            self._tags[:] = -1
+
     def close(self) -> None:
         """Mark the file clean and release it (idempotent)."""
         if self._mapping is None:

@@ -1,0 +1,212 @@
+"""Compressed frames: located by a :class:`~viewer.model.dicom.frame_index.FrameIndex`, decoded on demand.
+
+A frame is served, in order of cost, from the memory cache
+(:class:`~viewer.model.storage.cache.FrameCache`), the disk cache of decoded
+frames (:class:`~viewer.model.storage.diskcache.DiskFrameCache`), or read
+with positional reads through the index and decoded. The file guard's
+``check()`` runs before any of them, so a frame of a file changed on disk is
+never served from a cache either. Two threads asking for the same frame at
+once (the view and read-ahead) decode it once.
+
+The decoder is a callable ``decode(frame_bytes) -> ndarray`` taking what
+:meth:`FrameIndex.frame_bytes` returns (an empty Basic Offset Table and the
+frame's items, as pydicom's decoders take one frame): :func:`pydicom_decode`
+by default, or a faster one from :mod:`viewer.model.codecs`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from viewer.model.dicom.frame_index import FrameIndex, IndexStatus
+from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.frames.base import FrameSource
+from viewer.model.storage.cache import FrameCache
+from viewer.model.storage.diskcache import DiskFrameCache
+
+Decode = Callable[[bytes], np.ndarray]
+DiskCacheOpener = Callable[[np.ndarray], "DiskFrameCache | None"]
+
+
+def pydicom_decode(decoder: Any, options: dict[str, Any]) -> Decode:
+    """A :data:`Decode` with a pydicom decoder (``pydicom.pixels.get_decoder(syntax)``).
+
+    Parameters
+    ----------
+    decoder : pydicom.pixels.decoders.base.Decoder
+        The transfer syntax's decoder, checked to be available.
+    options : dict
+        Its pixel options (rows, columns, samples per pixel, bits, photometric
+        interpretation, transfer syntax ...); ``number_of_frames`` is set to 1.
+    """
+    frame_options = dict(options, number_of_frames=1)
+    frame_options.pop("extended_offsets", None)
+
+    def decode(frame_bytes: bytes) -> np.ndarray:
+        array, _ = decoder.as_array(frame_bytes, index=0, **frame_options)
+        return array
+
+    return decode
+
+
+def disk_cache_opener(folder: str, capacity_bytes: int, path: str, size: int, mtime_ns: int,
+                      num_frames: int) -> DiskCacheOpener:
+    """A :data:`DiskCacheOpener` for :class:`EncapsulatedFrames`: the scratch file shaped like the first frame."""
+
+    def open_cache(first: np.ndarray) -> DiskFrameCache | None:
+        return DiskFrameCache.open(folder, path, size, mtime_ns, num_frames, first.shape, first.dtype, capacity_bytes)
+
+    return open_cache
+
+
+class EncapsulatedFrames(FrameSource):
+    """Frames of encapsulated Pixel Data, decoded on demand and cached. Thread-safe.
+
+    Parameters
+    ----------
+    index : FrameIndex
+        Where the frames are; owned by the source from now on (closed with it).
+    frame_shape, dtype
+        What :meth:`frame` returns (as pydicom's ``pixel_array`` for one frame).
+    decode : callable
+        ``decode(frame_bytes) -> ndarray`` (see :func:`pydicom_decode`).
+    check : callable
+        The file guard: raises :class:`~viewer.model.errors.FileChangedError`
+        if the file changed on disk; called before every frame is served.
+    cache : FrameCache
+        Memory cache of decoded frames (shared with the document's settings).
+    open_disk_cache : callable, optional
+        ``open_disk_cache(first_decoded_frame) -> DiskFrameCache or None``,
+        called once (:func:`disk_cache_opener`); None: no disk cache.
+
+    Notes
+    -----
+    :attr:`num_frames` is the index's count: Number of Frames until a file
+    without an offset table is fully indexed, then the frames found (see
+    :meth:`add_index_callback`).
+    """
+
+    description = "compressed, decoded on demand"
+
+    def __init__(self, index: FrameIndex, frame_shape: tuple[int, ...], dtype: np.dtype, decode: Decode, *,
+                 check: Callable[[], None], cache: FrameCache,
+                 open_disk_cache: DiskCacheOpener | None = None) -> None:
+        super().__init__(index.num_frames, frame_shape, dtype)
+        self.index = index
+        self._decode = decode
+        self._check = check
+        self._cache = cache
+        self._open_disk_cache = open_disk_cache
+        self._disk: DiskFrameCache | None = None
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, threading.Event] = {}
+        index.add_done_callback(self._index_complete)
+
+    @property
+    def disk_cache(self) -> DiskFrameCache | None:
+        """The decoded-frame scratch file, once a frame was decoded (or None)."""
+        return self._disk
+
+    def add_index_callback(self, callback: Callable[[IndexStatus], None]) -> None:
+        """Call ``callback(status)`` when the frame count is final (at once if it is).
+
+        It runs after this source took the final count (and dropped its
+        caches if the index regrouped fragments), in the thread that
+        completed the index: the document re-emits it to the UI thread.
+        """
+        self.index.add_done_callback(callback)
+
+    def _index_complete(self, status: IndexStatus) -> None:
+        self.num_frames = status.num_frames
+        if status.regrouped:
+            self.invalidate(None)
+
+    def is_located(self, index: int) -> bool:
+        """True if frame `index` can be read without walking the file first (never blocks)."""
+        return self.index.is_located(index)
+
+    def frame(self, index: int) -> np.ndarray:
+        """Frame `index`, decoded as pydicom decodes it (a read-only array, possibly shared)."""
+        self._check()
+        cached = self._cache.get(index)
+        if cached is not None:
+            return cached
+        with self._lock:
+            pending = self._in_flight.get(index)
+            if pending is None:
+                mine = self._in_flight[index] = threading.Event()
+        if pending is not None:
+            pending.wait()
+            cached = self._cache.get(index)
+            if cached is not None:
+                return cached
+            return self._load(index)  # the other thread failed, or the cache keeps nothing
+        try:
+            return self._load(index)
+        finally:
+            with self._lock:
+                del self._in_flight[index]
+            mine.set()
+
+    def _load(self, index: int) -> np.ndarray:
+        disk = self._disk
+        frame = disk.get(index) if disk is not None else None
+        if frame is None:
+            frame = self._decoded(index)
+            disk = self._disk_cache_for(frame)
+            if disk is not None:
+                disk.put(index, frame)
+        self._cache.put(index, frame)
+        return frame
+
+    def _decoded(self, index: int) -> np.ndarray:
+        data = self.index.frame_bytes(index)
+        path = self.index.path
+        try:
+            return self._decode(data)
+        except DicomError:
+            raise
+        except MemoryError as exc:
+            raise UnsupportedError(path, f"frame {index + 1} is too large to decode in memory") from exc
+        except Exception as exc:
+            raise UnsupportedError(path, f"cannot decode frame {index + 1} of {self.num_frames}: {exc}") from exc
+        except BaseException as exc:
+            # Rust decoders (pylibjpeg-rle) report bad input as a PanicException,
+            # which derives from BaseException, not Exception.
+            if type(exc).__module__ != "pyo3_runtime":
+                raise
+            raise UnsupportedError(path, f"the decoder failed on frame {index + 1}: {exc}") from exc
+
+    def _disk_cache_for(self, first: np.ndarray) -> DiskFrameCache | None:
+        """Open the scratch file once, shaped like the first decoded frame."""
+        with self._lock:
+            opener, self._open_disk_cache = self._open_disk_cache, None
+            if opener is not None:
+                self._disk = opener(first)
+            return self._disk
+
+    def invalidate(self, indices: Iterable[int] | None = None) -> None:
+        """Forget decoded frames (None: all) in both caches."""
+        disk = self._disk
+        if indices is None:
+            self._cache.clear()
+            if disk is not None:
+                disk.clear()
+            return
+        for index in indices:
+            self._cache.discard(index)
+            if disk is not None:
+                disk.discard(index)
+
+    def close(self) -> None:
+        """Stop the background indexing, close the disk cache, empty the memory cache."""
+        self.index.cancel()
+        with self._lock:
+            disk, self._disk = self._disk, None
+            self._open_disk_cache = None
+        if disk is not None:
+            disk.close()
+        self._cache.clear()
