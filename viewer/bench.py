@@ -254,12 +254,12 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
             "task": "compressed", "method": method, "path": jpeg.path, "frames": jpeg.frames,
             "spans": jpeg.extra["spans"], "seconds": options.seconds,
         })
-    for group, tables in (("indexed", True), ("indexed_walk", False)):
+    for group, with_tables in (("indexed", True), ("indexed_walk", False)):
         results[group] = {}
         for method in INDEXED_METHODS:
-            _say(f"compressed cine {'with' if tables else 'without'} its table, cold and warm: {method}")
+            _say(f"compressed cine {'with' if with_tables else 'without'} its table, cold and warm: {method}")
             results[group][method] = run_worker({
-                "task": "indexed", "method": method, "path": prepared["indexed"].path, "tables": tables,
+                "task": "indexed", "method": method, "path": prepared["indexed"].path, "tables": with_tables,
                 "seed": options.seed, "samples": min(options.samples, 50),
             })
     for frames in options.enhanced_frames:

@@ -13,10 +13,11 @@ Methods (each in a fresh process, :func:`measure`):
 ``pydicom_index``
     ``pydicom.pixels.pixel_array(path, index=k)`` (parses the header on every call).
 ``cinemap``
-    The header through pydicom as the floor does, then
+    ``open_document(path)`` and ``doc.frame(k)``. For the file read *as if it
+    had no table*, the header through pydicom as the floor does, then
     :class:`~viewer.model.dicom.frame_index.FrameIndex` and
-    :class:`~viewer.model.frames.encapsulated.EncapsulatedFrames` with the
-    same decoder. (``open_document`` once the document uses them.)
+    :class:`~viewer.model.frames.encapsulated.EncapsulatedFrames` without the
+    tables, with the same decoder.
 
 The same file is also read *as if it had no table* (``tables: false``):
 pydicom's ``get_frame`` then walks every fragment before the first frame,
@@ -116,9 +117,16 @@ class _Floor:
 
 
 class _Cinemap:
-    """The frame index and the compressed frame source over positional reads."""
+    """``open_document`` (with the tables), or the frame index and source without them."""
 
     def __init__(self, path: str, tables: bool) -> None:
+        self.document = None
+        if tables:
+            from viewer.model import open_document
+
+            self.document = open_document(path)
+            self.index = self.document.source.index
+            return
         from viewer.model.dicom.frame_index import FrameIndex, positional_reader
         from viewer.model.frames.encapsulated import EncapsulatedFrames, pydicom_decode
         from viewer.model.platform import advice
@@ -137,9 +145,14 @@ class _Cinemap:
                                          cache=FrameCache(64 << 20))
 
     def frame(self, index: int) -> np.ndarray:
+        if self.document is not None:
+            return self.document.frame(index)
         return self.source.frame(index)
 
     def close(self) -> None:
+        if self.document is not None:
+            self.document.close()
+            return
         self.source.close()
         os.close(self.fd)
         self.header.close()
@@ -181,11 +194,12 @@ def _open_first(method: str, path: str, tables: bool) -> tuple[float, Any]:
 def _cold_open(method: str, path: str, tables: bool, repeats: int = 5) -> dict[str, Any]:
     """Median time of `repeats` cold opens + first frame; bytes and file-backed memory of the last one."""
     read_bytes, file_kib, evict = _io_probes()
-    times = []
+    times: list[float] = []
+    opened: Any = None
     for _ in range(repeats):
         if not evict(path):
             return {"na": "n/a (the platform cannot drop the file's pages)"}
-        if times:
+        if opened is not None:
             opened.close()
         before_read, before_file = read_bytes(), file_kib()
         seconds, opened = _open_first(method, path, tables)

@@ -24,6 +24,7 @@ editing methods below forward to ``doc.edits``.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any, Callable
 
@@ -37,11 +38,12 @@ from viewer.model.display import metadata, voi
 from viewer.model.document_mode import EditMode
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
-from viewer.model.errors import ReadOnlyError, UnsupportedError
+from viewer.model.errors import DicomError, ReadOnlyError, UnsupportedError
 from viewer.model.events import Signal
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
-from viewer.model.frames.compressed import DiskCacheSlot
+from viewer.model.dicom.frame_index import IndexStatus
+from viewer.model.frames.encapsulated import EncapsulatedFrames
 from viewer.model.frames.stack import FrameStack
 from viewer.model.storage import diskcache, fileaccess
 from viewer.model.storage.cache import FrameCache
@@ -120,8 +122,8 @@ class Document:
         self.frames_changed = Signal()  # emits a set of frame indices (or None: all)
         self.mode_changed = Signal()  # emits the new writable flag
         self.history_changed = Signal()  # undo/redo/dirty state changed
+        self.frame_count_changed = Signal()  # emits the final frame count once a background index settles it
         self._cache = FrameCache(cache_bytes)
-        self._disk_slot: DiskCacheSlot | None = None
         self._mode = EditMode(self)
         status = dicom_header.open_mode_ok(path)
         access, self._access_reason = fileaccess.resolve_access(path, file_access, status.st_dev)
@@ -134,6 +136,7 @@ class Document:
                 self._access_reason = fileaccess.UNLEASED_REASON
             self.header: FileHeader = read_header(self.file, self.memmap_threshold)
             self.source: FrameSource | None = self._choose_source()
+            self._start_indexing()
         except BaseException:
             self.guard.release_lease()
             self.guard.close()
@@ -148,12 +151,32 @@ class Document:
         return True
 
     def _choose_source(self) -> FrameSource | None:
-        return choose_source(self.header, self.guard, self._cache, self._make_disk_slot)
+        return choose_source(self.header, self.guard, self._cache, self.disk_cache_settings)
 
-    def _make_disk_slot(self, num_frames: int) -> DiskCacheSlot:
-        self._disk_slot = DiskCacheSlot(self.disk_cache_settings, self.path, self.file.size, self.file.mtime_ns,
-                                        num_frames)
-        return self._disk_slot
+    def _start_indexing(self) -> None:
+        """Compressed data without offset tables: complete the frame index on a background thread.
+
+        Frames can be read meanwhile (each one walks only as far as it
+        needs); the final count arrives through :attr:`frame_count_changed`.
+        """
+        source = self.source
+        if not isinstance(source, EncapsulatedFrames):
+            return
+        source.add_index_callback(self._on_index_complete)
+        if not source.index.complete:
+            threading.Thread(target=source.index.complete_index, name="cinemap-index", daemon=True).start()
+
+    def _on_index_complete(self, status: IndexStatus) -> None:
+        """The frame index is complete (any thread): keep the end of the data, tell the views."""
+        source = self.source
+        if isinstance(source, EncapsulatedFrames) and not self.closed and not status.truncated:
+            try:
+                self.guard.required_size = source.index.locate_end()
+            except DicomError:
+                pass
+        self.frame_count_changed.emit(status.num_frames)
+        if status.regrouped:
+            self.frames_changed.emit(None)
 
     def _swap_source(self) -> None:
         """Choose the source again after the lease was given up or taken back; views handed out are stale."""
@@ -172,7 +195,8 @@ class Document:
     dataset = property(lambda self: self.header.dataset, doc="The dataset (parsed on first use for plain files).")
     mapped_elements = property(lambda self: self.header.mapped_elements,
                                doc="Every binary value left in the file: tag, keyword, VR, offset, length.")
-    warnings = property(lambda self: self.header.warnings, doc="What was odd but usable in the file.")
+    warnings = property(lambda self: self.header.warnings + list(getattr(self.source, "warnings", ())),
+                        doc="What was odd but usable in the file.")
     file_size = property(lambda self: self.file.size)
     is_encapsulated = property(lambda self: self.header.is_encapsulated)
     has_lease = property(lambda self: self.guard.has_lease,
@@ -228,7 +252,7 @@ class Document:
     @property
     def disk_cache(self) -> diskcache.DiskFrameCache | None:
         """The decoded-frame scratch file, once a compressed frame was decoded (or None)."""
-        return self._disk_slot.cache if self._disk_slot is not None else None
+        return getattr(self.source, "disk_cache", None)
 
     @property
     def changed_on_disk(self) -> str | None:
@@ -507,8 +531,6 @@ class Document:
         self._mode.leave(remap=False)
         if self.source is not None:
             self.source.close()
-        if self._disk_slot is not None:
-            self._disk_slot.close()
         self._cache.clear()
         for element in self.mapped_elements:
             if element.value is not None:

@@ -25,9 +25,8 @@ from __future__ import annotations
 import struct
 import threading
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable
 
-import numpy as np
 import pydicom.uid
 
 from viewer.model.dicom.fragment_scan import DELIMITER, ITEM, FragmentScan, Reader

@@ -4,7 +4,7 @@
 pixel data                             source
 =====================================  ===============================
 deflated (read whole at open)          :class:`~.compressed.InMemory`
-encapsulated                           :class:`~.compressed.Encapsulated`
+encapsulated                           :class:`~.encapsulated.EncapsulatedFrames`
 native, values pydicom converts        :class:`~.native.ConvertedNative`
 native, file mapped under a lease      :class:`~.native.MappedNative`
 native, anything else                  :class:`~.native.ReadNative`
@@ -13,20 +13,22 @@ native, anything else                  :class:`~.native.ReadNative`
 
 from __future__ import annotations
 
-from typing import Callable
-
 import numpy as np
 
-from viewer.model.dicom import encapsulated
-from viewer.model.dicom.file_header import FileHeader, read_trailing_elements
-from viewer.model.errors import TruncatedFileError
+from viewer.model.dicom.file_header import FileHeader
+from viewer.model.dicom.frame_index import FrameIndex, has_end_markers
 from viewer.model.frames.base import FrameSource
-from viewer.model.frames.compressed import DiskCacheSlot, Encapsulated, InMemory
+from viewer.model.frames.compressed import InMemory
+from viewer.model.frames.encapsulated import EncapsulatedFrames, disk_cache_opener, pydicom_decode
 from viewer.model.frames.decoding import decoder_for
 from viewer.model.dicom.native_layout import NativeLayout
 from viewer.model.frames.native import ConvertedNative, MappedNative, ReadNative
+from viewer.model.platform import advice
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.guard import FileGuard
+
+DiskSettings = tuple[str, int] | None
+"""(folder, capacity in bytes) of the decoded-frame disk cache, or None for none."""
 
 _COLOUR_CONVERTED = ("YBR_FULL", "YBR_FULL_422")
 
@@ -62,13 +64,11 @@ def native_layout(header: FileHeader) -> NativeLayout:
     return NativeLayout.of(header.geometry, header.pixel.value_offset, header.flags.little_endian)
 
 
-def choose_source(
-    header: FileHeader, guard: FileGuard, memory: FrameCache, disk: Callable[[int], DiskCacheSlot],
-) -> FrameSource | None:
+def choose_source(header: FileHeader, guard: FileGuard, memory: FrameCache, disk: DiskSettings) -> FrameSource | None:
     """The frame source for an opened file (None if it has no pixel data).
 
     Sets ``guard.required_size`` (the file must stay at least that long).
-    `disk(num_frames)` makes the disk cache slot of compressed data.
+    `disk` is where compressed frames may be kept once decoded.
     """
     geometry = header.geometry
     if geometry is None:
@@ -100,38 +100,32 @@ def choose_source(
 
 
 def _encapsulated(
-    header: FileHeader, guard: FileGuard, memory: FrameCache, disk: Callable[[int], DiskCacheSlot], dtype: np.dtype,
-) -> Encapsulated:
+    header: FileHeader, guard: FileGuard, memory: FrameCache, disk: DiskSettings, dtype: np.dtype,
+) -> EncapsulatedFrames:
+    """Frames located lazily by a FrameIndex (no scan at open where a table exists), read with positional reads."""
     pixel, geometry = header.pixel, header.geometry
     assert pixel is not None and geometry is not None
     opened = header.opened
-    data = opened.window(pixel.value_offset, opened.size - pixel.value_offset)
-    layout = encapsulated.scan_items(header.path, data)
-    spans = encapsulated.index_frames(header.path, data, layout, geometry.number_of_frames, header.extended_offsets())
-    spans = spans[: geometry.number_of_frames]
-    if not layout.complete:
-        header.warnings.append(
-            f"the compressed Pixel Data is cut short by the end of the file: {len(spans)} frame(s) found"
-        )
-    if not spans:
-        raise TruncatedFileError(header.path, "the compressed Pixel Data holds no complete frame")
-    if len(spans) < geometry.number_of_frames:
-        header.warnings.append(
-            f"Number of Frames is {geometry.number_of_frames} but only {len(spans)} frame(s) were found"
-        )
-    guard.required_size = pixel.value_offset + layout.end
-    header.attach_pixel_value(data.window(0, layout.end), layout.end)
-    read_trailing_elements(header, pixel.value_offset + layout.end)
-    decoder = decoder_for(header.path, header.transfer_syntax)
-    options = header.pixel_options(1)
 
-    def decode(frame_bytes: bytes, index: int) -> np.ndarray:
-        array, _ = decoder.as_array(frame_bytes, index=0, **options)
-        return array
+    def scan_advice(walking: bool) -> None:
+        if opened.fd is not None:
+            advice.set_random_access(opened.fd, walking)
 
-    return Encapsulated(
-        header.path, data, spans, geometry.frame_shape, dtype, decode, lambda: None, memory, disk(len(spans))
+    index = FrameIndex(
+        header.path, opened.read, pixel.value_offset, opened.size, geometry.number_of_frames,
+        little_endian=header.flags.little_endian, extended=header.extended_offsets(),
+        frame_markers=has_end_markers(header.transfer_syntax), scan_advice=scan_advice,
     )
+    guard.required_size = pixel.value_offset + 8  # the end is known once the index is complete
+    header.attach_pixel_value(opened.window(pixel.value_offset, opened.size - pixel.value_offset),
+                              opened.size - pixel.value_offset)
+    decode = pydicom_decode(decoder_for(header.path, header.transfer_syntax), header.pixel_options(1))
+    opener = None
+    if disk is not None:
+        folder, capacity = disk
+        opener = disk_cache_opener(folder, capacity, header.path, opened.size, opened.mtime_ns, index.num_frames)
+    return EncapsulatedFrames(index, geometry.frame_shape, dtype, decode, check=guard.check, cache=memory,
+                              open_disk_cache=opener)
 
 
 __all__ = ["choose_source", "frame_dtype", "native_layout", "needs_pydicom"]

@@ -106,6 +106,11 @@ class EncapsulatedFrames(FrameSource):
         index.add_done_callback(self._index_complete)
 
     @property
+    def warnings(self) -> list[str]:
+        """What the index found odd but usable (a file cut short, fewer frames than declared)."""
+        return list(self.index.warnings)
+
+    @property
     def disk_cache(self) -> DiskFrameCache | None:
         """The decoded-frame scratch file, once a frame was decoded (or None)."""
         return self._disk
