@@ -104,7 +104,7 @@ from typing import Callable, Iterable, Iterator, NoReturn
 import numpy as np
 
 from viewer.model.errors import DicomError, SaveError
-from viewer.model.platform import durable, locking, positional, process
+from viewer.model.platform import OPEN_FLAGS, durable, locking, positional, process
 
 __all__ = [
     "SAVE_STEPS",
@@ -331,7 +331,7 @@ def journaled_write(
 def _create_journal(path: str, journal_path: str) -> _OpenJournal:
     for _attempt in range(3):
         try:
-            journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
         except FileExistsError:
             if _remove_incomplete_journal(journal_path):
                 continue
@@ -524,11 +524,11 @@ def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport 
 
 def _open_journal(journal_path: str, flags: int) -> int:
     try:
-        return os.open(journal_path, flags | getattr(os, "O_CLOEXEC", 0))
+        return os.open(journal_path, flags | OPEN_FLAGS)
     except PermissionError:
         if flags == os.O_RDONLY:
             raise
-        return os.open(journal_path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))  # still readable: report why later
+        return os.open(journal_path, os.O_RDONLY | OPEN_FLAGS)  # still readable: report why later
 
 
 def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
@@ -557,7 +557,7 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
                                "(device, inode or size differ); nothing was restored and the journal was left in place")
     _verify(journal, journal_fd, path, status.st_size)
     try:
-        file_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        file_fd = os.open(path, os.O_RDWR | OPEN_FLAGS)
     except OSError as exc:
         raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
                                f"but the file cannot be opened for writing ({exc.strerror}); open it once as a user "

@@ -38,6 +38,11 @@ from dataclasses import dataclass
 PORTABLE = os.environ.get("CINEMAP_PORTABLE", "") not in ("", "0")
 """True when every Linux-only capability is switched off (``CINEMAP_PORTABLE=1``)."""
 
+OPEN_FLAGS: int = getattr(os, "O_BINARY", 0) | getattr(os, "O_CLOEXEC", 0)
+"""Flags for every ``os.open`` of a data file: binary on Windows (the C runtime
+would otherwise translate line ends in ``os.read``/``os.write``), not
+inherited by child processes on POSIX."""
+
 WINDOWS = sys.platform == "win32"
 MACOS = sys.platform == "darwin"
 LINUX = sys.platform.startswith("linux")

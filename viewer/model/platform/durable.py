@@ -21,7 +21,7 @@ import os
 
 from viewer.model.platform import CAPABILITIES, PORTABLE, WINDOWS
 
-__all__ = ["REMOVES_OPEN_FILES", "flush_directory", "flush_file"]
+__all__ = ["REMOVES_OPEN_FILES", "flush_directory", "flush_file", "reserve_space"]
 
 REMOVES_OPEN_FILES = not (WINDOWS or PORTABLE)
 """True where a file can be deleted while open (POSIX). Windows refuses
@@ -69,3 +69,27 @@ def flush_directory(path_inside: str, *, ignore_errors: bool = False) -> None:
         # Some file systems cannot fsync a directory (EINVAL); that is not a failed write.
         if not ignore_errors and exc.errno != errno.EINVAL:
             raise
+
+
+def reserve_space(fd: int, length: int) -> bool:
+    """Allocate `length` bytes for `fd`'s file now (``posix_fallocate``); False where it cannot be done here.
+
+    Only an early answer to "is there room?": callers must still handle a
+    later write failing with ``ENOSPC`` (a plain ``ftruncate`` makes a
+    sparse file everywhere else).
+
+    Raises
+    ------
+    OSError
+        If the space is not there (``ENOSPC``) or the file system refused.
+    """
+    allocate = getattr(os, "posix_fallocate", None)  # Linux, FreeBSD; not macOS or Windows
+    if allocate is None or PORTABLE:
+        return False
+    try:
+        allocate(fd, 0, length)
+    except OSError as exc:
+        if exc.errno in (errno.EOPNOTSUPP, errno.ENOTSUP, errno.EINVAL):
+            return False  # this file system cannot preallocate (some FUSE, NFSv3)
+        raise
+    return True

@@ -15,38 +15,58 @@ SIGIO is to terminate the process), only on read-only descriptors, and only
 where the kernel allows it (owner of the file, or CAP_LEASE); otherwise
 Cinemap relies on its other defences (``fstat`` before each frame, file
 watching in the GUI).
+
+Leases exist only on Linux (:data:`viewer.model.platform.CAPABILITIES`
+``.leases``; off in portable mode). Elsewhere this module imports, takes no
+lease and installs no handler: :func:`install_default_handler` returns False
+and :meth:`ReadLease.try_acquire` None, and the document must then not map
+without another guarantee (Windows: a mapped file cannot be truncated).
+:func:`neutralise_mapping` works wherever libc's ``mmap`` can be called
+(Linux, macOS).
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import fcntl
+import errno
 import mmap
 import signal
 import threading
 import weakref
-from typing import Callable
+from types import FrameType
+from typing import Any, Callable
 
-F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
-F_GETLEASE = getattr(fcntl, "F_GETLEASE", 1025)
-_MAP_FIXED = getattr(mmap, "MAP_FIXED", 0x10)
-_MAP_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", 0x20)
+from viewer.model.platform import CAPABILITIES, MACOS
+
+# Linux's values (<fcntl.h>); Python's fcntl module lacks F_SETLEASE before 3.12.
+F_SETLEASE = 1024
+F_GETLEASE = 1025
+_F_RDLCK, _F_UNLCK = 0, 2
+_MAP_FIXED = getattr(mmap, "MAP_FIXED", 0x10)  # 0x10 on Linux and macOS
+_MAP_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", 0x1000 if MACOS else 0x20)
+_SIGIO: int | None = getattr(signal, "SIGIO", None)
 
 _installed = False
-_previous_handler = None
+_previous_handler: Any = None
 _leases: "weakref.WeakSet[ReadLease]" = weakref.WeakSet()
-_libc = None
+_libc: Any = None
 
 
-def _load_libc():
+def _load_libc() -> Any:
     global _libc
     if _libc is None:
         _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         _libc.mmap.restype = ctypes.c_void_p
         _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_long]
+                               ctypes.c_int64]
     return _libc
+
+
+def _fcntl(fd: int, command: int, argument: int = 0) -> int:
+    import fcntl  # Linux only: callers check CAPABILITIES.leases first
+
+    return fcntl.fcntl(fd, command, argument)
 
 
 def neutralise_mapping(address: int, length: int) -> bool:
@@ -55,13 +75,13 @@ def neutralise_mapping(address: int, length: int) -> bool:
     Views into the mapping stay valid (they read zeros) and can no longer
     raise SIGBUS. Returns False if the kernel refused.
     """
-    if not address or length <= 0:
+    if not address or length <= 0 or not CAPABILITIES.remap_anonymous:
         return False
     start = address - address % mmap.PAGESIZE
     size = length + (address - start)
     libc = _load_libc()
-    result = libc.mmap(ctypes.c_void_p(start), size, mmap.PROT_READ, mmap.MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_FIXED,
-                       -1, 0)
+    result = libc.mmap(ctypes.c_void_p(start), size, getattr(mmap, "PROT_READ", 1),
+                       getattr(mmap, "MAP_PRIVATE", 2) | _MAP_ANONYMOUS | _MAP_FIXED, -1, 0)
     return result == start
 
 
@@ -70,14 +90,15 @@ def install_handler() -> bool:
     global _installed, _previous_handler
     if _installed:
         return True
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGIO"):
+    if not CAPABILITIES.leases or _SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    _previous_handler = signal.signal(signal.SIGIO, _on_sigio)
+    _previous_handler = signal.signal(_SIGIO, _on_sigio)
     _installed = True
     return True
 
 
 def handler_installed() -> bool:
+    """True once the SIGIO handler is installed (leases can be taken)."""
     return _installed
 
 
@@ -85,14 +106,14 @@ def install_default_handler() -> bool:
     """Install the handler if SIGIO still has its default action (nobody else uses it)."""
     if _installed:
         return True
-    if not hasattr(signal, "SIGIO") or threading.current_thread() is not threading.main_thread():
+    if not CAPABILITIES.leases or _SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    if signal.getsignal(signal.SIGIO) not in (signal.SIG_DFL, None):
+    if signal.getsignal(_SIGIO) not in (signal.SIG_DFL, None):
         return False
     return install_handler()
 
 
-def _on_sigio(signum, frame) -> None:
+def _on_sigio(signum: int, frame: FrameType | None) -> None:
     for lease in list(_leases):
         lease.check_broken()
     if callable(_previous_handler):
@@ -104,13 +125,16 @@ def refusal(fd: int) -> int | None:
 
     ``EAGAIN`` means another process has the file open for writing (it may
     close it any moment); anything else means leases are not allowed here
-    (not the file's owner, a file system without leases).
+    (not the file's owner, a file system without leases); ``ENOSYS`` where
+    this platform has no leases.
     """
+    if not CAPABILITIES.leases:
+        return errno.ENOSYS
     try:
-        fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
+        _fcntl(fd, F_SETLEASE, _F_RDLCK)
     except OSError as exc:
         return exc.errno
-    fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
+    _fcntl(fd, F_SETLEASE, _F_UNLCK)
     return None
 
 
@@ -139,7 +163,7 @@ class ReadLease:
             return None
         lease = cls(fd, on_break)
         try:
-            fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
+            _fcntl(fd, F_SETLEASE, _F_RDLCK)
         except OSError:
             return None
         lease.held = True
@@ -151,12 +175,12 @@ class ReadLease:
         if not self.held:
             return
         try:
-            current = fcntl.fcntl(self.fd, F_GETLEASE)
+            current = _fcntl(self.fd, F_GETLEASE)
         except OSError:
-            current = fcntl.F_UNLCK
+            current = _F_UNLCK
         # While a break is pending the kernel reports the type being broken to
         # (F_UNLCK for a writer); we cannot tell which file a SIGIO was for otherwise.
-        if current == fcntl.F_RDLCK:
+        if current == _F_RDLCK:
             return
         self.broken = True
         try:
@@ -169,7 +193,7 @@ class ReadLease:
         if self.held:
             self.held = False
             try:
-                fcntl.fcntl(self.fd, F_SETLEASE, fcntl.F_UNLCK)
+                _fcntl(self.fd, F_SETLEASE, _F_UNLCK)
             except OSError:
                 pass
         _leases.discard(self)
