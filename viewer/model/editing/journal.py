@@ -517,16 +517,17 @@ def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport 
                               "Another process is saving this file right now; it was not touched.")
     except OSError as exc:
         os.close(journal_fd)
-        raise DicomError(path, f"the journal of an interrupted save, {journal_path}, cannot be locked: "
-                               f"{exc.strerror}") from exc
+        raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
+                               f"but the journal cannot be locked ({exc.strerror}); open it once as a user who can "
+                               "write to it and its folder (and on a writable mount) to restore it") from exc
     return _OpenJournal(journal_fd, journal_path, held)
 
 
 def _open_journal(journal_path: str, flags: int) -> int:
     try:
         return os.open(journal_path, flags | OPEN_FLAGS)
-    except PermissionError:
-        if flags == os.O_RDONLY:
+    except OSError as exc:
+        if flags == os.O_RDONLY or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
             raise
         return os.open(journal_path, os.O_RDONLY | OPEN_FLAGS)  # still readable: report why later
 

@@ -96,7 +96,8 @@ def _capabilities() -> Capabilities:
         return Capabilities(
             positional_io=False, preadv=False, windows_io=False, madvise=False, flock=False,
             windows_locks=False, leases=False, procfs=False, full_fsync=False,
-            directory_fsync=not WINDOWS, remap_anonymous=False, mapping_blocks_truncation=WINDOWS,
+            # Not Linux-only (macOS has them too), so kept: portable mode behaves as a POSIX system without Linux's extras.
+            directory_fsync=not WINDOWS, remap_anonymous=not WINDOWS, mapping_blocks_truncation=WINDOWS,
         )
     return Capabilities(
         positional_io=hasattr(os, "pread") and hasattr(os, "pwrite"),

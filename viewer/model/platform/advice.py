@@ -100,3 +100,22 @@ def drop_file_cache(path: str | os.PathLike[str]) -> bool:
         return drop_cached(fd)
     finally:
         os.close(fd)
+
+
+def advise(mapping: object, start: int, length: int, kind: str) -> bool:
+    """:func:`advise_mapping` for a ``numpy.memmap`` or ``mmap.mmap``; True if the advice was given.
+
+    `start` is a file offset (a ``numpy.memmap`` made with an offset is
+    shifted accordingly); an unknown kind raises ValueError, anything else the
+    platform cannot do returns False (advice never raises: it is only a hint).
+    """
+    if kind not in _MADVICE:
+        raise ValueError(f"advice must be one of {', '.join(_MADVICE)}, not {kind!r}")
+    raw = getattr(mapping, "_mmap", mapping)
+    if not isinstance(raw, mmap.mmap) or not CAPABILITIES.madvise or _MADVICE[kind] is None or length <= 0:
+        return False
+    start -= int(getattr(mapping, "offset", 0) or 0)
+    if start < 0 or start >= len(raw):
+        return False
+    advise_mapping(raw, start, length, kind)
+    return True

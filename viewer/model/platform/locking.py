@@ -176,8 +176,10 @@ def _acquire_once(fd: int, lock_path: str | None, describe: bool) -> HeldLock:
         if _create_exclusive(lock_path, info):
             return HeldLock(fd, LOCK_FILE, lock_path, info, wrote_lock_file=True)
         existing = read_info(lock_path)
+        if existing is None and not os.access(lock_path, os.R_OK) and os.path.lexists(lock_path):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), lock_path)  # not a holder: no right
         if existing is None or not remove_if_stale(lock_path, existing):
-            raise Busy(existing)
+            raise Busy(existing)  # None: its creator is still writing it
     raise Busy(read_info(lock_path))
 
 
@@ -194,6 +196,11 @@ def remove_if_stale(lock_path: str, seen: dict[str, Any]) -> bool:
 
     The file is renamed aside first and checked to be the one that was read,
     so that a lock file a new holder has just created is put back, not lost.
+
+    Raises
+    ------
+    OSError
+        If a stale lock file cannot be removed (a folder we may not write).
     """
     if holder_state(seen) is not False:
         return False
@@ -202,8 +209,6 @@ def remove_if_stale(lock_path: str, seen: dict[str, Any]) -> bool:
         os.rename(lock_path, aside)
     except FileNotFoundError:
         return True  # someone else removed it
-    except OSError:
-        return False
     if read_info(aside) == seen:
         _unlink_quietly(aside)
         return True

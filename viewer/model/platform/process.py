@@ -53,14 +53,20 @@ def host_name() -> str:
 def open_for_writing(fd: int) -> bool | None:
     """True if `fd` was opened for writing, False if read-only, None if the OS will not say.
 
-    POSIX: ``fcntl(F_GETFL)``. Windows and portable mode cannot ask, so the
-    caller's first write is the test (and fails cleanly, as a ``pwrite``
-    on a read-only descriptor does).
+    POSIX: ``fcntl(F_GETFL)``. Without fcntl (Windows, portable mode) a
+    write of zero bytes is the probe: a POSIX kernel checks the access mode
+    first (``EBADF``), Windows' C runtime returns 0 without looking, so
+    there the answer is None and the caller's first real write is the test
+    (it fails cleanly, as any write on a read-only descriptor does).
     """
     if CAPABILITIES.flock:  # fcntl is importable: a POSIX system
         import fcntl
 
         return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
+    try:
+        os.write(fd, b"")
+    except OSError:
+        return False
     return None
 
 

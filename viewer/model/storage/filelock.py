@@ -128,7 +128,10 @@ def remove_stale_lock_file(path: str | os.PathLike[str]) -> bool:
     if not os.access(info_path, os.F_OK, follow_symlinks=False):
         return False
     info = locking.read_info(info_path)
-    return info is not None and locking.remove_if_stale(info_path, info)
+    try:
+        return info is not None and locking.remove_if_stale(info_path, info)
+    except OSError:
+        return False  # a folder we may not write: the next editor with the right to replaces it
 
 
 def _acquire(fd: int, path: str, info_path: str, *, describe: bool) -> locking.HeldLock:
