@@ -264,3 +264,15 @@ def test_an_os_lock_honours_a_live_lock_file(dicom_path, descriptors):
     with pytest.raises(LockedError, match="host ws-elsewhere"):
         acquire_edit_lock(descriptors(dicom_path), dicom_path)
     assert try_lock_in_another_process(dicom_path).startswith("refused")  # our OS lock was given back
+
+
+def test_an_empty_lock_file_is_busy_while_fresh_and_abandoned_when_old(dicom_path, descriptors, os_lock_refused):
+    """A lock file only a file system without hard links can show half-written; its writer may be dead."""
+    info_path = lock_info_path(dicom_path)
+    open(info_path, "w").close()
+    with pytest.raises(LockedError, match="another process"):
+        acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    old = os.stat(info_path).st_mtime - 3600
+    os.utime(info_path, (old, old))
+    acquire_edit_lock(descriptors(dicom_path), dicom_path).release()
+    assert not os.path.exists(info_path)

@@ -191,7 +191,7 @@ class RegionBatch:
 
     def ranges(self) -> Iterator[tuple[int, memoryview]]:
         """``(offset, contents)`` of each range."""
-        view = memoryview(np.ascontiguousarray(self.data)).cast("B")
+        view = np.ascontiguousarray(self.data).data.cast("B")
         position = 0
         for offset, length in zip(self.offsets.tolist(), self.lengths.tolist()):
             yield offset, view[position:position + length]
@@ -728,7 +728,7 @@ def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
     lengths = batch.lengths
     if lengths.size and np.all(lengths == lengths[0]):  # the common case, vectorized
         length = int(lengths[0])
-        view = memoryview(np.ascontiguousarray(batch.data)).cast("B")
+        view = np.ascontiguousarray(batch.data).data.cast("B")
         headers = np.empty(lengths.size, dtype=[("offset", "<u8"), ("length", "<u4"), ("crc", "<u4")])
         headers["offset"] = batch.offsets
         headers["length"] = length
@@ -737,14 +737,14 @@ def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
         records = np.empty(lengths.size, dtype=[("header", headers.dtype), ("data", "u1", (length,))])
         records["header"] = headers
         records["data"] = batch.data.reshape(lengths.size, length)
-        return memoryview(records.view(np.uint8)), headers.tobytes()
-    records, headers = bytearray(), bytearray()
+        return records.view(np.uint8).data, headers.tobytes()
+    joined, headers_joined = bytearray(), bytearray()
     for offset, original in batch.ranges():
         header = _RECORD.pack(offset, len(original), zlib.crc32(original))
-        headers += header
-        records += header
-        records += original
-    return records, bytes(headers)
+        headers_joined += header
+        joined += header
+        joined += original
+    return joined, bytes(headers_joined)
 
 
 def _encode_header(identity: FileIdentity, name: str) -> bytes:
@@ -786,7 +786,7 @@ class _Writer:
         self._fd = fd
         self._buffer = bytearray()
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if len(data) >= _IO_CHUNK:  # large: write it as it is, without copying it into the buffer
             self.flush()
             _write_all(self._fd, data)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 
 from viewer.model.platform import CAPABILITIES, PORTABLE, WINDOWS
 
@@ -42,7 +43,7 @@ def flush_file(fd: int) -> None:
         If the flush failed. Do not retry it: after a failed flush the system
         may have dropped the dirty pages, so the state on disk is unknown.
     """
-    if CAPABILITIES.full_fsync:
+    if sys.platform == "darwin" and CAPABILITIES.full_fsync:
         import fcntl
 
         try:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import sys
 import threading
 from dataclasses import dataclass
 
@@ -96,6 +97,8 @@ def _linux_mount(path: str, mounts_file: str = "/proc/mounts") -> tuple[str, str
 
 def linux_removable_reason(device: int, mount_point: str, fstype: str, sys_root: str = "/sys") -> str:
     """Why a Linux volume is removable ("" if it is not, as far as ``/sys`` and the mount tell)."""
+    if sys.platform == "win32":
+        return ""  # no /sys, no device numbers
     if fstype in _OPTICAL:
         return "an optical disc"
     block = os.path.join(sys_root, "dev", "block", f"{os.major(device)}:{os.minor(device)}")
@@ -162,6 +165,8 @@ def _macos_volume(path: str) -> Volume:
 
 
 def _windows_volume(path: str) -> Volume:
+    if sys.platform != "win32":
+        return Volume()
     from viewer.model.platform import _windows
 
     absolute = os.path.abspath(path)

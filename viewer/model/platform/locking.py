@@ -34,6 +34,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,10 @@ _WINDOWS_LOCK_OFFSET = 1 << 62
 # The OS lock cannot work on this file (a network share without locking): use a lock file.
 _UNSUPPORTED = frozenset({errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EINVAL})
 _POLL_SECONDS = 0.01
+# A lock file is written before it is linked into place, so only a file system
+# without hard links (FAT) can show one half-written; older than this, its
+# writer is taken for dead.
+_ABANDONED_SECONDS = 10.0
 
 
 class Busy(Exception):
@@ -176,10 +181,15 @@ def _acquire_once(fd: int, lock_path: str | None, describe: bool) -> HeldLock:
         if _create_exclusive(lock_path, info):
             return HeldLock(fd, LOCK_FILE, lock_path, info, wrote_lock_file=True)
         existing = read_info(lock_path)
-        if existing is None and not os.access(lock_path, os.R_OK) and os.path.lexists(lock_path):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), lock_path)  # not a holder: no right
-        if existing is None or not remove_if_stale(lock_path, existing):
-            raise Busy(existing)  # None: its creator is still writing it
+        if existing is None:
+            if not os.path.lexists(lock_path):
+                continue  # released in between
+            if not os.access(lock_path, os.R_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), lock_path)  # not a holder: no right
+            if not _remove_if_abandoned(lock_path):
+                raise Busy(None)  # its creator is still writing it
+        elif not remove_if_stale(lock_path, existing):
+            raise Busy(existing)
     raise Busy(read_info(lock_path))
 
 
@@ -216,6 +226,25 @@ def remove_if_stale(lock_path: str, seen: dict[str, Any]) -> bool:
     return False
 
 
+def _remove_if_abandoned(lock_path: str) -> bool:
+    """Remove an unreadable lock file older than :data:`_ABANDONED_SECONDS` (its writer died mid-write)."""
+    try:
+        if time.time() - os.stat(lock_path).st_mtime < _ABANDONED_SECONDS:
+            return False
+    except FileNotFoundError:
+        return True
+    aside = f"{lock_path}.{os.getpid()}.{os.urandom(4).hex()}.stale"
+    try:
+        os.rename(lock_path, aside)
+    except FileNotFoundError:
+        return True
+    if read_info(aside) is None:
+        _unlink_quietly(aside)
+        return True
+    _put_back(aside, lock_path)
+    return False
+
+
 def _put_back(aside: str, lock_path: str) -> None:
     try:
         os.link(aside, lock_path)  # atomic: fails if a newer lock file exists
@@ -245,7 +274,7 @@ def read_info(lock_path: str | None) -> dict[str, Any] | None:
 
 def holders(fd: int) -> set[int]:
     """Pids holding an flock on `fd`'s file according to ``/proc/locks`` (empty if unknown)."""
-    if not CAPABILITIES.procfs:
+    if sys.platform == "win32" or not CAPABILITIES.procfs:
         return set()
     status = os.fstat(fd)
     device = f"{os.major(status.st_dev):02x}:{os.minor(status.st_dev):02x}:{status.st_ino}"
@@ -268,32 +297,54 @@ def _is_ours(lock_path: str, info: dict[str, Any]) -> bool:
 
 
 def _os_try_lock(fd: int, method: str) -> bool:
-    if method == FLOCK:
-        import fcntl
+    if sys.platform == "win32":
+        from viewer.model.platform import _windows
 
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-    from viewer.model.platform import _windows
+        return _windows.lock_range(fd, _WINDOWS_LOCK_OFFSET, 1, blocking=False)
+    import fcntl
 
-    return _windows.lock_range(fd, _WINDOWS_LOCK_OFFSET, 1, blocking=False)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _os_unlock(fd: int, method: str) -> None:
-    if method == FLOCK:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_UN)
-    elif method == WINDOWS_LOCK:
+    if method == LOCK_FILE:
+        return
+    if sys.platform == "win32":
         from viewer.model.platform import _windows
 
         _windows.unlock_range(fd, _WINDOWS_LOCK_OFFSET, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def _create_exclusive(lock_path: str, info: dict[str, Any]) -> bool:
-    """Create `lock_path` holding `info`; False if it exists."""
+    """Create `lock_path` holding `info`; False if it exists.
+
+    The content is written to a private file first and hard-linked into
+    place (``link`` fails if the name exists), so a holder killed at any
+    moment never leaves an empty lock file; where hard links do not exist
+    (FAT), ``O_EXCL`` creation and a write.
+    """
+    temporary = f"{lock_path}.{os.getpid()}.{info.get('token', '')}.tmp"
+    try:
+        _write_new(temporary, info)
+        try:
+            os.link(temporary, lock_path)
+        except FileExistsError:
+            return False
+        except OSError:
+            pass  # no hard links here
+        else:
+            process.hide_file(lock_path)
+            return True
+    finally:
+        _unlink_quietly(temporary)
     try:
         descriptor = os.open(lock_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
     except FileExistsError:
@@ -306,6 +357,12 @@ def _create_exclusive(lock_path: str, info: dict[str, Any]) -> bool:
         raise
     process.hide_file(lock_path)
     return True
+
+
+def _write_new(path: str, info: dict[str, Any]) -> None:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+        json.dump(info, stream)
 
 
 def _write_replacing(lock_path: str, info: dict[str, Any]) -> bool:

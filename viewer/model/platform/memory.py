@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import sys
 from dataclasses import dataclass
 
 from viewer.model.platform import CAPABILITIES, MACOS, PORTABLE, WINDOWS
@@ -101,6 +102,8 @@ def _macos() -> ProcessMemory:
 
 
 def _windows() -> ProcessMemory:
+    if sys.platform != "win32":
+        return ProcessMemory()
     from viewer.model.platform import _windows as win32
 
     counters = win32.memory_counters()

@@ -11,8 +11,9 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+import sys
 
-from viewer.model.platform import CAPABILITIES, WINDOWS
+from viewer.model.platform import CAPABILITIES
 
 __all__ = ["hide_file", "host_name", "on_read_only_filesystem", "open_for_writing", "pid_alive", "user_name"]
 
@@ -21,7 +22,7 @@ def pid_alive(pid: int) -> bool | None:
     """True if process `pid` is running on this machine, False if not, None if unknown."""
     if pid <= 0:
         return False
-    if WINDOWS:
+    if sys.platform == "win32":
         from viewer.model.platform import _windows
 
         return _windows.process_alive(pid)
@@ -59,7 +60,7 @@ def open_for_writing(fd: int) -> bool | None:
     there the answer is None and the caller's first real write is the test
     (it fails cleanly, as any write on a read-only descriptor does).
     """
-    if CAPABILITIES.flock:  # fcntl is importable: a POSIX system
+    if sys.platform != "win32" and CAPABILITIES.flock:  # fcntl is importable: a POSIX system
         import fcntl
 
         return fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE != os.O_RDONLY
@@ -89,7 +90,7 @@ def hide_file(path: str) -> None:
     shows such files, so the hidden attribute is set there. Errors are
     ignored: a visible lock file is untidy, not wrong.
     """
-    if WINDOWS:
+    if sys.platform == "win32":
         from viewer.model.platform import _windows
 
         try:

@@ -32,6 +32,7 @@ import ctypes.util
 import errno
 import mmap
 import signal
+import sys
 import threading
 import weakref
 from types import FrameType
@@ -64,6 +65,8 @@ def _load_libc() -> Any:
 
 
 def _fcntl(fd: int, command: int, argument: int = 0) -> int:
+    if sys.platform == "win32":
+        raise OSError(errno.ENOSYS, "no leases on Windows")
     import fcntl  # Linux only: callers check CAPABILITIES.leases first
 
     return fcntl.fcntl(fd, command, argument)
