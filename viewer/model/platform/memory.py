@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
 import sys
 from dataclasses import dataclass
 
 from viewer.model.platform import CAPABILITIES, MACOS, PORTABLE, WINDOWS
 
-__all__ = ["ProcessMemory", "process_memory"]
+__all__ = ["ProcessMemory", "physical_memory", "process_memory"]
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,15 @@ def process_memory() -> ProcessMemory:
     except (OSError, ValueError, AttributeError):
         pass
     return ProcessMemory()
+
+
+def physical_memory() -> int | None:
+    """Bytes of RAM in this machine (``sysconf`` on POSIX, ``GlobalMemoryStatusEx`` on Windows), or None."""
+    if sys.platform == "win32":
+        from viewer.model.platform import _windows as win32
+
+        return win32.physical_memory()
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
