@@ -16,6 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+from viewer.model.platform.advice import evict_from_page_cache
 from viewer.model.platform.memory import process_memory
 from viewer.model.platform.positional import pread_exact
 
@@ -89,15 +90,8 @@ class MemoryTracker:
 
 
 def evict_file(path: str) -> None:
-    """Drop the file's unmapped pages from the page cache (``POSIX_FADV_DONTNEED``)."""
-    fadvise = getattr(os, "posix_fadvise", None)  # Linux, FreeBSD: elsewhere the cold rows are warm
-    if fadvise is None:
-        return
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        fadvise(fd, 0, 0, getattr(os, "POSIX_FADV_DONTNEED", 4))
-    finally:
-        os.close(fd)
+    """Drop the file's unmapped pages from the page cache (``POSIX_FADV_DONTNEED``; a no-op where absent)."""
+    evict_from_page_cache(path)
 
 
 def warm_ranges(path: str, ranges: Iterable[tuple[int, int]]) -> None:

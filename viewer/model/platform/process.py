@@ -15,7 +15,8 @@ import sys
 
 from viewer.model.platform import CAPABILITIES
 
-__all__ = ["hide_file", "host_name", "on_read_only_filesystem", "open_for_writing", "pid_alive", "user_name"]
+__all__ = ["hide_file", "host_name", "on_read_only_filesystem", "open_for_writing", "pid_alive", "usable_cpus",
+           "user_name"]
 
 
 def pid_alive(pid: int) -> bool | None:
@@ -97,3 +98,14 @@ def hide_file(path: str) -> None:
             _windows.hide(path)
         except OSError:
             pass
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity on Linux), at least 1."""
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        try:
+            return max(1, len(affinity(0)))
+        except OSError:
+            pass
+    return os.cpu_count() or 1

@@ -27,65 +27,28 @@ without another guarantee (Windows: a mapped file cannot be truncated).
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
-import mmap
 import signal
-import sys
 import threading
 import weakref
 from types import FrameType
 from typing import Any, Callable
 
-from viewer.model.platform import CAPABILITIES, MACOS
-
-# Linux's values (<fcntl.h>); Python's fcntl module lacks F_SETLEASE before 3.12.
-F_SETLEASE = 1024
-F_GETLEASE = 1025
-_F_RDLCK, _F_UNLCK = 0, 2
-_MAP_FIXED = getattr(mmap, "MAP_FIXED", 0x10)  # 0x10 on Linux and macOS
-_MAP_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", 0x1000 if MACOS else 0x20)
-_SIGIO: int | None = getattr(signal, "SIGIO", None)
+from viewer.model.platform import leases
+from viewer.model.platform.leases import LEASE_NONE, LEASE_READ
 
 _installed = False
 _previous_handler: Any = None
 _leases: "weakref.WeakSet[ReadLease]" = weakref.WeakSet()
-_libc: Any = None
-
-
-def _load_libc() -> Any:
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _libc.mmap.restype = ctypes.c_void_p
-        _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_int64]
-    return _libc
-
-
-def _fcntl(fd: int, command: int, argument: int = 0) -> int:
-    if sys.platform == "win32":
-        raise OSError(errno.ENOSYS, "no leases on Windows")
-    import fcntl  # Linux only: callers check CAPABILITIES.leases first
-
-    return fcntl.fcntl(fd, command, argument)
 
 
 def neutralise_mapping(address: int, length: int) -> bool:
     """Replace a file mapping by anonymous zero pages at the same address.
 
     Views into the mapping stay valid (they read zeros) and can no longer
-    raise SIGBUS. Returns False if the kernel refused.
+    raise SIGBUS. Returns False if the kernel refused (or the platform cannot).
     """
-    if not address or length <= 0 or not CAPABILITIES.remap_anonymous:
-        return False
-    start = address - address % mmap.PAGESIZE
-    size = length + (address - start)
-    libc = _load_libc()
-    result = libc.mmap(ctypes.c_void_p(start), size, getattr(mmap, "PROT_READ", 1),
-                       getattr(mmap, "MAP_PRIVATE", 2) | _MAP_ANONYMOUS | _MAP_FIXED, -1, 0)
-    return result == start
+    return leases.remap_anonymous(address, length)
 
 
 def install_handler() -> bool:
@@ -93,9 +56,9 @@ def install_handler() -> bool:
     global _installed, _previous_handler
     if _installed:
         return True
-    if not CAPABILITIES.leases or _SIGIO is None or threading.current_thread() is not threading.main_thread():
+    if leases.SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    _previous_handler = signal.signal(_SIGIO, _on_sigio)
+    _previous_handler = signal.signal(leases.SIGIO, _on_sigio)
     _installed = True
     return True
 
@@ -109,9 +72,9 @@ def install_default_handler() -> bool:
     """Install the handler if SIGIO still has its default action (nobody else uses it)."""
     if _installed:
         return True
-    if not CAPABILITIES.leases or _SIGIO is None or threading.current_thread() is not threading.main_thread():
+    if leases.SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    if signal.getsignal(_SIGIO) not in (signal.SIG_DFL, None):
+    if signal.getsignal(leases.SIGIO) not in (signal.SIG_DFL, None):
         return False
     return install_handler()
 
@@ -131,13 +94,13 @@ def refusal(fd: int) -> int | None:
     (not the file's owner, a file system without leases); ``ENOSYS`` where
     this platform has no leases.
     """
-    if not CAPABILITIES.leases:
+    if leases.SIGIO is None:
         return errno.ENOSYS
     try:
-        _fcntl(fd, F_SETLEASE, _F_RDLCK)
+        leases.set_lease(fd, LEASE_READ)
     except OSError as exc:
         return exc.errno
-    _fcntl(fd, F_SETLEASE, _F_UNLCK)
+    leases.set_lease(fd, LEASE_NONE)
     return None
 
 
@@ -166,7 +129,7 @@ class ReadLease:
             return None
         lease = cls(fd, on_break)
         try:
-            _fcntl(fd, F_SETLEASE, _F_RDLCK)
+            leases.set_lease(fd, LEASE_READ)
         except OSError:
             return None
         lease.held = True
@@ -178,12 +141,12 @@ class ReadLease:
         if not self.held:
             return
         try:
-            current = _fcntl(self.fd, F_GETLEASE)
+            current = leases.get_lease(self.fd)
         except OSError:
-            current = _F_UNLCK
+            current = LEASE_NONE
         # While a break is pending the kernel reports the type being broken to
         # (F_UNLCK for a writer); we cannot tell which file a SIGIO was for otherwise.
-        if current == _F_RDLCK:
+        if current == LEASE_READ:
             return
         self.broken = True
         try:
@@ -196,7 +159,7 @@ class ReadLease:
         if self.held:
             self.held = False
             try:
-                _fcntl(self.fd, F_SETLEASE, _F_UNLCK)
+                leases.set_lease(self.fd, LEASE_NONE)
             except OSError:
                 pass
         _leases.discard(self)
