@@ -16,7 +16,7 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
-from viewer.model.platform.advice import evict_from_page_cache
+from viewer.model.platform.advice import drop_file_cache
 from viewer.model.platform.memory import process_memory
 from viewer.model.platform.positional import pread_exact
 
@@ -91,7 +91,7 @@ class MemoryTracker:
 
 def evict_file(path: str) -> None:
     """Drop the file's unmapped pages from the page cache (``POSIX_FADV_DONTNEED``; a no-op where absent)."""
-    evict_from_page_cache(path)
+    drop_file_cache(path)
 
 
 def warm_ranges(path: str, ranges: Iterable[tuple[int, int]]) -> None:
