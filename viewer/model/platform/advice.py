@@ -37,8 +37,11 @@ def advise_mapping(raw: mmap.mmap, start: int, length: int, kind: str) -> None:
     end = min(start + length, len(raw))
     if end <= aligned:
         return
+    madvise = getattr(raw, "madvise", None)  # absent on Windows (and typed so for mypy --platform win32)
+    if madvise is None:
+        return
     try:
-        raw.madvise(advice, aligned, end - aligned)
+        madvise(advice, aligned, end - aligned)
     except (OSError, ValueError):
         pass
 
@@ -54,10 +57,11 @@ def _advise(fd: int, offset: int, length: int, advice_name: str) -> bool:
     if not CAPABILITIES.fadvise:
         return False
     advice = getattr(os, advice_name, None)
-    if advice is None:
+    fadvise = getattr(os, "posix_fadvise", None)  # Linux, FreeBSD: not macOS or Windows
+    if advice is None or fadvise is None:
         return False
     try:
-        os.posix_fadvise(fd, offset, length, advice)
+        fadvise(fd, offset, length, advice)
     except OSError:  # e.g. a pipe or a file system that refuses advice
         return False
     return True
