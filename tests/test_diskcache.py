@@ -7,6 +7,7 @@ import pytest
 from pydicom.pixels import pixel_array
 
 from reference_files import reference_files
+from viewer.model.platform import positional
 from viewer.model import open_document
 from viewer.model.storage.diskcache import HEADER_BYTES, DiskFrameCache
 
@@ -69,3 +70,21 @@ def test_second_process_runs_without_the_scratch_file(tmp_path):
     reopened = DiskFrameCache.open(tmp_path, "/y.dcm", 10, 1, 4, (2, 2), np.uint8, 1 << 20)
     assert reopened is not None
     reopened.close()
+
+
+def test_a_full_disk_switches_the_cache_off_instead_of_failing(tmp_path, monkeypatch):
+    """A mapped scratch file would die of SIGBUS on a full disk; positional writes fail cleanly."""
+    cache = DiskFrameCache.open(tmp_path, "/z.dcm", 10, 1, 4, (2, 2), np.uint16, 1 << 20)
+    cache.put(0, np.full((2, 2), 5, np.uint16))
+
+    def disk_full(fd, data, offset):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(positional, "pwrite_some", disk_full)
+    cache.put(1, np.full((2, 2), 6, np.uint16))  # no exception
+    assert cache.get(0) is None and cache.get(1) is None and cache.stores == 1
+    cache.close()
+    monkeypatch.undo()
+    again = DiskFrameCache.open(tmp_path, "/z.dcm", 10, 1, 4, (2, 2), np.uint16, 1 << 20)
+    assert again is not None and again.get(0) is None, "a cache switched off mid-write must not be trusted"
+    again.close()

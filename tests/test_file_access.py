@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from pydicom.pixels import pixel_array
 
 from viewer.model import FileChangedError, TruncatedFileError, open_document
+from viewer.model.platform import filesystems
 from viewer.model.storage.fileaccess import filesystem_type, resolve_access
 from viewer.synthetic import frame_index_of, write_cine
 
@@ -31,16 +34,58 @@ def test_filesystem_type_from_mounts(tmp_path, path, fstype):
 
 
 def test_automatic_access_reads_on_network_file_systems(monkeypatch):
-    import viewer.model.storage.fileaccess as fileaccess
-
-    monkeypatch.setattr(fileaccess, "filesystem_type", lambda path: "nfs4")
+    monkeypatch.setattr(filesystems, "volume_of", lambda path, device=None: filesystems.Volume("nfs4", network=True))
     assert resolve_access("/x.dcm")[0] == "read"
     assert "nfs4" in resolve_access("/x.dcm")[1]
-    monkeypatch.setattr(fileaccess, "filesystem_type", lambda path: "ext4")
+    monkeypatch.setattr(filesystems, "volume_of", lambda path, device=None: filesystems.Volume("ext4"))
     assert resolve_access("/x.dcm")[0] == "memory-map"
     assert resolve_access("/x.dcm", "read")[0] == "read"
     with pytest.raises(ValueError):
         resolve_access("/x.dcm", "sometimes")
+
+
+def test_automatic_access_reads_on_removable_media(monkeypatch):
+    """A pulled-out USB stick faults a mapped page (SIGBUS) even under a lease: read there (issue 10)."""
+    usb = filesystems.Volume("vfat", removable="a USB device")
+    monkeypatch.setattr(filesystems, "volume_of", lambda path, device=None: usb)
+    mode, reason = resolve_access("/media/ann/STICK/x.dcm")
+    assert mode == "read" and "removable media (a USB device)" in reason
+
+
+def _fake_sys(root, device: str, real: str, removable: dict[str, str]):
+    """A /sys with /sys/dev/block/<device> -> devices/<real>, and `removable` files."""
+    target = root / "devices" / real
+    target.mkdir(parents=True)
+    for folder, value in removable.items():
+        (root / "devices" / folder / "removable").write_text(value + "\n")
+    (root / "dev" / "block").mkdir(parents=True)
+    (root / "dev" / "block" / device).symlink_to(target)
+    return str(root)
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name == "nt", reason="needs POSIX symlinks for a fake /sys")
+@pytest.mark.parametrize(
+    "real, removable, expected",
+    [
+        ("pci0000:00/0000:00:14.0/usb1/1-2/1-2:1.0/host6/target6:0:0/6:0:0:0/block/sdb/sdb1", {}, "a USB device"),
+        ("platform/card/block/sdc/sdc1", {"platform/card/block/sdc": "1"}, "a removable drive"),
+        ("pci0000:00/0000:00:1c.0/mmc_host/mmc0/mmc0:0001/block/mmcblk0/mmcblk0p1", {}, "an SD card"),
+        ("pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda2", {"pci0000:00/0000:00:17.0/ata1/host0/target0:0:0/0:0:0:0/block/sda": "0"}, ""),
+    ],
+    ids=["usb-disk", "removable-flag", "sd-card", "internal-sata"],
+)
+def test_removable_block_devices_from_sys(tmp_path, real, removable, expected):
+    sys_root = _fake_sys(tmp_path, "8:17", real, removable)
+    assert filesystems.linux_removable_reason(os.makedev(8, 17), "/mnt/x", "ext4", sys_root) == expected
+
+
+def test_removable_hints_without_a_block_device(tmp_path):
+    sys_root = str(tmp_path)  # no /sys/dev/block entry: a file system without a block device of its own
+    device = os.makedev(0, 45)
+    assert filesystems.linux_removable_reason(device, "/run/media/ann/CAMERA", "exfat", sys_root) == "a drive (exfat) mounted under /run/media/ann"
+    assert filesystems.linux_removable_reason(device, "/media/ann/DVD", "iso9660", sys_root) == "an optical disc"
+    assert filesystems.linux_removable_reason(device, "/home", "btrfs", sys_root) == ""
+    assert filesystems.linux_removable_reason(device, "/srv/data", "vfat", sys_root) == ""
 
 
 def _owns_its_memory(array: np.ndarray) -> bool:

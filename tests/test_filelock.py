@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 
@@ -13,17 +15,25 @@ import pydicom
 import pytest
 
 from dicom_builders import write_dicom as build_dicom
+from viewer.model import open_document
 from viewer.model.errors import LockedError
+from viewer.model.platform import locking
 from viewer.model.storage.filelock import acquire_edit_lock, lock_info_path
+
+needs_os_lock = pytest.mark.skipif(locking.os_lock_method() is None,
+                                   reason="needs an OS file lock (flock or LockFileEx); this run has lock files only")
+needs_flock = pytest.mark.skipif(locking.os_lock_method() != locking.FLOCK, reason="needs flock (POSIX)")
+needs_signals = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX signals (SIGKILL, SIGTERM)")
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # A process that takes the lock (or a bare flock, without the info file), says so, and waits.
 HOLDER = """
-import fcntl, os, sys
+import os, sys
 from viewer.model.storage.filelock import acquire_edit_lock
 fd = os.open(sys.argv[1], os.O_RDWR)
 if sys.argv[2] == "bare":
+    import fcntl
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 else:
     acquire_edit_lock(fd, sys.argv[1])
@@ -140,7 +150,7 @@ def test_the_lock_survives_pydicom_opening_and_closing_the_path(dicom_path, desc
 
 def test_a_killed_holder_releases_the_lock_and_its_info_is_ignored(dicom_path, holder, descriptors):
     process = holder(dicom_path)
-    os.kill(process.pid, signal.SIGKILL)
+    process.kill()
     process.wait(timeout=30)
     assert os.path.exists(lock_info_path(dicom_path))  # left behind by the killed holder
     lock = acquire_edit_lock(descriptors(dicom_path), dicom_path)
@@ -149,11 +159,15 @@ def test_a_killed_holder_releases_the_lock_and_its_info_is_ignored(dicom_path, h
     lock.release()
 
 
-def test_a_stale_info_file_does_not_name_the_wrong_holder(dicom_path, holder, descriptors):
+def dead_pid() -> int:
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(dead.stdout)
+    return int(dead.stdout)
+
+
+@needs_flock
+def test_a_stale_info_file_does_not_name_the_wrong_holder(dicom_path, holder, descriptors):
     with open(lock_info_path(dicom_path), "w") as stream:
-        json.dump({"pid": dead_pid, "user": "ghost", "host": os.uname().nodename, "started": "long ago"}, stream)
+        json.dump({"pid": dead_pid(), "user": "ghost", "host": socket.gethostname(), "started": "long ago"}, stream)
     process = holder(dicom_path, "bare")  # holds the flock but writes no info file
     with pytest.raises(LockedError) as raised:
         acquire_edit_lock(descriptors(dicom_path), dicom_path)
@@ -166,8 +180,99 @@ def test_the_lock_works_on_a_read_only_descriptor(dicom_path, descriptors):
         assert try_lock_in_another_process(dicom_path).startswith("refused")
 
 
+@needs_os_lock
 def test_closing_the_descriptor_releases_the_lock(dicom_path):
     fd = os.open(dicom_path, os.O_RDWR)
     acquire_edit_lock(fd, dicom_path)
     os.close(fd)
     assert try_lock_in_another_process(dicom_path) == "acquired"
+
+
+# ------------------------------------------------- left-over info files (issue 10)
+@needs_signals
+def test_sigterm_removes_the_info_file(dicom_path, holder):
+    process = holder(dicom_path)
+    assert os.path.exists(lock_info_path(dicom_path))
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == -signal.SIGTERM  # still dies of SIGTERM, as without the handler
+    assert not os.path.exists(lock_info_path(dicom_path))
+
+
+def test_a_killed_editors_info_file_is_removed_by_the_next_open(dicom_path, holder):
+    process = holder(dicom_path)
+    process.kill()
+    process.wait(timeout=60)
+    assert os.path.exists(lock_info_path(dicom_path))  # nothing runs in a process killed with SIGKILL
+    with open_document(dicom_path) as document:  # read-only: no lock taken
+        assert document.num_frames == 2
+    assert not os.path.exists(lock_info_path(dicom_path))
+
+
+def test_the_next_open_keeps_a_live_holders_info_file(dicom_path, holder):
+    holder(dicom_path)
+    with open_document(dicom_path):
+        pass
+    assert os.path.exists(lock_info_path(dicom_path))
+
+
+# ------------------------------------------------- the lock-file fallback (network shares)
+@pytest.fixture
+def os_lock_refused(monkeypatch):
+    """The OS lock fails as on a share without locking (ENOLCK): the lock file is the lock."""
+    def refuse(fd, method):
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    monkeypatch.setattr(locking, "_os_try_lock", refuse)
+
+
+def test_the_lock_file_is_the_lock_where_the_os_lock_fails(dicom_path, descriptors, os_lock_refused):
+    lock = acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    assert lock.method == locking.LOCK_FILE
+    with open(lock_info_path(dicom_path)) as stream:
+        assert json.load(stream)["method"] == locking.LOCK_FILE
+    with pytest.raises(LockedError, match=f"being edited by pid {os.getpid()} .*read-only"):
+        acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    lock.release()
+    assert not os.path.exists(lock_info_path(dicom_path))
+    acquire_edit_lock(descriptors(dicom_path), dicom_path).release()
+
+
+def test_a_dead_holders_lock_file_is_taken_over(dicom_path, descriptors, os_lock_refused):
+    with open(lock_info_path(dicom_path), "w") as stream:
+        json.dump({"pid": dead_pid(), "user": "ghost", "host": socket.gethostname(), "started": "long ago",
+                   "method": locking.LOCK_FILE}, stream)
+    with acquire_edit_lock(descriptors(dicom_path), dicom_path) as lock:
+        assert locking.read_info(lock_info_path(dicom_path))["pid"] == os.getpid() == lock.held.info["pid"]
+
+
+def test_a_lock_file_from_another_host_is_trusted_and_named(dicom_path, descriptors, os_lock_refused):
+    with open(lock_info_path(dicom_path), "w") as stream:
+        json.dump({"pid": 4242, "user": "ann", "host": "ws-elsewhere", "started": "09:00",
+                   "method": locking.LOCK_FILE}, stream)
+    with pytest.raises(LockedError) as raised:
+        acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    assert "pid 4242 (user ann on host ws-elsewhere" in str(raised.value)
+    assert f"delete {lock_info_path(dicom_path)}" in str(raised.value)
+
+
+@needs_os_lock
+def test_an_os_lock_honours_a_live_lock_file(dicom_path, descriptors):
+    """A process on another machine that had to fall back on the lock file is not ignored."""
+    with open(lock_info_path(dicom_path), "w") as stream:
+        json.dump({"pid": 4242, "user": "ann", "host": "ws-elsewhere", "started": "09:00",
+                   "method": locking.LOCK_FILE}, stream)
+    with pytest.raises(LockedError, match="host ws-elsewhere"):
+        acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    assert try_lock_in_another_process(dicom_path).startswith("refused")  # our OS lock was given back
+
+
+def test_an_empty_lock_file_is_busy_while_fresh_and_abandoned_when_old(dicom_path, descriptors, os_lock_refused):
+    """A lock file only a file system without hard links can show half-written; its writer may be dead."""
+    info_path = lock_info_path(dicom_path)
+    open(info_path, "w").close()
+    with pytest.raises(LockedError, match="another process"):
+        acquire_edit_lock(descriptors(dicom_path), dicom_path)
+    old = os.stat(info_path).st_mtime - 3600
+    os.utime(info_path, (old, old))
+    acquire_edit_lock(descriptors(dicom_path), dicom_path).release()
+    assert not os.path.exists(info_path)

@@ -24,10 +24,10 @@ def test_open_3_5_gb_file_in_constant_memory(tmp_path):
         import json, sys
         from viewer.synthetic import write_cine, frame_index_of
 
+        from viewer.model.platform.memory import process_memory
+
         def anonymous_kb():
-            for line in open('/proc/self/smaps_rollup'):
-                if line.startswith('Anonymous:'):
-                    return int(line.split()[1])
+            return process_memory().anonymous // 1024
 
         write_cine({str(path)!r}, frames={frames}, rows=512, columns=512)
         from viewer.model import open_document

@@ -31,6 +31,9 @@ from pydicom.pixels import pixel_array
 from dicom_builders import encode_pixels, write_dicom
 from viewer.model.editing.journal import COMMITTED_STEPS, SAVE_STEPS, journal_path_for, recover
 
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(signal, "SIGKILL"),
+                                reason="needs os.fork and SIGKILL (POSIX) to kill saves at every step")
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 ZYGOTE = r"""

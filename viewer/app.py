@@ -133,8 +133,10 @@ def start(paths: list[str], demo: bool = False):
     from viewer.ui.error_dialog import install_excepthook, show_error
     from viewer.ui.main_window import MainWindow
     from viewer.ui.settings_store import SettingsStore
+    from viewer.ui.termination import install_sigterm_quit
 
     install_excepthook()
+    install_sigterm_quit(app)  # the edit lock's info file goes with a clean exit
     # Files are opened on worker threads, where the model cannot install its
     # SIGIO handler: without it there is no read lease, only fstat checks.
     lease.install_default_handler()

@@ -295,15 +295,13 @@ def machine() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    ram_kib = 0
-    try:
-        with open("/proc/meminfo") as meminfo:
-            ram_kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
-    except (OSError, StopIteration, ValueError):
-        pass
+    from viewer.model.platform.memory import physical_memory
+    from viewer.model.platform.process import usable_cpus
+
+    ram_kib = (physical_memory() or 0) // 1024
     return {
         "cpus": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cpus_usable": usable_cpus(),
         "ram_gib": round(ram_kib / 2**20, 1),
         "system": platform.platform(terse=True),
         "python": platform.python_version(),

@@ -50,7 +50,8 @@ from viewer.app import start
 path, log_path, quit_path, leases = sys.argv[1:5]
 if leases == "off":  # SIGIO taken: the model cannot lease, and guards the mapping with fstat alone
     import signal
-    signal.signal(signal.SIGIO, signal.SIG_IGN)
+    if hasattr(signal, "SIGIO"):  # Linux; elsewhere there are no leases to switch off
+        signal.signal(signal.SIGIO, signal.SIG_IGN)
 app, windows = start([path])
 window = windows[0]
 log = open(log_path, "a", buffering=1)

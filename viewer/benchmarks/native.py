@@ -27,6 +27,8 @@ from typing import Any
 import numpy as np
 
 from viewer.benchmarks import probe
+from viewer.model.platform.advice import advise
+from viewer.model.platform.positional import pread_into
 
 OPEN_REPEAT_SECONDS = 3.0
 
@@ -123,7 +125,7 @@ class Memmap(Method):
     def unmap(self) -> None:
         raw = getattr(self.stack, "_mmap", None)
         if raw is not None:
-            raw.madvise(mmap.MADV_DONTNEED)
+            advise(raw, 0, len(raw), "dontneed")
 
     def close(self) -> None:
         del self.stack
@@ -134,9 +136,8 @@ class Pread(Method):
         self.fd = os.open(self.path, os.O_RDONLY)
 
     def read(self, index: int, out: np.ndarray) -> None:
-        view = memoryview(out).cast("B")
         offset = self.pixel_offset + index * self.frame_nbytes
-        if os.preadv(self.fd, [view], offset) != self.frame_nbytes:
+        if pread_into(self.fd, out, offset) != self.frame_nbytes:  # preadv on Linux: the floor
             raise OSError(f"short read of frame {index}")
 
     def close(self) -> None:

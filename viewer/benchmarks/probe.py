@@ -1,7 +1,8 @@
 """Small measuring tools used inside the worker processes.
 
-Memory comes from ``/proc/self/status`` (``RssAnon``: anonymous memory now;
-``VmHWM``: peak resident set, file pages included). Eviction uses
+Memory comes from :func:`viewer.model.platform.memory.process_memory`
+(``RssAnon``: anonymous memory now; ``VmHWM``: peak resident set, file pages
+included; ``/proc/self/status`` on Linux). Eviction uses
 ``posix_fadvise(POSIX_FADV_DONTNEED)`` on the whole file: the kernel drops
 only pages no process has mapped, so each method first unmaps its own pages
 (``madvise(MADV_DONTNEED)``) -- dropping the system's caches is not allowed.
@@ -15,19 +16,21 @@ import threading
 import time
 from typing import Any, Callable, Iterable
 
+from viewer.model.platform.advice import drop_file_cache
+from viewer.model.platform.memory import process_memory
+from viewer.model.platform.positional import pread_exact
+
 
 def memory_kib() -> dict[str, int]:
-    """``RssAnon`` and ``VmHWM`` of this process in KiB (empty where unknown)."""
-    values: dict[str, int] = {}
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                key, _, rest = line.partition(":")
-                if key in ("RssAnon", "VmHWM", "VmRSS"):
-                    values[key] = int(rest.split()[0])
-    except OSError:
-        pass
-    return values
+    """``RssAnon``, ``VmHWM`` and ``VmRSS`` of this process in KiB (those the platform reports).
+
+    The names are Linux's; the figures come from
+    :func:`viewer.model.platform.memory.process_memory` on every platform
+    (anonymous, peak resident and resident memory).
+    """
+    use = process_memory()
+    figures = {"RssAnon": use.anonymous, "VmHWM": use.peak_resident, "VmRSS": use.resident}
+    return {name: value // 1024 for name, value in figures.items() if value is not None}
 
 
 class MemoryTracker:
@@ -87,12 +90,8 @@ class MemoryTracker:
 
 
 def evict_file(path: str) -> None:
-    """Drop the file's unmapped pages from the page cache (``POSIX_FADV_DONTNEED``)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    """Drop the file's unmapped pages from the page cache (``POSIX_FADV_DONTNEED``; a no-op where absent)."""
+    drop_file_cache(path)
 
 
 def warm_ranges(path: str, ranges: Iterable[tuple[int, int]]) -> None:
@@ -100,7 +99,10 @@ def warm_ranges(path: str, ranges: Iterable[tuple[int, int]]) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         for offset, length in ranges:
-            os.pread(fd, length, offset)
+            try:
+                pread_exact(fd, length, offset)
+            except EOFError:
+                pass
     finally:
         os.close(fd)
 

@@ -45,7 +45,7 @@ from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
 from viewer.model.dicom.frame_index import IndexStatus
 from viewer.model.frames.encapsulated import EncapsulatedFrames
 from viewer.model.frames.stack import FrameStack
-from viewer.model.storage import diskcache, fileaccess
+from viewer.model.storage import diskcache, fileaccess, filelock
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.guard import FileGuard
 from viewer.model.storage.opened import OpenedFile
@@ -128,6 +128,7 @@ class Document:
         status = dicom_header.open_mode_ok(path)
         access, self._access_reason = fileaccess.resolve_access(path, file_access, status.st_dev)
         self.recovery: Any = _recover_journal(path)
+        filelock.remove_stale_lock_file(path)  # left beside the file by an editor that was killed
         self.file = OpenedFile(path)
         self.guard = FileGuard(self.file)
         try:

@@ -1,45 +1,27 @@
-"""The process's memory use, from ``/proc`` (Linux), for the status bar and the benchmark.
+"""The process's memory use, for the status bar and the benchmark.
 
-No Qt here. On systems without ``/proc`` every figure is None.
+No Qt here. The figures come from :func:`viewer.model.platform.memory.process_memory`
+(``/proc`` on Linux, ``task_info`` on macOS, ``GetProcessMemoryInfo`` on
+Windows); every figure is None where the platform does not say.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from viewer.model.platform.memory import process_memory
+
 
 @dataclass(frozen=True)
 class MemoryUse:
-    """Bytes of resident memory and of anonymous (not file-backed) memory."""
+    """Bytes of resident memory, of anonymous (not file-backed) memory, and of file-backed pages."""
 
     resident: int | None
     anonymous: int | None
-
-
-def _read_kb_fields(path: str, names: tuple[str, ...]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    try:
-        with open(path, "rb") as file:
-            for line in file:
-                key, _, rest = line.partition(b":")
-                name = key.decode("ascii", "replace").strip()
-                if name in names and name not in found:
-                    found[name] = int(rest.split()[0]) * 1024
-    except (OSError, ValueError, IndexError):
-        return {}
-    return found
+    file_backed: int | None = None
 
 
 def memory_use() -> MemoryUse:
-    """Resident and anonymous memory of this process.
-
-    ``status`` (VmRSS, RssAnon) comes from counters the kernel keeps, so it
-    costs the same however much is mapped; ``smaps_rollup`` walks the page
-    tables (8 ms with 2 GB of a file resident: half a frame at 60 fps), so it
-    is only the fallback.
-    """
-    status = _read_kb_fields("/proc/self/status", ("VmRSS", "RssAnon"))
-    if "VmRSS" in status and "RssAnon" in status:
-        return MemoryUse(status["VmRSS"], status["RssAnon"])
-    rollup = _read_kb_fields("/proc/self/smaps_rollup", ("Rss", "Anonymous"))
-    return MemoryUse(rollup.get("Rss"), rollup.get("Anonymous"))
+    """Resident, anonymous and file-backed memory of this process (None where unknown)."""
+    use = process_memory()
+    return MemoryUse(use.resident, use.anonymous, use.file_backed)

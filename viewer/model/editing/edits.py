@@ -35,7 +35,6 @@ The session is not thread-safe: call it from one thread (the GUI's).
 
 from __future__ import annotations
 
-import fcntl
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -53,6 +52,7 @@ from viewer.model.editing.operations import (
     fill_value,
     union_box,
 )
+from viewer.model.platform import process
 from viewer.model.editing.save_layout import BoxLayout, header_batch
 
 __all__ = ["EditSession", "FrameSelection", "HeaderPatch", "MaskOp"]
@@ -437,9 +437,10 @@ class EditSession:
 
 
 def _require_writable(path: str, fd: int) -> None:
-    if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+    """ReadOnlyError now rather than at the save, where the OS can tell (POSIX; a failed write elsewhere)."""
+    if process.open_for_writing(fd) is False:
         raise ReadOnlyError(path, "the file is open read-only; edits need it opened for writing")
-    if os.fstatvfs(fd).f_flag & os.ST_RDONLY:
+    if process.on_read_only_filesystem(fd):
         raise ReadOnlyError(path, "the file is on a read-only file system")
 
 

@@ -14,7 +14,7 @@ Save (:func:`journaled_write`)
    it holds original pixels), then the journal and the directory are fsynced.
    The saver holds an ``flock`` on the journal while it works, so that
    :func:`recover` in another process never touches a live save.
-3. The new bytes are written in place with ``os.pwrite``, then ``fsync``.
+3. The new bytes are written in place with positional writes, then flushed.
 4. The journal's commit magic is zeroed and the journal fsynced: this is the
    commit point (a journal without its commit magic is never replayed, so a
    crash after this keeps the new bytes). Then the journal is deleted and the
@@ -56,13 +56,45 @@ before any in-place write: it is deleted and the file is untouched. A complete
 journal whose identity (st_ino, st_size, on the journal's own device) matches the file is verified
 (every record's crc first: a damaged journal is refused and nothing is
 written), replayed, fsynced and deleted. A mismatching identity is refused
-and the journal left in place.
+and the journal left in place. A complete journal whose commit magic is
+zeroed belongs to a save that finished (or to a recovery that did) and only
+its deletion was missed: it is deleted and the file keeps its contents.
+
+Platforms (:mod:`viewer.model.platform`)
+-------------------------------------------
+"Flushed" above means :func:`viewer.model.platform.durable.flush_file`:
+``fsync`` on Linux and Windows (``FlushFileBuffers``), ``F_FULLFSYNC`` on macOS,
+whose ``fsync`` leaves the data in the drive's volatile cache. The folder is
+flushed after the journal is created and after it is deleted on Linux and
+macOS; Windows cannot open or flush a folder, and relies on NTFS logging the
+creation of the journal's entry in its metadata journal, which the flush of
+the journal itself commits.
+
+The journal's lock is :func:`viewer.model.platform.locking.acquire`: ``flock``
+on POSIX, ``LockFileEx`` on Windows, and where neither works (some network
+shares, portable mode) the exclusively created file
+``<dir>/.<name>.cinemap-journal-lock``, removed when the save or the recovery
+ends (or, if its holder died, by the next one).
+
+Windows cannot delete a file that is open (Python opens files without
+``FILE_SHARE_DELETE``), so there (and in portable mode, which tests this
+order on Linux) a journal is deleted only after it has been closed and its
+lock released. A journal that is closed before its deletion is first made
+unreplayable: the save zeroes the commit magic at its commit point anyway;
+a rollback or a recovery that restored the file zeroes it too, before
+closing. Another process that opens the journal in the moment between the
+close and the deletion, or a deletion that failed (a virus scanner holding the
+file open), then finds a journal that is never replayed.
+
+Journal I/O goes through :mod:`viewer.model.platform.positional`
+(``pread``/``pwrite`` on POSIX, ``ReadFile``/``WriteFile`` with an offset on
+Windows); its records are written sequentially with ``os.write`` on a
+descriptor no other thread uses.
 """
 
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import struct
 import zlib
@@ -72,6 +104,7 @@ from typing import Callable, Iterable, Iterator, NoReturn
 import numpy as np
 
 from viewer.model.errors import DicomError, SaveError
+from viewer.model.platform import OPEN_FLAGS, durable, locking, positional, process
 
 __all__ = [
     "SAVE_STEPS",
@@ -79,6 +112,7 @@ __all__ = [
     "RecoveryReport",
     "RegionBatch",
     "SaveStats",
+    "journal_lock_path_for",
     "journal_path_for",
     "journaled_write",
     "pread_exact",
@@ -108,6 +142,7 @@ _CRC = struct.Struct("<I")
 _RECORD = struct.Struct("<QII")
 _TRAILER = struct.Struct("<QQI8s")
 _IO_CHUNK = 4 << 20
+_LOCK_SUFFIX = "-lock"
 _REPLAY_GAP = 4096  # records at most this far apart are restored with one pwrite (see _replay)
 
 _UNCHANGED = "the file is unchanged and your edits are still pending"
@@ -156,7 +191,7 @@ class RegionBatch:
 
     def ranges(self) -> Iterator[tuple[int, memoryview]]:
         """``(offset, contents)`` of each range."""
-        view = memoryview(np.ascontiguousarray(self.data)).cast("B")
+        view = np.ascontiguousarray(self.data).data.cast("B")
         position = 0
         for offset, length in zip(self.offsets.tolist(), self.lengths.tolist()):
             yield offset, view[position:position + length]
@@ -200,6 +235,51 @@ def journal_path_for(path: str | os.PathLike[str]) -> str:
     return os.path.join(directory, f".{name}.cinemap-journal")
 
 
+def journal_lock_path_for(path: str | os.PathLike[str]) -> str:
+    """The journal's lock file, used only where no OS lock works: ``<dir>/.<name>.cinemap-journal-lock``."""
+    return journal_path_for(path) + _LOCK_SUFFIX
+
+
+class _OpenJournal:
+    """A journal's descriptor with its lock, and the order of closing and deleting it.
+
+    POSIX deletes a journal while it is open and locked, then closes it;
+    Windows cannot delete an open file, so the deletion waits for :meth:`close`.
+    """
+
+    def __init__(self, fd: int, path: str, held: locking.HeldLock) -> None:
+        self.fd = fd
+        self.path = path
+        self.held = held
+        self._delete_after_close = False
+
+    def delete(self) -> None:
+        """Delete the journal (now where the platform allows it, else after :meth:`close`)."""
+        if durable.REMOVES_OPEN_FILES:
+            _remove_journal(self.path)
+        else:
+            self._delete_after_close = True
+
+    def invalidate_before_delete(self) -> None:
+        """Zero the commit magic where the journal is closed before it is deleted (see the module notes)."""
+        if durable.REMOVES_OPEN_FILES:
+            return
+        size = os.fstat(self.fd).st_size
+        if size >= _TRAILER.size:
+            positional.pwrite_all(self.fd, bytes(len(COMMIT_MAGIC)), size - len(COMMIT_MAGIC))
+            durable.flush_file(self.fd)
+
+    def close(self) -> None:
+        """Unlock, close, then delete if :meth:`delete` had to wait."""
+        try:
+            self.held.release()
+        finally:
+            positional.forget(self.fd)
+            os.close(self.fd)
+        if self._delete_after_close:
+            _remove_journal(self.path)
+
+
 # ---------------------------------------------------------------------- save
 def journaled_write(
     path: str,
@@ -235,23 +315,23 @@ def journaled_write(
     """
     hook = step_hook or (lambda step: None)
     journal_path = journal_path_for(path)
-    journal_fd = _create_journal(path, journal_path)
+    journal = _create_journal(path, journal_path)
     try:
-        count, total = _write_journal(path, fd, journal_fd, journal_path, batches, hook)
-        _write_in_place(path, fd, journal_fd, journal_path, batches, total, hook)
-        _commit(path, fd, journal_fd, journal_path, hook)
-        journal_bytes = os.fstat(journal_fd).st_size
+        count, total = _write_journal(path, fd, journal, batches, hook)
+        _write_in_place(path, fd, journal, batches, total, hook)
+        _commit(path, fd, journal, hook)
+        journal_bytes = os.fstat(journal.fd).st_size
     finally:
-        os.close(journal_fd)
-    _fsync_directory(journal_path, ignore_errors=True)
+        journal.close()
+    durable.flush_directory(journal_path, ignore_errors=True)
     hook("journal-deleted")
     return SaveStats(regions=count, bytes_written=total, journal_bytes=journal_bytes)
 
 
-def _create_journal(path: str, journal_path: str) -> int:
+def _create_journal(path: str, journal_path: str) -> _OpenJournal:
     for _attempt in range(3):
         try:
-            journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
         except FileExistsError:
             if _remove_incomplete_journal(journal_path):
                 continue
@@ -262,18 +342,28 @@ def _create_journal(path: str, journal_path: str) -> int:
             ) from None
         except OSError as exc:
             raise _save_error(path, exc, "creating the journal", _UNCHANGED) from exc
+        process.hide_file(journal_path)
         # recover() in another process may have grabbed the new, empty journal and
         # deleted it before we locked it: then start again with a fresh one.
-        fcntl.flock(journal_fd, fcntl.LOCK_EX)
+        try:
+            held = locking.acquire(journal_fd, journal_path + _LOCK_SUFFIX, describe=False, blocking=True)
+        except (locking.Busy, OSError) as exc:
+            os.close(journal_fd)
+            _remove_journal(journal_path)
+            reason = "another process holds its lock" if isinstance(exc, locking.Busy) else exc.strerror
+            raise SaveError(path, f"could not lock the journal {journal_path} ({reason}); {_UNCHANGED}") from None
         if _is_same_file(journal_fd, journal_path):
-            return journal_fd
+            return _OpenJournal(journal_fd, journal_path, held)
+        held.release()
         os.close(journal_fd)
     raise SaveError(path, f"could not create the journal {journal_path}: another process keeps removing it; {_UNCHANGED}")
 
 
-def _write_journal(path, fd, journal_fd, journal_path, batches, hook) -> tuple[int, int]:
+def _write_journal(path: str, fd: int, journal: _OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
+                   hook: Callable[[str], None]) -> tuple[int, int]:
     """Step 2: stream the original bytes into the journal and make it durable."""
     stage = "writing the journal"
+    journal_fd = journal.fd
     try:
         identity = FileIdentity.of_fd(fd)
         writer = _Writer(journal_fd)
@@ -299,18 +389,19 @@ def _write_journal(path, fd, journal_fd, journal_path, batches, hook) -> tuple[i
         writer.write(_TRAILER.pack(count, total, records_crc, COMMIT_MAGIC))
         writer.flush()
         stage = "flushing the journal to disk"
-        os.fsync(journal_fd)
-        _fsync_directory(journal_path)
+        durable.flush_file(journal_fd)
+        durable.flush_directory(journal.path)
         hook("journal-written")
     except BaseException as exc:
-        _remove_journal(journal_path)
+        journal.delete()
         if isinstance(exc, Exception):
             raise _save_error(path, exc, stage, _UNCHANGED) from exc
         raise
     return count, total
 
 
-def _write_in_place(path, fd, journal_fd, journal_path, batches, total, hook) -> None:
+def _write_in_place(path: str, fd: int, journal: _OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
+                    total: int, hook: Callable[[str], None]) -> None:
     """Step 3: write the new bytes over the file; on any failure, restore from the journal."""
     stage = "writing the file"
     try:
@@ -318,43 +409,47 @@ def _write_in_place(path, fd, journal_fd, journal_path, batches, total, hook) ->
         halfway = max(1, total // 2)
         for batch in batches("final"):
             for offset, final in batch.ranges():
-                if os.pwrite(fd, final, offset) != len(final):
-                    pwrite_all(fd, final, offset)
+                positional.pwrite_all(fd, final, offset)
                 if written < halfway <= written + len(final):
                     hook("mid-write")
                 written += len(final)
         stage = "flushing the file to disk"
-        os.fsync(fd)
+        durable.flush_file(fd)
     except BaseException as exc:
-        _raise_rolled_back(path, fd, journal_fd, journal_path, exc, stage)
+        _raise_rolled_back(path, fd, journal, exc, stage)
 
 
-def _commit(path, fd, journal_fd, journal_path, hook) -> None:
+def _commit(path: str, fd: int, journal: _OpenJournal, hook: Callable[[str], None]) -> None:
     """Step 4: zero the commit magic (the commit point), then delete the journal."""
     try:
         hook("before-delete")
-        size = os.fstat(journal_fd).st_size
-        pwrite_all(journal_fd, bytes(len(COMMIT_MAGIC)), size - len(COMMIT_MAGIC))
-        os.fsync(journal_fd)
+        size = os.fstat(journal.fd).st_size
+        positional.pwrite_all(journal.fd, bytes(len(COMMIT_MAGIC)), size - len(COMMIT_MAGIC))
+        durable.flush_file(journal.fd)
     except BaseException as exc:
-        _raise_rolled_back(path, fd, journal_fd, journal_path, exc, "finishing the save")
+        _raise_rolled_back(path, fd, journal, exc, "finishing the save")
     hook("journal-invalidated")
     # The journal can no longer be replayed: failing to delete it is harmless.
-    try:
-        os.unlink(journal_path)
-    except OSError:
-        pass
+    if durable.REMOVES_OPEN_FILES:
+        try:
+            os.unlink(journal.path)
+        except OSError:
+            pass
+    else:
+        journal.delete()
 
 
-def _raise_rolled_back(path, fd, journal_fd, journal_path, exc: BaseException, stage: str) -> NoReturn:
+def _raise_rolled_back(path: str, fd: int, journal: _OpenJournal, exc: BaseException, stage: str) -> NoReturn:
     """Restore the original bytes after `exc` at `stage`, then raise the matching SaveError."""
+    journal_path = journal.path
     try:
-        journal = _read_journal(journal_fd, journal_path, path, require_commit=False)
-        if journal is None:
+        parsed = _read_journal(journal.fd, journal_path, path, require_commit=False)
+        if parsed is None:
             raise DicomError(path, "the journal is cut short")
-        _verify(journal, journal_fd, path, FileIdentity.of_fd(fd).size)
-        _replay(journal, journal_fd, fd)
-        os.fsync(fd)  # a new fsync of newly written pages, not a retry of the failed one
+        _verify(parsed, journal.fd, path, FileIdentity.of_fd(fd).size)
+        _replay(parsed, journal.fd, fd)
+        durable.flush_file(fd)  # a new flush of newly written pages, not a retry of the failed one
+        journal.invalidate_before_delete()
     except (OSError, EOFError, DicomError) as restore_exc:
         reason = getattr(restore_exc, "strerror", None) or str(restore_exc)
         outcome = (
@@ -362,7 +457,7 @@ def _raise_rolled_back(path, fd, journal_fd, journal_path, exc: BaseException, s
             "and the file will be restored the next time it is opened; your edits are still pending"
         )
     else:
-        _remove_journal(journal_path)
+        journal.delete()
         outcome = _RESTORED
     if not isinstance(exc, Exception):  # KeyboardInterrupt, SystemExit: after the rollback
         raise exc
@@ -394,30 +489,60 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport | None:
     path = os.path.abspath(os.fspath(path))
     journal_path = journal_path_for(path)
     for _attempt in range(3):
+        journal = _open_locked(path, journal_path)
+        if isinstance(journal, RecoveryReport) or journal is None:
+            return journal
         try:
-            journal_fd = os.open(journal_path, os.O_RDONLY | os.O_CLOEXEC)
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise DicomError(path, f"the journal of an interrupted save, {journal_path}, cannot be read: {exc.strerror}") from exc
-        try:
-            try:
-                fcntl.flock(journal_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return RecoveryReport(path, journal_path, "in-progress", 0, 0,
-                                      "Another process is saving this file right now; it was not touched.")
-            if _is_same_file(journal_fd, journal_path):
-                return _recover_locked(path, journal_path, journal_fd)
+            if _is_same_file(journal.fd, journal_path):
+                return _recover_locked(path, journal)
         finally:
-            os.close(journal_fd)
+            journal.close()
     return None
 
 
-def _recover_locked(path: str, journal_path: str, journal_fd: int) -> RecoveryReport:
+def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport | None:
+    """The journal opened and locked; a report if another process is saving; None if there is none."""
+    flags = os.O_RDONLY if durable.REMOVES_OPEN_FILES else os.O_RDWR  # RDWR: to invalidate before closing
+    try:
+        journal_fd = _open_journal(journal_path, flags)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise DicomError(path, f"the journal of an interrupted save, {journal_path}, cannot be read: {exc.strerror}") from exc
+    try:
+        held = locking.acquire(journal_fd, journal_path + _LOCK_SUFFIX, describe=False)
+    except locking.Busy:
+        os.close(journal_fd)
+        return RecoveryReport(path, journal_path, "in-progress", 0, 0,
+                              "Another process is saving this file right now; it was not touched.")
+    except OSError as exc:
+        os.close(journal_fd)
+        raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
+                               f"but the journal cannot be locked ({exc.strerror}); open it once as a user who can "
+                               "write to it and its folder (and on a writable mount) to restore it") from exc
+    return _OpenJournal(journal_fd, journal_path, held)
+
+
+def _open_journal(journal_path: str, flags: int) -> int:
+    try:
+        return os.open(journal_path, flags | OPEN_FLAGS)
+    except OSError as exc:
+        if flags == os.O_RDONLY or exc.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise
+        return os.open(journal_path, os.O_RDONLY | OPEN_FLAGS)  # still readable: report why later
+
+
+def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
     name = os.path.basename(path)
+    journal_path, journal_fd = opened.path, opened.fd
     journal = _read_journal(journal_fd, journal_path, path, require_commit=True)
     if journal is None:
-        _remove_journal(journal_path)
+        finished = _was_committed(journal_fd, journal_path, path)
+        opened.delete()
+        if finished:
+            return RecoveryReport(path, journal_path, "discarded", 0, 0,
+                                  f"A save of {name} had finished but left its journal behind; the journal was "
+                                  "removed and the file keeps the saved contents.")
         return RecoveryReport(path, journal_path, "discarded", 0, 0,
                               f"A save of {name} was interrupted before it changed the file; the file is as it was.")
     try:
@@ -433,20 +558,25 @@ def _recover_locked(path: str, journal_path: str, journal_fd: int) -> RecoveryRe
                                "(device, inode or size differ); nothing was restored and the journal was left in place")
     _verify(journal, journal_fd, path, status.st_size)
     try:
-        file_fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        file_fd = os.open(path, os.O_RDWR | OPEN_FLAGS)
     except OSError as exc:
         raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
                                f"but the file cannot be opened for writing ({exc.strerror}); open it once as a user "
                                "who can write to it (and on a writable mount) to restore it") from exc
     try:
         _replay(journal, journal_fd, file_fd)
-        os.fsync(file_fd)
+        durable.flush_file(file_fd)
     except OSError as exc:
         raise DicomError(path, f"restoring from the journal {journal_path} failed ({exc.strerror}); "
                                "the journal was kept and will be tried again at the next open") from exc
     finally:
+        positional.forget(file_fd)
         os.close(file_fd)
-    _remove_journal(journal_path)
+    try:
+        opened.invalidate_before_delete()
+    except OSError:
+        pass  # the file is restored; replaying the journal again later restores the same bytes
+    opened.delete()
     return RecoveryReport(
         path, journal_path, "restored", journal.count, journal.total,
         f"A save of {name} was interrupted; the original contents of {journal.count} changed range(s) "
@@ -464,11 +594,26 @@ class _Journal:
     records_crc: int
 
 
+def _was_committed(journal_fd: int, journal_path: str, path: str) -> bool:
+    """True if the journal is complete but its commit magic is zeroed: its save (or recovery) finished."""
+    try:
+        journal = _read_journal(journal_fd, journal_path, path, require_commit=False)
+        return journal is not None and _pread(journal_fd, len(COMMIT_MAGIC), journal.records_end + 20) == bytes(8)
+    except (DicomError, OSError):
+        return False
+
+
+def _pread(fd: int, length: int, offset: int) -> bytes:
+    """Up to `length` bytes at `offset` (fewer at the end of the file)."""
+    buffer = bytearray(length)
+    return bytes(buffer[:positional.pread_into(fd, buffer, offset)])
+
+
 def _read_journal(journal_fd: int, journal_path: str, path: str, *, require_commit: bool) -> _Journal | None:
     """Parse header and trailer; None if the journal is incomplete (never replay those)."""
     size = os.fstat(journal_fd).st_size
-    head = os.pread(journal_fd, _HEADER.size, 0)
-    trailer = os.pread(journal_fd, _TRAILER.size, size - _TRAILER.size) if size >= _TRAILER.size else b""
+    head = _pread(journal_fd, _HEADER.size, 0)
+    trailer = _pread(journal_fd, _TRAILER.size, size - _TRAILER.size) if size >= _TRAILER.size else b""
     if len(trailer) < _TRAILER.size:
         return None
     count, total, records_crc, commit = _TRAILER.unpack(trailer)
@@ -481,7 +626,7 @@ def _read_journal(journal_fd: int, journal_path: str, path: str, *, require_comm
     if version != VERSION:
         raise DicomError(path, f"the journal {journal_path} has version {version}, which this Cinemap cannot read")
     header_end = _HEADER.size + name_length + _CRC.size
-    header = os.pread(journal_fd, header_end, 0)
+    header = _pread(journal_fd, header_end, 0)
     if len(header) < header_end or _CRC.unpack(header[-_CRC.size:])[0] != zlib.crc32(header[:-_CRC.size]):
         raise DicomError(path, f"{damaged} (header checksum); the file was not changed")
     records_end = size - _TRAILER.size
@@ -552,22 +697,23 @@ def _write_span(file_fd: int, pieces: list[tuple[int, bytes]]) -> None:
 def _remove_incomplete_journal(journal_path: str) -> bool:
     """Delete a left-over journal that can never be replayed; True if it is gone."""
     try:
-        journal_fd = os.open(journal_path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        return True
-    except OSError:
+        journal = _open_locked(journal_path, journal_path)
+    except DicomError:
         return False
+    if journal is None:
+        return True
+    if isinstance(journal, RecoveryReport):
+        return False  # another process is saving
     try:
-        fcntl.flock(journal_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        if not _is_same_file(journal_fd, journal_path):
+        if not _is_same_file(journal.fd, journal_path):
             return True
-        if _read_journal(journal_fd, journal_path, journal_path, require_commit=True) is not None:
+        if _read_journal(journal.fd, journal_path, journal_path, require_commit=True) is not None:
             return False
+        journal.delete()
     except (OSError, DicomError):
         return False
     finally:
-        os.close(journal_fd)
-    _remove_journal(journal_path)
+        journal.close()
     return not os.path.lexists(journal_path)
 
 
@@ -582,7 +728,7 @@ def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
     lengths = batch.lengths
     if lengths.size and np.all(lengths == lengths[0]):  # the common case, vectorized
         length = int(lengths[0])
-        view = memoryview(np.ascontiguousarray(batch.data)).cast("B")
+        view = np.ascontiguousarray(batch.data).data.cast("B")
         headers = np.empty(lengths.size, dtype=[("offset", "<u8"), ("length", "<u4"), ("crc", "<u4")])
         headers["offset"] = batch.offsets
         headers["length"] = length
@@ -591,14 +737,14 @@ def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
         records = np.empty(lengths.size, dtype=[("header", headers.dtype), ("data", "u1", (length,))])
         records["header"] = headers
         records["data"] = batch.data.reshape(lengths.size, length)
-        return memoryview(records.view(np.uint8)), headers.tobytes()
-    records, headers = bytearray(), bytearray()
+        return records.view(np.uint8).data, headers.tobytes()
+    joined, headers_joined = bytearray(), bytearray()
     for offset, original in batch.ranges():
         header = _RECORD.pack(offset, len(original), zlib.crc32(original))
-        headers += header
-        records += header
-        records += original
-    return records, bytes(headers)
+        headers_joined += header
+        joined += header
+        joined += original
+    return joined, bytes(headers_joined)
 
 
 def _encode_header(identity: FileIdentity, name: str) -> bytes:
@@ -607,39 +753,21 @@ def _encode_header(identity: FileIdentity, name: str) -> bytes:
     return header + _CRC.pack(zlib.crc32(header))
 
 
-def pwrite_all(fd: int, data: bytes | memoryview, offset: int) -> None:
-    """``os.pwrite`` all of `data` at `offset`, continuing after short writes."""
-    view = memoryview(data).cast("B")
-    while view:
-        written = os.pwrite(fd, view, offset)
-        if written <= 0:
-            raise OSError(errno.EIO, "the write made no progress")
-        view = view[written:]
-        offset += written
+def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
+    """Write all of `data` at `offset` (:func:`viewer.model.platform.positional.pwrite_all`)."""
+    positional.pwrite_all(fd, data, offset)
 
 
 def pread_exact(fd: int, length: int, offset: int) -> bytes:
-    """``os.pread`` exactly `length` bytes at `offset` (EOFError if the file is shorter)."""
-    chunks = []
-    while length > 0:
-        chunk = os.pread(fd, length, offset)
-        if not chunk:
-            raise EOFError(f"the file ends before offset {offset + length}")
-        chunks.append(chunk)
-        length -= len(chunk)
-        offset += len(chunk)
-    return b"".join(chunks)
+    """Exactly `length` bytes at `offset` (EOFError if the file is shorter)."""
+    return bytes(positional.pread_exact(fd, length, offset))
 
 
-def pread_into(fd: int, buffer: memoryview, offset: int) -> None:
+def pread_into(fd: int, buffer: memoryview | bytearray, offset: int) -> None:
     """Fill `buffer` from the file at `offset` (EOFError if the file is shorter)."""
     view = memoryview(buffer).cast("B")
-    while view:
-        count = os.preadv(fd, [view], offset)
-        if count <= 0:
-            raise EOFError(f"the file ends before offset {offset + len(view)}")
-        view = view[count:]
-        offset += count
+    if positional.pread_into(fd, view, offset) != len(view):
+        raise EOFError(f"the file ends before offset {offset + len(view)}")
 
 
 def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
@@ -658,7 +786,7 @@ class _Writer:
         self._fd = fd
         self._buffer = bytearray()
 
-    def write(self, data: bytes | memoryview) -> None:
+    def write(self, data: bytes | bytearray | memoryview) -> None:
         if len(data) >= _IO_CHUNK:  # large: write it as it is, without copying it into the buffer
             self.flush()
             _write_all(self._fd, data)
@@ -712,18 +840,4 @@ def _remove_journal(journal_path: str) -> None:
         os.unlink(journal_path)
     except OSError:
         return
-    _fsync_directory(journal_path, ignore_errors=True)
-
-
-def _fsync_directory(path_inside: str, *, ignore_errors: bool = False) -> None:
-    """Make a creation or deletion in the directory of `path_inside` durable."""
-    try:
-        directory_fd = os.open(os.path.dirname(path_inside) or ".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.fsync(directory_fd)
-        finally:
-            os.close(directory_fd)
-    except OSError as exc:
-        # Some file systems cannot fsync a directory (EINVAL); that is not a failed write.
-        if not ignore_errors and exc.errno != errno.EINVAL:
-            raise
+    durable.flush_directory(journal_path, ignore_errors=True)

@@ -37,8 +37,11 @@ def advise_mapping(raw: mmap.mmap, start: int, length: int, kind: str) -> None:
     end = min(start + length, len(raw))
     if end <= aligned:
         return
+    madvise = getattr(raw, "madvise", None)  # absent on Windows (and typed so for mypy --platform win32)
+    if madvise is None:
+        return
     try:
-        raw.madvise(advice, aligned, end - aligned)
+        madvise(advice, aligned, end - aligned)
     except (OSError, ValueError):
         pass
 
@@ -54,10 +57,11 @@ def _advise(fd: int, offset: int, length: int, advice_name: str) -> bool:
     if not CAPABILITIES.fadvise:
         return False
     advice = getattr(os, advice_name, None)
-    if advice is None:
+    fadvise = getattr(os, "posix_fadvise", None)  # Linux, FreeBSD: not macOS or Windows
+    if advice is None or fadvise is None:
         return False
     try:
-        os.posix_fadvise(fd, offset, length, advice)
+        fadvise(fd, offset, length, advice)
     except OSError:  # e.g. a pipe or a file system that refuses advice
         return False
     return True
@@ -100,3 +104,22 @@ def drop_file_cache(path: str | os.PathLike[str]) -> bool:
         return drop_cached(fd)
     finally:
         os.close(fd)
+
+
+def advise(mapping: object, start: int, length: int, kind: str) -> bool:
+    """:func:`advise_mapping` for a ``numpy.memmap`` or ``mmap.mmap``; True if the advice was given.
+
+    `start` is a file offset (a ``numpy.memmap`` made with an offset is
+    shifted accordingly); an unknown kind raises ValueError, anything else the
+    platform cannot do returns False (advice never raises: it is only a hint).
+    """
+    if kind not in _MADVICE:
+        raise ValueError(f"advice must be one of {', '.join(_MADVICE)}, not {kind!r}")
+    raw = getattr(mapping, "_mmap", mapping)
+    if not isinstance(raw, mmap.mmap) or not CAPABILITIES.madvise or _MADVICE[kind] is None or length <= 0:
+        return False
+    start -= int(getattr(mapping, "offset", 0) or 0)
+    if start < 0 or start >= len(raw):
+        return False
+    advise_mapping(raw, start, length, kind)
+    return True

@@ -3,65 +3,33 @@
 On local disks Cinemap maps the file, but only under a kernel read lease
 (:mod:`viewer.model.storage.guard`): without one, another program truncating
 the file would turn the next touch of a mapped page into SIGBUS. On network,
-user-space and removable file systems (NFS, SMB/CIFS, FUSE, a USB stick) an
-I/O error on a mapped page is SIGBUS even under a lease; SQLite keeps
+user-space and removable file systems (NFS, SMB/CIFS, FUSE, a USB stick, an
+SD card, a disc) an I/O error on a mapped page is SIGBUS
+(``EXCEPTION_IN_PAGE_ERROR`` on Windows) even under a lease; SQLite keeps
 memory-mapping off by default for the same reason. There, "automatic"
 access reads with positional reads instead, and a short read becomes a
-clean :class:`~viewer.model.errors.TruncatedFileError`.
+clean :class:`~viewer.model.errors.TruncatedFileError`. Which volume a file
+is on comes from :func:`viewer.model.platform.filesystems.volume_of`
+(``/proc/mounts`` and ``/sys`` on Linux, ``statfs`` on macOS, the drive type
+on Windows).
 """
 
 from __future__ import annotations
 
-import os
+from viewer.model.platform import filesystems
+from viewer.model.platform.filesystems import NETWORK_FILESYSTEMS, filesystem_type
+
+__all__ = ["AUTOMATIC", "FILE_ACCESS_CHOICES", "MEMORY_MAP", "NETWORK_FILESYSTEMS", "READ", "READ_PREFIX",
+           "UNLEASED_REASON", "filesystem_type", "is_risky_filesystem", "resolve_access"]
 
 AUTOMATIC, MEMORY_MAP, READ = "automatic", "memory-map", "read"
 FILE_ACCESS_CHOICES = (AUTOMATIC, MEMORY_MAP, READ)
 READ_PREFIX = "read with positional reads"
 UNLEASED_REASON = f"{READ_PREFIX}: no read lease can protect a mapping here"
-NETWORK_FILESYSTEMS = frozenset(
-    {
-        "nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs", "9p", "afs", "ceph", "glusterfs", "lustre", "gpfs",
-        "davfs", "sshfs", "beegfs", "ocfs2", "gfs2", "virtiofs", "vboxsf", "vmhgfs", "prl_fs",
-    }
-)
-
-
-def filesystem_type(path: str, mounts_file: str = "/proc/mounts") -> str:
-    """The file system type of the mount holding `path` ("" if unknown)."""
-    try:
-        target = os.path.realpath(path)
-        with open(mounts_file, encoding="utf-8", errors="replace") as handle:
-            entries = [line.split() for line in handle]
-    except OSError:
-        return ""
-    best, best_type = "", ""
-    for fields in entries:
-        if len(fields) < 3:
-            continue
-        mount_point = fields[1].replace("\\040", " ")
-        prefix = mount_point.rstrip("/") + "/"
-        if (target == mount_point or target.startswith(prefix) or mount_point == "/") and len(mount_point) > len(best):
-            best, best_type = mount_point, fields[2]
-    return best_type
-
-
-_FSTYPE_BY_DEVICE: dict[int, str] = {}
-
-
-def _filesystem_type_cached(path: str, device: int | None = None) -> str:
-    """:func:`filesystem_type`, remembered per device (reading /proc/mounts costs ~0.1 ms an open)."""
-    if device is None:
-        try:
-            device = os.stat(path).st_dev
-        except OSError:
-            return filesystem_type(path)
-    if device not in _FSTYPE_BY_DEVICE:
-        _FSTYPE_BY_DEVICE[device] = filesystem_type(path)
-    return _FSTYPE_BY_DEVICE[device]
 
 
 def is_risky_filesystem(fstype: str) -> bool:
-    """True where a mapped page can fail with SIGBUS on an I/O error."""
+    """True where a mapped page can fail with SIGBUS on an I/O error (network and FUSE file systems)."""
     return fstype in NETWORK_FILESYSTEMS or fstype.startswith("fuse")
 
 
@@ -76,7 +44,10 @@ def resolve_access(path: str, requested: str = AUTOMATIC, device: int | None = N
         return MEMORY_MAP, "memory-mapped (chosen in Settings)"
     if requested == READ:
         return READ, f"{READ_PREFIX} (chosen in Settings)"
-    fstype = _filesystem_type_cached(path, device)
-    if is_risky_filesystem(fstype):
-        return READ, f"{READ_PREFIX}: the file is on a {fstype} file system, where mapping is unsafe"
-    return MEMORY_MAP, f"memory-mapped ({fstype or 'local'} file system)"
+    volume = filesystems.volume_of(path, device)
+    if volume.network or volume.fuse or is_risky_filesystem(volume.fstype):
+        return READ, f"{READ_PREFIX}: the file is on a {volume.fstype} file system, where mapping is unsafe"
+    if volume.removable:
+        return READ, (f"{READ_PREFIX}: the file is on removable media ({volume.removable}), "
+                      "where mapping is unsafe if the drive is removed")
+    return MEMORY_MAP, f"memory-mapped ({volume.fstype or 'local'} file system)"

@@ -15,54 +15,40 @@ SIGIO is to terminate the process), only on read-only descriptors, and only
 where the kernel allows it (owner of the file, or CAP_LEASE); otherwise
 Cinemap relies on its other defences (``fstat`` before each frame, file
 watching in the GUI).
+
+Leases exist only on Linux (:data:`viewer.model.platform.CAPABILITIES`
+``.leases``; off in portable mode). Elsewhere this module imports, takes no
+lease and installs no handler: :func:`install_default_handler` returns False
+and :meth:`ReadLease.try_acquire` None, and the document must then not map
+without another guarantee (Windows: a mapped file cannot be truncated).
+:func:`neutralise_mapping` works wherever libc's ``mmap`` can be called
+(Linux, macOS).
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
-import fcntl
-import mmap
+import errno
 import signal
 import threading
 import weakref
-from typing import Callable
+from types import FrameType
+from typing import Any, Callable
 
-F_SETLEASE = getattr(fcntl, "F_SETLEASE", 1024)
-F_GETLEASE = getattr(fcntl, "F_GETLEASE", 1025)
-_MAP_FIXED = getattr(mmap, "MAP_FIXED", 0x10)
-_MAP_ANONYMOUS = getattr(mmap, "MAP_ANONYMOUS", 0x20)
+from viewer.model.platform import leases
+from viewer.model.platform.leases import LEASE_NONE, LEASE_READ
 
 _installed = False
-_previous_handler = None
+_previous_handler: Any = None
 _leases: "weakref.WeakSet[ReadLease]" = weakref.WeakSet()
-_libc = None
-
-
-def _load_libc():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        _libc.mmap.restype = ctypes.c_void_p
-        _libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int,
-                               ctypes.c_long]
-    return _libc
 
 
 def neutralise_mapping(address: int, length: int) -> bool:
     """Replace a file mapping by anonymous zero pages at the same address.
 
     Views into the mapping stay valid (they read zeros) and can no longer
-    raise SIGBUS. Returns False if the kernel refused.
+    raise SIGBUS. Returns False if the kernel refused (or the platform cannot).
     """
-    if not address or length <= 0:
-        return False
-    start = address - address % mmap.PAGESIZE
-    size = length + (address - start)
-    libc = _load_libc()
-    result = libc.mmap(ctypes.c_void_p(start), size, mmap.PROT_READ, mmap.MAP_PRIVATE | _MAP_ANONYMOUS | _MAP_FIXED,
-                       -1, 0)
-    return result == start
+    return leases.remap_anonymous(address, length)
 
 
 def install_handler() -> bool:
@@ -70,14 +56,15 @@ def install_handler() -> bool:
     global _installed, _previous_handler
     if _installed:
         return True
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGIO"):
+    if leases.SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    _previous_handler = signal.signal(signal.SIGIO, _on_sigio)
+    _previous_handler = signal.signal(leases.SIGIO, _on_sigio)
     _installed = True
     return True
 
 
 def handler_installed() -> bool:
+    """True once the SIGIO handler is installed (leases can be taken)."""
     return _installed
 
 
@@ -85,14 +72,14 @@ def install_default_handler() -> bool:
     """Install the handler if SIGIO still has its default action (nobody else uses it)."""
     if _installed:
         return True
-    if not hasattr(signal, "SIGIO") or threading.current_thread() is not threading.main_thread():
+    if leases.SIGIO is None or threading.current_thread() is not threading.main_thread():
         return False
-    if signal.getsignal(signal.SIGIO) not in (signal.SIG_DFL, None):
+    if signal.getsignal(leases.SIGIO) not in (signal.SIG_DFL, None):
         return False
     return install_handler()
 
 
-def _on_sigio(signum, frame) -> None:
+def _on_sigio(signum: int, frame: FrameType | None) -> None:
     for lease in list(_leases):
         lease.check_broken()
     if callable(_previous_handler):
@@ -104,13 +91,16 @@ def refusal(fd: int) -> int | None:
 
     ``EAGAIN`` means another process has the file open for writing (it may
     close it any moment); anything else means leases are not allowed here
-    (not the file's owner, a file system without leases).
+    (not the file's owner, a file system without leases); ``ENOSYS`` where
+    this platform has no leases.
     """
+    if leases.SIGIO is None:
+        return errno.ENOSYS
     try:
-        fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
+        leases.set_lease(fd, LEASE_READ)
     except OSError as exc:
         return exc.errno
-    fcntl.fcntl(fd, F_SETLEASE, fcntl.F_UNLCK)
+    leases.set_lease(fd, LEASE_NONE)
     return None
 
 
@@ -139,7 +129,7 @@ class ReadLease:
             return None
         lease = cls(fd, on_break)
         try:
-            fcntl.fcntl(fd, F_SETLEASE, fcntl.F_RDLCK)
+            leases.set_lease(fd, LEASE_READ)
         except OSError:
             return None
         lease.held = True
@@ -151,12 +141,12 @@ class ReadLease:
         if not self.held:
             return
         try:
-            current = fcntl.fcntl(self.fd, F_GETLEASE)
+            current = leases.get_lease(self.fd)
         except OSError:
-            current = fcntl.F_UNLCK
+            current = LEASE_NONE
         # While a break is pending the kernel reports the type being broken to
         # (F_UNLCK for a writer); we cannot tell which file a SIGIO was for otherwise.
-        if current == fcntl.F_RDLCK:
+        if current == LEASE_READ:
             return
         self.broken = True
         try:
@@ -169,7 +159,7 @@ class ReadLease:
         if self.held:
             self.held = False
             try:
-                fcntl.fcntl(self.fd, F_SETLEASE, fcntl.F_UNLCK)
+                leases.set_lease(self.fd, LEASE_NONE)
             except OSError:
                 pass
         _leases.discard(self)
