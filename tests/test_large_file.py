@@ -27,7 +27,8 @@ def test_open_3_5_gb_file_in_constant_memory(tmp_path):
         from viewer.model.platform.memory import process_memory
 
         def anonymous_kb():
-            return process_memory().anonymous // 1024
+            anonymous = process_memory().anonymous
+            return None if anonymous is None else anonymous // 1024
 
         write_cine({str(path)!r}, frames={frames}, rows=512, columns=512)
         from viewer.model import open_document
@@ -38,7 +39,7 @@ def test_open_3_5_gb_file_in_constant_memory(tmp_path):
             total = int(sum(int(doc.frame(k).sum()) for k in indices))
             after = anonymous_kb()
             print(json.dumps(dict(frames=doc.num_frames, indices=indices, seen=seen, total=total,
-                                  grew_kb=after - before, size=doc.file_size)))
+                                  grew_kb=None if after is None else after - before, size=doc.file_size)))
         """
     )
     try:
@@ -51,4 +52,6 @@ def test_open_3_5_gb_file_in_constant_memory(tmp_path):
     assert report["frames"] == frames
     assert report["seen"] == report["indices"]
     assert report["total"] > 0
+    if report["grew_kb"] is None:
+        pytest.skip("this platform gives no anonymous memory figure (no /proc): memory not checked")
     assert report["grew_kb"] < 80 * 1024, f"anonymous memory grew by {report['grew_kb']} KiB"

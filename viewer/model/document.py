@@ -38,7 +38,7 @@ from viewer.model.display import metadata, voi
 from viewer.model.document_mode import EditMode
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
-from viewer.model.errors import DicomError, ReadOnlyError, UnsupportedError
+from viewer.model.errors import DicomError, ReadOnlyError, TruncatedFileError, UnsupportedError
 from viewer.model.events import Signal
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
@@ -137,6 +137,7 @@ class Document:
                 self._access_reason = fileaccess.UNLEASED_REASON
             self.header: FileHeader = read_header(self.file, self.memmap_threshold)
             self.source: FrameSource | None = self._choose_source()
+            self._declared_frames = self.num_frames  # as opened (a background index may count fewer)
             self._start_indexing()
         except BaseException:
             self.guard.release_lease()
@@ -381,6 +382,11 @@ class Document:
         if index < 0:
             index += count
         if not 0 <= index < count:
+            if 0 <= index < self._declared_frames:
+                # Counted from Number of Frames at open; the file turned out to hold fewer.
+                raise TruncatedFileError(
+                    self.path, f"frame {index + 1} is not in the file: its Pixel Data holds only {count} frame(s)"
+                )
             raise IndexError(f"frame {index} is outside 0..{count - 1}")
         self._check_file()
         return index
