@@ -206,7 +206,7 @@ class TiledInstance:
                 raise DicomError(self.header.path, f"a damaged fragment item at byte {position}")
             fragments.append((position, length))
             position += 8 + length
-        if len(fragments) != self.header.frames:
+        if len(fragments) != self.header.frames and not (self.header.frames == 1 and fragments):
             raise UnsupportedError(
                 self.header.path,
                 f"{len(fragments)} fragments for {self.header.frames} tiles and no offset table: tiles cannot be told apart",
@@ -233,47 +233,54 @@ class TiledInstance:
         self.index()
         with self._pool.use(self.header) as fd:
             if self._extended is not None:
+                # One read for the usual one-fragment tile: its item header and value.
                 offsets, lengths = self._extended
-                return self._fragments_of(fd, self._first_fragment + int(offsets[frame]), int(lengths[frame]))
-            if self._fragments is not None:
-                offset, length = self._fragments[frame]
-                return bytes(self._read(fd, int(length), int(offset) + 8))
-            assert self._basic is not None
-            start = self._first_fragment + int(self._basic[frame])
-            stop = self._first_fragment + int(self._basic[frame + 1]) if frame + 1 < len(self._basic) else None
-            return self._fragments_until(fd, start, stop)
+                item_offset, total = self._first_fragment + int(offsets[frame]), int(lengths[frame])
+                head = self._read(fd, 8 + total, item_offset)
+                tag, length = struct.unpack_from("<II", head)
+                if tag == _ITEM and length >= total:
+                    return bytes(head[8:8 + total])
+            return b"".join(bytes(self._read(fd, length, offset)) for offset, length in self._ranges(fd, frame))
 
-    def _fragments_of(self, fd: int, item_offset: int, total: int) -> bytes:
-        """Fragments from `item_offset` whose values add up to `total` bytes (Extended Offset Table)."""
-        head = self._read(fd, 8 + total, item_offset)
-        tag, length = struct.unpack_from("<II", head)
-        if tag != _ITEM:
-            raise DicomError(self.header.path, f"the Extended Offset Table points at byte {item_offset}, not at an item")
-        if length >= total:
-            return bytes(head[8:8 + total])
-        return self._fragments_until(fd, item_offset, None, total)
+    def fragment_ranges(self, frame: int) -> list[tuple[int, int]]:
+        """(file offset, length) of the values of the fragments holding compressed tile `frame`."""
+        self.index()
+        with self._pool.use(self.header) as fd:
+            return self._ranges(fd, frame)
 
-    def _fragments_until(self, fd: int, position: int, stop: int | None, total: int | None = None) -> bytes:
+    def _ranges(self, fd: int, frame: int) -> list[tuple[int, int]]:
+        if self._extended is not None:
+            offsets, lengths = self._extended
+            return self._items(fd, self._first_fragment + int(offsets[frame]), None, int(lengths[frame]))
+        if self._fragments is not None:
+            chosen = self._fragments if self.header.frames == 1 else self._fragments[frame:frame + 1]
+            return [(int(offset) + 8, int(length)) for offset, length in chosen]
+        assert self._basic is not None
+        start = self._first_fragment + int(self._basic[frame])
+        stop = self._first_fragment + int(self._basic[frame + 1]) if frame + 1 < len(self._basic) else None
+        return self._items(fd, start, stop, None)
+
+    def _items(self, fd: int, position: int, stop: int | None, total: int | None) -> list[tuple[int, int]]:
         """Values of the items from `position` up to `stop` (or the delimiter, or `total` bytes).
 
         The last frame of a Basic Offset Table runs to the delimiter, as in
         pydicom's ``get_frame``.
         """
-        parts: list[bytes] = []
+        ranges: list[tuple[int, int]] = []
         gathered = 0
         size = self.header.file_size
         while position + 8 <= size and (stop is None or position < stop) and (total is None or gathered < total):
             tag, length = struct.unpack("<II", self._read(fd, 8, position))
             if tag == _DELIMITER:
                 break
-            if tag != _ITEM:
+            if tag != _ITEM or position + 8 + length > size:
                 raise DicomError(self.header.path, f"expected a fragment item at byte {position}")
-            parts.append(bytes(self._read(fd, length, position + 8)))
+            ranges.append((position + 8, length))
             gathered += length
             position += 8 + length
-        if not parts:
+        if not ranges:
             raise DicomError(self.header.path, f"no fragment at byte {position}")
-        return b"".join(parts)
+        return ranges
 
     # ------------------------------------------------------------------ I/O
     def _read(self, fd: int, length: int, offset: int) -> bytearray:
