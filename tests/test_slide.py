@@ -199,3 +199,20 @@ def test_dciodvfy_finds_no_error(slides, name):
         sparse_or_part = "TILED_SPARSE" in str(VARIANTS[name]) or "part" in os.path.basename(path)
         errors = [line for line in errors if not (sparse_or_part and _SPARSE_COUNT in line)]
         assert errors == [], path
+
+
+def test_position_search_equals_pydicom_parse():
+    from viewer.model.slide import positions
+    from viewer.synthetic.slide_dataset import sparse_item
+
+    # Items of different lengths (DS values of different widths), out of row order.
+    places = [(row, col) for col in range(5) for row in range(3)]
+    value = b"".join(sparse_item(col * 256 + 1, row * 256 + 1, col + 1, row + 1, 20.0 - row * 0.0123, 40.0 - col / 3)
+                     for row, col in places)
+    fast = positions._searched(value, len(places), implicit_vr=False)
+    slow = positions._parsed("x.dcm", value, len(places), False, None)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast, [(col * 256 + 1, row * 256 + 1) for row, col in places])
+    assert positions._searched(value, len(places) + 1, implicit_vr=False) is None
+    with pytest.raises(DicomError, match="Plane Position"):
+        positions.tile_positions("x.dcm", value, len(places) + 1, implicit_vr=False)

@@ -6,10 +6,8 @@ build a dataset per item (seconds for 150,000 tiles); wsidicom 0.36 instead
 searches the sequence's bytes for these elements, and so does this module:
 
 1. read the sequence value (until its delimiter when the length is undefined);
-2. find the first two Column Position elements; if the items are all the
-   same length (writers repeat one layout), every position sits one stride
-   further, which numpy checks and reads at once; else a regular expression
-   finds each element;
+2. find every Column Position element header with numpy (one 64-bit
+   comparison per byte alignment), check that a Row Position follows each;
 3. the count of Column Position tags must equal the number of frames;
    otherwise (positions inside private data, odd layouts) fall back to
    pydicom's parse of the whole sequence.
@@ -18,7 +16,6 @@ searches the sequence's bytes for these elements, and so does this module:
 from __future__ import annotations
 
 import io
-import re
 import struct
 
 import numpy as np
@@ -31,10 +28,6 @@ _CHUNK = 8 << 20
 _DELIMITER = b"\xfe\xff\xdd\xe0\x00\x00\x00\x00"
 _COLUMN_TAG = b"\x48\x00\x1e\x02"
 _ROW_TAG = b"\x48\x00\x1f\x02"
-_EXPLICIT = re.compile(re.escape(_COLUMN_TAG + b"SL\x04\x00") + b"(.{4})" + re.escape(_ROW_TAG + b"SL\x04\x00") + b"(.{4})",
-                       re.DOTALL)
-_IMPLICIT = re.compile(re.escape(_COLUMN_TAG + b"\x04\x00\x00\x00") + b"(.{4})"
-                       + re.escape(_ROW_TAG + b"\x04\x00\x00\x00") + b"(.{4})", re.DOTALL)
 
 
 def read_sequence_value(path: str, fd: int, offset: int, implicit_vr: bool, file_size: int) -> tuple[bytes, int]:
@@ -89,46 +82,38 @@ def tile_positions(path: str, value: bytes, frames: int, implicit_vr: bool, enco
     DicomError
         If some frame has no Plane Position (Slide).
     """
-    if value.count(_COLUMN_TAG) == frames:
-        found = _strided(value, frames, implicit_vr)
-        if found is None:
-            found = _searched(value, frames, implicit_vr)
-        if found is not None:
-            return found
+    found = _searched(value, frames, implicit_vr)
+    if found is not None:
+        return found
     return _parsed(path, value, frames, implicit_vr, encoding)
 
 
-def _strided(value: bytes, frames: int, implicit_vr: bool) -> np.ndarray | None:
-    pattern = _IMPLICIT if implicit_vr else _EXPLICIT
-    first = pattern.search(value)
-    if first is None:
-        return None
-    if frames == 1:
-        return np.array([struct.unpack("<ii", first.group(1) + first.group(2))], np.int64)
-    second = pattern.search(value, first.end())
-    if second is None:
-        return None
-    start, stride = first.start(), second.start() - first.start()
-    last = start + stride * (frames - 1)
-    if last + 24 > len(value):
-        return None
-    array = np.frombuffer(value, np.uint8)
-    rows = array[np.arange(start, last + 1, stride, dtype=np.int64)[:, None] + np.arange(24)]
-    template = np.frombuffer(first.group(0), np.uint8).copy()
-    fixed = np.ones(24, bool)
-    fixed[8:12] = fixed[20:24] = False  # the values
-    if not np.array_equal(rows[:, fixed], np.broadcast_to(template[fixed], (frames, int(fixed.sum())))):
-        return None
-    values = np.ascontiguousarray(rows[:, [8, 9, 10, 11, 20, 21, 22, 23]]).view("<i4")
-    return values.astype(np.int64)
-
-
 def _searched(value: bytes, frames: int, implicit_vr: bool) -> np.ndarray | None:
-    pattern = _IMPLICIT if implicit_vr else _EXPLICIT
-    pairs = pattern.findall(value)
-    if len(pairs) != frames:
+    """Positions found by a vectorised search of the Column Position element header.
+
+    The 8-byte header (tag, VR or length, length) is compared as one 64-bit
+    word at each of the 8 byte alignments: ~20 ms for 150,000 items, where a
+    regular expression's matches cost ~0.2 s. The Row Position header must
+    follow each one, and there must be exactly one per frame.
+    """
+    column_header, row_header = (_COLUMN_TAG, _ROW_TAG)
+    suffix = b"\x04\x00\x00\x00" if implicit_vr else b"SL\x04\x00"
+    data = np.frombuffer(value, np.uint8)
+    word = np.frombuffer(column_header + suffix, "<u8")[0]
+    hits = []
+    for alignment in range(8):
+        count = (len(data) - alignment) // 8
+        words = data[alignment:alignment + 8 * count].view("<u8")
+        hits.append(np.flatnonzero(words == word) * 8 + alignment)
+    starts = np.sort(np.concatenate(hits))
+    if len(starts) != frames or (frames and starts[-1] + 24 > len(data)):
         return None
-    return np.frombuffer(b"".join(column + row for column, row in pairs), "<i4").reshape(frames, 2).astype(np.int64)
+    row_word = np.frombuffer(row_header + suffix, "<u8")[0]
+    following = data[starts[:, None] + 12 + np.arange(8)].view("<u8")[:, 0]
+    if not np.all(following == row_word):
+        return None
+    values = data[starts[:, None] + np.array([8, 9, 10, 11, 20, 21, 22, 23])]
+    return np.ascontiguousarray(values).view("<i4").astype(np.int64).reshape(frames, 2)
 
 
 def _parsed(path: str, value: bytes, frames: int, implicit_vr: bool, encoding) -> np.ndarray:
