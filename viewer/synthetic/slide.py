@@ -144,6 +144,7 @@ def _write_level(folder, spec: SlideSpec, uids: SeriesUids, pyramid: TilePyramid
     parts = 2 if spec.concatenated_level == level and len(tiles) > 1 else 1
     bounds = [len(tiles) * part // parts for part in range(parts + 1)]
     source_uid, concatenation_uid = generate_uid(), generate_uid()
+    encodings: dict = {}
     paths = []
     for part in range(parts):
         chunk = tiles[bounds[part]:bounds[part + 1]]
@@ -157,12 +158,24 @@ def _write_level(folder, spec: SlideSpec, uids: SeriesUids, pyramid: TilePyramid
         items = None
         if spec.tiling == "TILED_SPARSE":
             items = (_position_item(spec, row, col, spacing) for row, col in chunk)
-        encoded = (encode_tile(pyramid.tile(level, row, col), kind, spec.quality) for row, col in chunk)
+        encoded = (_encoded(pyramid, level, row, col, kind, spec.quality, encodings) for row, col in chunk)
         dataset = build_dataset(uids, geometry, photometric=kind.photometric, lossy=kind.lossy,
                                 transfer_syntax=kind.transfer_syntax, patient_name=spec.patient_name, burned_in=False)
         write_instance(path, dataset, encoded, len(chunk), kind, items, spec.offset_table)
         paths.append(path)
     return paths
+
+
+def _encoded(pyramid: TilePyramid, level: int, row: int, col: int, kind: Compression, quality: int,
+             cache: dict) -> bytes:
+    """The tile's stored bytes; with a repeating pattern each distinct tile is encoded once per level."""
+    key = pyramid.memo_key(level, row, col)
+    if key is None:
+        return encode_tile(pyramid.tile(level, row, col), kind, quality)
+    encoded = cache.get(key)
+    if encoded is None:
+        encoded = cache[key] = encode_tile(pyramid.tile(level, row, col), kind, quality)
+    return encoded
 
 
 def _position_item(spec: SlideSpec, row: int, col: int, spacing_mm: float) -> bytes:

@@ -93,7 +93,7 @@ class TilePyramid:
 
     def tile(self, level: int, row: int, col: int) -> np.ndarray:
         """Tile ``(row, col)`` of `level`: uint8 ``(tile_size, tile_size, 3)``, read-only."""
-        key = self._memo_key(level, row, col)
+        key = self.memo_key(level, row, col)
         if key is not None:
             cached = self._memo.get(key)
             if cached is not None:
@@ -109,7 +109,7 @@ class TilePyramid:
             self._memo[key] = tile
         return tile
 
-    def _memo_key(self, level: int, row: int, col: int) -> tuple[int, int, int] | None:
+    def memo_key(self, level: int, row: int, col: int) -> tuple[int, int, int] | None:
         """Where the tile sits in the repeating pattern; edge tiles (padding) are their own."""
         if self.period is None:
             return None

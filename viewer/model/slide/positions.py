@@ -53,25 +53,35 @@ def _read_until_delimiter(path: str, fd: int, start: int, file_size: int) -> tup
     of a later group than (5200,9230) (Pixel Data, the offset tables, or the
     end of the file); nested sequence delimiters are followed by item
     delimiters or by elements of the item, whose groups are smaller.
+    Chunks are searched as they arrive (with the few bytes a delimiter and the
+    next group may straddle) and joined once at the end.
     """
-    data = bytearray()
-    searched = 0
+    chunks: list[bytes] = []
+    read = 0
+    carried = b""  # the last bytes of the chunks so far
     while True:
-        position = start + len(data)
+        position = start + read
         if position >= file_size:
             raise TruncatedFileError(path, "the Per-frame Functional Groups Sequence has no end")
-        chunk = _pread(path, fd, min(_CHUNK, file_size - position), position)
-        data += chunk
-        found = data.find(_DELIMITER, max(0, searched - 8))
+        chunk = bytes(_pread(path, fd, min(_CHUNK, file_size - position), position))
+        chunks.append(chunk)
+        window, window_start = carried + chunk, read - len(carried)
+        read += len(chunk)
+        found = window.find(_DELIMITER)
         while found >= 0:
             after = found + 8
-            if after + 4 > len(data) and start + after < file_size:
-                break  # read on: the next tag is in the next chunk
-            group = struct.unpack_from("<H", data, after)[0] if after + 2 <= len(data) else 0xFFFF
-            if start + after >= file_size or (group > 0x5200 and group != 0xFFFE):
-                return bytes(data[:found]), start + after
-            found = data.find(_DELIMITER, found + 1)
-        searched = len(data)
+            at_end = start + window_start + after >= file_size
+            if after + 2 > len(window) and not at_end:
+                break  # the next tag is in the next chunk: search this delimiter again with it
+            if at_end or _later_group(struct.unpack_from("<H", window, after)[0]):
+                end = window_start + found
+                return b"".join(chunks)[:end], start + end + 8
+            found = window.find(_DELIMITER, found + 1)
+        carried = window[-10:]
+
+
+def _later_group(group: int) -> bool:
+    return group > 0x5200 and group != 0xFFFE
 
 
 def tile_positions(path: str, value: bytes, frames: int, implicit_vr: bool, encoding=None) -> np.ndarray:
