@@ -96,3 +96,18 @@ def test_info_of_a_slide(tmp_path, capsys):
     assert "Levels:" in capsys.readouterr().out
     assert main(["info", files.levels[1][0], "--file"]) == 0
     assert "Transfer syntax:" in capsys.readouterr().out
+
+
+def test_slide_bench_rows(tmp_path):
+    pytest.importorskip("wsidicom")
+    from viewer.benchmarks import slide as slide_bench
+
+    result = slide_bench.run_slide_bench(str(tmp_path / "bench"), tiles=80, repeats=1, say=lambda message: None)
+    assert set(result["rows"]) == {"TILED_FULL", "TILED_SPARSE"}
+    for readers in result["rows"].values():
+        for reader in ("cinemap", "wsidicom"):
+            assert "error" not in readers[reader], readers[reader]
+            assert readers[reader]["open_first_region_ms"] >= readers[reader]["open_ms"] > 0
+    table = slide_bench.format_slide_table(result)
+    assert "TILED_SPARSE" in table and "x |" in table
+    assert not (tmp_path / "bench").exists()  # deleted unless --keep

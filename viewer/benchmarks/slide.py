@@ -65,9 +65,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     slide = opener(folder)
     opened = time.perf_counter()
-    read(slide, (0, 0), REGION)
+    size = tuple(spec["size"])
+    read(slide, (0, 0), size)
     first = time.perf_counter()
-    read(slide, tuple(spec["second_location"]), REGION)
+    read(slide, tuple(spec["second_location"]), size)
     second = time.perf_counter()
     slide.close()
     return {
@@ -96,12 +97,14 @@ def run_slide_bench(folder: str, tiles: int, repeats: int = 3, keep: bool = Fals
     say(f"writing two slides of about {tiles} JPEG tiles into {folder}")
     slides = write_bench_slides(folder, tiles)
     side = level0_side(tiles)
-    second = [side * 2 // 5 + 37, side * 3 // 10 + 101]  # not on a tile boundary
+    size = [min(REGION[0], side), min(REGION[1], side)]
+    # Not on a tile boundary; inside the level for small test slides too.
+    second = [min(side * 2 // 5 + 37, side - size[0]), min(side * 3 // 10 + 101, side - size[1])]
     results: dict[str, Any] = {"tiles": {}, "rows": {}}
     try:
         for layout, path in slides.items():
             results["tiles"][layout] = count_tiles(path)
-            spec = {"task": "slide", "path": path, "second_location": second}
+            spec = {"task": "slide", "path": path, "size": size, "second_location": second}
             run_worker(dict(spec, reader="cinemap"))  # page cache warm for both readers
             for reader in READERS:
                 say(f"{layout}: {reader}")
