@@ -74,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     add("--indexed-size", type=_size, default=bench_files.parse_size("4.5G"), metavar="SIZE",
         help="size of the JPEG cine with an Extended Offset Table (open and random frames, cold and warm; "
              "default 4.5G, so that frames lie past 4 GiB)")
+    add("--slide", action="store_true",
+        help="run only the whole-slide rows: open_slide against wsidicom (needs wsidicom installed)")
+    add("--slide-tiles", type=int, default=196_608, metavar="N",
+        help="tiles of each bench slide, all levels (default 196608)")
     add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
         help="frame counts of the enhanced files (default 5000,20000)")
     return parser
@@ -85,6 +89,8 @@ def bench_command(argv: Sequence[str]) -> int:
         options = _parser().parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
+    if options.slide:
+        return _slide_bench(options)
     try:
         result = run_bench(options)
     except KeyboardInterrupt:
@@ -98,6 +104,19 @@ def bench_command(argv: Sequence[str]) -> int:
         print(tables.format_markdown(result))
     else:
         print(tables.format_text(result))
+    return EXIT_OK
+
+
+def _slide_bench(options: argparse.Namespace) -> int:
+    from viewer.benchmarks import slide
+
+    folder = str((options.dir or bench_files.default_cache_dir()) / "slides")
+    try:
+        result = slide.run_slide_bench(folder, options.slide_tiles, keep=options.keep, say=_say)
+    except (OSError, ValueError) as exc:
+        print(f"cinemap bench: {exc}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    print(json.dumps(result, indent=2) if options.json else slide.format_slide_table(result))
     return EXIT_OK
 
 

@@ -24,13 +24,15 @@ EXIT_FILE_ERROR = 1
 EXIT_USAGE = 2
 EXIT_GUI_ERROR = 3
 
-COMMANDS = ("info", "export", "bench")
+COMMANDS = ("info", "export", "bench", "mask-label")
 
 EPILOG = """commands:
   cinemap [PATH ...]          open files in the viewer
   cinemap --demo              generate (once) and open a ~2 GB synthetic cine
-  cinemap info PATH [--json]  describe a file without opening the viewer
+  cinemap info PATH [--json]  describe a file (or a whole-slide folder) without opening the viewer
   cinemap export FILE OUT     write frames as PNG, TIFF, MP4 or GIF (see cinemap export --help)
+  cinemap mask-label FOLDER... [--overview-rect X,Y,W,H]
+                              black out whole-slide labels in place (not a full de-identification)
   cinemap bench [--size 2G]   measure speed and memory against pydicom
 
 exit codes: 0 ok, 1 a file could not be used, 2 usage error, 3 the GUI could not start
@@ -55,7 +57,11 @@ def _info_parser() -> argparse.ArgumentParser:
     parser.add_argument("path", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
-        "--check-frames", action="store_true", help="also decode the first, middle and last frame and report them"
+        "--check-frames", action="store_true",
+        help="also decode the first, middle and last frame (for a slide: read the first 1500 x 950 region)",
+    )
+    parser.add_argument(
+        "--file", action="store_true", help="describe a whole-slide file itself, not the slide it belongs to"
     )
     parser.add_argument(
         "--memmap-threshold", type=int, default=None, metavar="BYTES", help="map binary values longer than this"
@@ -72,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from viewer.export.command import export_command
 
         return export_command(args[1:])
+    if args and args[0] == "mask-label":
+        from viewer.cli_slide import mask_label_command
+
+        return mask_label_command(args[1:])
     if args and args[0] == "bench":
         from viewer.bench import bench_command
 
@@ -89,6 +99,20 @@ def info_command(argv: Sequence[str]) -> int:
     """``cinemap info PATH [--json]``."""
     options = _info_parser().parse_args(list(argv))
     from viewer.model import DEFAULT_MEMMAP_THRESHOLD, DicomError, open_document
+    from viewer.cli_slide import is_slide_path, slide_info
+
+    if not options.file and is_slide_path(options.path):
+        try:
+            return slide_info(options.path, options.json, options.check_frames)
+        except DicomError as exc:
+            _log_failure(f"cinemap info {options.path}: {exc}")
+            print(f"cinemap: {exc}", file=sys.stderr)
+            return EXIT_FILE_ERROR
+        except Exception as exc:  # never a traceback for a user
+            log = _log_failure(f"cinemap info {options.path}: unexpected error")
+            where = f" (details in {log})" if log else ""
+            print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+            return EXIT_FILE_ERROR
 
     threshold = options.memmap_threshold if options.memmap_threshold is not None else DEFAULT_MEMMAP_THRESHOLD
     try:

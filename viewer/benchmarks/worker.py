@@ -88,6 +88,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         return indexed.measure(spec)
     if task == "gui":
         return measure_gui(spec)
+    if task == "slide":
+        from viewer.benchmarks import slide
+
+        return slide.measure(spec)
     raise ValueError(f"unknown task {task!r}")
 
 

@@ -25,6 +25,7 @@ from viewer.model.errors import (
     UnsupportedError,
 )
 from viewer.model.dicom.mapped import MappedElement, MappedValue, format_bytes
+from viewer.model.slide import Slide, SlideLevel, open_slide
 
 __all__ = [
     "DEFAULT_CACHE_BYTES",
@@ -37,10 +38,13 @@ __all__ = [
     "MappedValue",
     "NotDicomError",
     "ReadOnlyError",
+    "Slide",
+    "SlideLevel",
     "SaveError",
     "TruncatedFileError",
     "UnsupportedError",
     "WindowPreset",
     "format_bytes",
     "open_document",
+    "open_slide",
 ]
