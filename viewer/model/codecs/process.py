@@ -1,0 +1,197 @@
+"""A decoder process: decodes frames for one pool thread, handing pixels back in shared memory.
+
+Plugins that hold the GIL while they decode (every one but Pillow's JPEG,
+measured) would stall the UI thread for the whole frame if run on a thread:
+130 ms for a 1024 x 1024 JPEG 2000 frame. So each pool thread that meets
+one starts a child process (``spawn``: safe beside Qt's threads, and the
+same on every platform) and sends it jobs over a pipe: the compressed bytes
+(small) go through the pipe, the decoded frame (large) comes back through
+one :class:`multiprocessing.shared_memory.SharedMemory` block that the
+thread owns and reuses, so the pixels are copied once, not pickled.
+
+A decoder that crashes the child (a C library on a malformed frame) costs
+that frame, not the application: the thread reports it as a
+:class:`~viewer.model.errors.DicomError` and starts a new child for the next job.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import sys
+from multiprocessing import shared_memory
+from typing import Any
+
+import numpy as np
+
+from viewer.model.errors import UnsupportedError
+
+__all__ = ["DecoderProcess"]
+
+_STOP_SECONDS = 5.0
+
+
+class DecoderProcess:
+    """One child process and the shared memory block its results come back in.
+
+    Not thread-safe: one pool thread owns it.
+    """
+
+    def __init__(self) -> None:
+        self._process: Any = None
+        self._connection: multiprocessing.connection.Connection | None = None
+        self._memory: shared_memory.SharedMemory | None = None
+
+    @property
+    def alive(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        """Start the child now (it takes a few hundred ms to import numpy and pydicom)."""
+        if self.alive:
+            return
+        self._drop_process()
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe(duplex=True)
+        process = context.Process(target=_child_main, args=(child,), name="cinemap-decoder", daemon=True)
+        process.start()
+        child.close()  # the parent's copy: EOF reaches the child when the parent's end closes
+        self._process, self._connection = process, parent
+
+    def decode(self, decoder, data: bytes, factor: int, index: int | None) -> tuple[np.ndarray, int]:
+        """Decode in the child: ``(array, actual factor)``, as ``decoder.decode_reduced`` gives.
+
+        Raises
+        ------
+        DicomError
+            If the frame cannot be decoded, or the child died decoding it.
+        """
+        self.start()
+        assert self._connection is not None
+        needed = _frame_nbytes(decoder)
+        for _ in range(2):
+            memory = self._memory_of(needed)
+            try:
+                self._connection.send((decoder, bytes(data), factor, index, memory.name, memory.size))
+                reply = self._connection.recv()
+            except (EOFError, OSError, BrokenPipeError) as exc:
+                self._drop_process()
+                which = "the frame" if index is None else f"frame {index}"
+                raise UnsupportedError(decoder.path, f"the decoder process stopped while decoding {which} "
+                                                     f"({decoder.plugin}): {exc or 'it crashed'}") from None
+            status = reply[0]
+            if status == "ok":
+                _, shape, dtype, actual = reply
+                view = np.ndarray(shape, dtype=np.dtype(dtype), buffer=memory.buf)
+                array = view.copy()
+                del view  # the block cannot be closed while a view holds its buffer
+                return array, actual
+            if status == "grow":
+                needed = reply[1]
+                continue
+            _, path, problem = reply
+            raise UnsupportedError(path, problem)
+        raise UnsupportedError(decoder.path, "the decoded frame did not fit its shared memory")
+
+    def _memory_of(self, nbytes: int) -> shared_memory.SharedMemory:
+        if self._memory is None or self._memory.size < nbytes:
+            self._close_memory()
+            self._memory = shared_memory.SharedMemory(create=True, size=max(nbytes, 1))
+        return self._memory
+
+    def close(self) -> None:
+        """Stop the child (politely, then by force) and free the shared memory."""
+        self._drop_process()
+        self._close_memory()
+
+    def _drop_process(self) -> None:
+        process, connection = self._process, self._connection
+        self._process = self._connection = None
+        if connection is not None:
+            try:
+                connection.send(None)
+            except (OSError, BrokenPipeError):
+                pass
+            connection.close()
+        if process is not None:
+            process.join(_STOP_SECONDS)
+            if process.is_alive():
+                process.terminate()
+                process.join(_STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            process.close()
+
+    def _close_memory(self) -> None:
+        if self._memory is not None:
+            self._memory.close()
+            self._memory.unlink()
+            self._memory = None
+
+
+def _frame_nbytes(decoder) -> int:
+    options = decoder.options
+    itemsize = max(1, -(-int(options.get("bits_allocated", 8)) // 8))
+    return int(np.prod(decoder.frame_shape)) * itemsize
+
+
+# --------------------------------------------------------------------------
+# Child side
+# --------------------------------------------------------------------------
+
+
+def _attach(name: str) -> shared_memory.SharedMemory:
+    if sys.version_info >= (3, 13):
+        return shared_memory.SharedMemory(name=name, track=False)
+    # Before 3.13 attaching also registers the block with the resource
+    # tracker that spawn shares with the parent; that is harmless (the
+    # tracker keeps a set) and the parent unregisters it when it unlinks.
+    return shared_memory.SharedMemory(name=name)
+
+
+def _child_main(connection: multiprocessing.connection.Connection) -> None:
+    """Decode jobs until told to stop or the parent goes away."""
+    attached: dict[str, shared_memory.SharedMemory] = {}
+    try:
+        while True:
+            try:
+                job = connection.recv()
+            except (EOFError, OSError):
+                return
+            if job is None:
+                return
+            connection.send(_run(job, attached))
+    finally:
+        for memory in attached.values():
+            memory.close()
+
+
+def _run(job: tuple, attached: dict[str, shared_memory.SharedMemory]) -> tuple:
+    from viewer.model.errors import DicomError
+
+    decoder, data, factor, index, name, size = job
+    try:
+        try:
+            array, actual = decoder.decode_reduced(data, factor, index) if factor > 1 else (
+                decoder.decode(data, index), 1)
+        except DicomError:
+            raise
+        except BaseException as exc:  # noqa: BLE001 -- reported to the parent, never raised here
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise decoder.error(index, exc) from exc
+    except DicomError as exc:
+        return ("error", exc.path, exc.problem)
+    array = np.ascontiguousarray(array)
+    if array.nbytes > size:
+        return ("grow", array.nbytes)
+    if name not in attached:
+        for old in attached.values():
+            old.close()
+        attached.clear()
+        attached[name] = _attach(name)
+    target = np.ndarray(array.shape, dtype=array.dtype, buffer=attached[name].buf)
+    target[...] = array
+    del target
+    return ("ok", array.shape, array.dtype.str, actual)
