@@ -181,6 +181,11 @@ class DecodePool:
         with self._lock:
             return sum(not job.taken for job in self._jobs.values())
 
+    @property
+    def process_ids(self) -> list[int]:
+        """Ids of the decoder processes running now (diagnostics, tests)."""
+        return [pid for pid in (process.pid for process in self._processes) if pid is not None]
+
     def start_processes(self) -> None:
         """Start the decoder processes now rather than on the first job that needs one."""
         for process in self._processes:

@@ -46,6 +46,11 @@ class DecoderProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.is_alive()
 
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs."""
+        return self._process.pid if self.alive else None
+
     def start(self) -> None:
         """Start the child now (it takes a few hundred ms to import numpy and pydicom)."""
         if self.alive:
