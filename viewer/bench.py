@@ -76,6 +76,11 @@ def _parser() -> argparse.ArgumentParser:
              "default 4.5G, so that frames lie past 4 GiB)")
     add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
         help="frame counts of the enhanced files (default 5000,20000)")
+    add("--decoders", action="store_true",
+        help="measure the decoders instead: every pydicom plugin per transfer syntax against the fastest floor, "
+             "which release the GIL, the decode pool, reduced decodes (a few minutes; writes no file)")
+    add("--decoder-seconds", type=float, default=0.5, metavar="S",
+        help="time per plugin and case of --decoders (default 0.5)")
     return parser
 
 
@@ -85,6 +90,8 @@ def bench_command(argv: Sequence[str]) -> int:
         options = _parser().parse_args(list(argv))
     except SystemExit as exc:
         return int(exc.code or 0)
+    if options.decoders:
+        return _decoders_command(options)
     try:
         result = run_bench(options)
     except KeyboardInterrupt:
@@ -99,6 +106,20 @@ def bench_command(argv: Sequence[str]) -> int:
     else:
         print(tables.format_text(result))
     return EXIT_OK
+
+
+def _decoders_command(options: argparse.Namespace) -> int:
+    """``cinemap bench --decoders``: the decoder tables of :mod:`viewer.benchmarks.decoders`."""
+    from viewer.benchmarks import decoder_tables
+
+    _say("decoders: encoding the synthetic cines, then timing every plugin (a few minutes)")
+    result = {"cinemap_bench_decoders": 1, "machine": machine(),
+              "decoders": run_worker({"task": "decoders", "seconds": options.decoder_seconds}, timeout=1800)}
+    if options.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(decoder_tables.format_text(result["decoders"], result["machine"]))
+    return EXIT_OK if "error" not in result["decoders"] else EXIT_FILE_ERROR
 
 
 def _say(message: str) -> None:

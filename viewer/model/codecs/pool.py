@@ -23,6 +23,7 @@ import heapq
 import itertools
 import os
 import threading
+import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Iterable
@@ -47,10 +48,22 @@ class PoolClosedError(RuntimeError):
 
 @dataclass(frozen=True)
 class DecodedFrame:
-    """A decoded frame and the factor it was decoded at (1: full resolution, equal to pydicom)."""
+    """A decoded frame.
+
+    Attributes
+    ----------
+    array : numpy.ndarray
+        The frame (a new array the caller owns).
+    factor : int
+        1: full resolution, equal to pydicom's output; more: a reduced decode for display.
+    seconds : float
+        Wall time the decode took on its worker, queueing not included (for
+        the playback scheduler's estimate, :class:`~viewer.model.codecs.schedule.DecodeTimer`).
+    """
 
     array: np.ndarray
     factor: int = 1
+    seconds: float = 0.0
 
 
 @dataclass(eq=False)
@@ -256,8 +269,9 @@ class DecodePool:
         if not job.future.set_running_or_notify_cancel():
             self._forget(job)
             return
+        started = time.perf_counter()
         try:
-            result = self._decode_here(job) if job.decoder.releases_gil else process.decode(
+            array, factor = self._decode_here(job) if job.decoder.releases_gil else process.decode(
                 job.decoder, job.data, job.factor, job.index)
         except BaseException as exc:  # noqa: BLE001 -- handed to the future's owner
             self._forget(job)
@@ -267,7 +281,7 @@ class DecodePool:
             job.future.set_exception(exc if isinstance(exc, DicomError) else job.decoder.error(job.index, exc))
             return
         self._forget(job, decoded=True)
-        job.future.set_result(DecodedFrame(*result))
+        job.future.set_result(DecodedFrame(array, factor, time.perf_counter() - started))
 
     @staticmethod
     def _decode_here(job: _Job) -> tuple[np.ndarray, int]:
