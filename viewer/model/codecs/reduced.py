@@ -21,6 +21,7 @@ are for display only.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from io import BytesIO
@@ -49,8 +50,9 @@ _decoders: dict[str, Decoder] = {}
 _decoders_lock = threading.Lock()
 
 
+@functools.lru_cache(maxsize=None)
 def is_available(transfer_syntax: str) -> bool:
-    """pydicom plugin contract: Pillow can decode this syntax."""
+    """pydicom plugin contract: Pillow can decode this syntax (asked once per syntax)."""
     kind = choice.REDUCED_KINDS.get(transfer_syntax)
     if kind is None:
         return False
