@@ -10,9 +10,10 @@ pydicom's test files, where installed -- :func:`measure` times:
   **floor**: the fastest way to get the pixels at all, the plugins and the
   bare libraries (Pillow, libjpeg, openjpeg, rle, CharLS) on the bare
   codestream, without pydicom;
-* **GIL**: how late a thread that sleeps 1 ms wakes (p99) while another
-  thread decodes with a plugin: near 0 if the plugin releases the GIL, about
-  a frame's decode time if it holds it;
+* **GIL**: the share of the time a thread sleeping 1 ms at a time is kept
+  waiting while another decodes with a plugin, beside a C call that
+  releases the GIL and one that holds it (the machine's load delays all
+  three alike);
 * **pool**: frames per second of :class:`~viewer.model.codecs.pool.DecodePool`
   with 1 and 2 workers against decoding inline, and the UI-thread stall meanwhile;
 * **reduced**: ms per frame of ``decode_reduced`` at 1/2, 1/4, 1/8.
@@ -48,8 +49,8 @@ SYNTHETIC = [  # label, syntax, rows, columns, samples, bits stored
 REAL = ["JPGExtended.dcm", "JPGLosslessP14SV1_1s_1f_8b.dcm", "color3d_jpeg_baseline.dcm", "MR2_J2KR.dcm",
         "MR2_J2KI.dcm", "US1_J2KR.dcm", "OBXXXX1A_rle.dcm"]
 POOL_CASES = ["JPEG Baseline 1024x1024 grey", "JPEG Baseline 640x480 YBR_FULL_422",
-              "JPEG 2000 lossless 1024x1024 16-bit"]
-REDUCED_CASES = POOL_CASES + ["MR2_J2KR.dcm"]
+              "JPEG 2000 lossless 1024x1024 16-bit", "RLE 1024x1024 16-bit"]
+REDUCED_CASES = POOL_CASES[:3] + ["MR2_J2KR.dcm"]
 GIL_CASES = ["JPEG Baseline 1024x1024 grey", "JPEG Lossless SV1 1024x1024 12-bit", "JPEG-LS lossless 1024x1024 12-bit",
              "JPEG 2000 lossless 1024x1024 16-bit", "RLE 1024x1024 16-bit"]
 FRAMES_PER_CINE = 4
@@ -268,72 +269,63 @@ def wake_latencies(busy: Callable[[], Any], seconds: float) -> np.ndarray:
     return np.array(late)
 
 
-def python_progress(busy: Callable[[], Any], seconds: float) -> float:
-    """CPU seconds per second that a pure-Python thread gets while `busy` runs in a loop on this one.
+def blocked_share(busy: Callable[[], Any], seconds: float) -> tuple[float, np.ndarray]:
+    """Share of the time a thread sleeping 1 ms at a time is kept from running while `busy` loops.
 
-    A decoder that holds the GIL starves that thread (near 0); one that
-    releases it lets it run as far as the machine's cores allow.
+    A decoder that holds the GIL keeps it waiting for whole frames (share
+    near 1); one that releases it delays it only as much as the machine's
+    other load does. Returns the share and the overruns (ms).
     """
-    stop = threading.Event()
-    spent: list[float] = []
-
-    def count() -> None:
-        begin, n = time.thread_time(), 0
-        while not stop.is_set():
-            n += 1
-        spent.append(time.thread_time() - begin)
-
-    counter = threading.Thread(target=count, daemon=True)
-    started = time.perf_counter()
-    counter.start()
-    try:
-        while time.perf_counter() - started < seconds:
-            busy()
-    finally:
-        stop.set()
-        counter.join()
-    return spent[0] / (time.perf_counter() - started)
+    late = wake_latencies(busy, seconds)
+    return float(late.sum() / (late.sum() + len(late))), late
 
 
-def _gil_free_reference() -> Callable[[], Any]:
-    """A C call known to release the GIL (hashlib, on more than 2 kB), to scale the others by."""
+def _references() -> dict[str, Callable[[], Any]]:
+    """Two C calls of known behaviour to read the plugins' shares against, on a machine of any load."""
     import hashlib
+    import random
 
     data = bytes(8 << 20)
-    return lambda: hashlib.sha256(data).digest()
+    numbers = list(range(300_000))
+    random.Random(1).shuffle(numbers)
+    return {"hashlib.sha256 (releases the GIL)": lambda: hashlib.sha256(data).digest(),
+            "sorted() of a list (holds the GIL)": lambda: sorted(numbers)}
 
 
 def measure_gil(case: Case, seconds: float) -> list[dict[str, Any]]:
-    """Per plugin: how far a Python thread gets while this one decodes, against a GIL-free reference.
+    """Per plugin: the blocked share of a sleeping thread while it decodes, against two references.
 
-    ``held`` = 1 - progress(decoding) / progress(reference): about 0 for a
-    plugin that releases the GIL, about 1 for one that holds it. The
-    reference runs just before each plugin, so the machine's load, which
-    slows both, cancels out.
+    The references -- a C call that releases the GIL and one that holds it
+    -- run just before the plugins, so the machine's load, which delays
+    every wake-up, shows in them too; a plugin releases the GIL if its share
+    is nearer the releasing reference's.
     """
     from pydicom.pixels import get_decoder
 
     from viewer.model.codecs import FrameDecoder, as_encapsulated
     from viewer.model.codecs.choice import GIL_FREE
 
-    rows = []
+    busy: dict[str, tuple[Callable[[], Any], str | None]] = {
+        name: (function, None) for name, function in _references().items()}
     data = as_encapsulated(case.frames[0])
-    reference = _gil_free_reference()
     for plugin in get_decoder(case.syntax).available_plugins:
         decoder = FrameDecoder(None, case.syntax, case.options, plugin=plugin)
-        function = lambda frame, d=decoder, p=plugin: _only(d, p, frame)  # noqa: E731
-        if _failure(function, data) is not None:
-            continue
-        decode_ms = _ms_per_frame(function, [data], seconds / 4)
-        free = python_progress(reference, seconds / 2)
-        progress = python_progress(lambda f=function: f(data), seconds)
-        late = wake_latencies(lambda f=function: f(data), seconds / 2)
-        held = max(0.0, 1.0 - progress / free) if free > 0 else None
-        rows.append({"label": case.label, "plugin": plugin, "decode_ms": round(decode_ms, 3),
-                     "stall_p99_ms": round(float(np.percentile(late, 99)), 2),
-                     "held": round(held, 2) if held is not None else None,
-                     "measured_releases_gil": held is not None and held < 0.5,
-                     "table_releases_gil": (plugin, case.syntax) in GIL_FREE})
+        function = lambda d=decoder, p=plugin: _only(d, p, data)  # noqa: E731
+        if _failure(lambda _data, f=function: f(), data) is None:
+            busy[plugin] = (function, plugin)
+    rows = []
+    for name, (function, plugin) in busy.items():
+        begin = time.perf_counter()
+        function()
+        call_ms = (time.perf_counter() - begin) * 1000
+        share, late = blocked_share(function, seconds)
+        rows.append({"label": case.label, "plugin": name, "call_ms": round(call_ms, 2), "blocked": round(share, 3),
+                     "stall_p50_ms": round(float(np.median(late)), 2),
+                     "stall_p99_ms": round(float(np.percentile(late, 99)), 2), "reference": plugin is None,
+                     "table_releases_gil": (plugin, case.syntax) in GIL_FREE if plugin else None})
+    free, held = rows[0]["blocked"], rows[1]["blocked"]
+    for row in rows:
+        row["measured_releases_gil"] = row["blocked"] < (free + held) / 2
     return rows
 
 

@@ -46,7 +46,7 @@ from pydicom import uid
 __all__ = ["DecoderChoice", "GIL_FREE", "PREFERENCES", "choose_plugin"]
 
 _JPEG_8BIT = ("pillow", "gdcm", "pylibjpeg")
-_J2K = ("gdcm", "pylibjpeg", "pillow")
+_J2K = ("pylibjpeg", "pillow", "gdcm")
 
 PREFERENCES: dict[str, tuple[str, ...]] = {
     uid.JPEGBaseline8Bit: _JPEG_8BIT,
@@ -56,7 +56,7 @@ PREFERENCES: dict[str, tuple[str, ...]] = {
     uid.JPEGLSLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
     uid.JPEGLSNearLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
     uid.JPEG2000Lossless: _J2K,
-    uid.JPEG2000: ("pylibjpeg", "gdcm", "pillow"),
+    uid.JPEG2000: _J2K,
     uid.HTJ2KLossless: ("pylibjpeg",),
     uid.HTJ2KLosslessRPCL: ("pylibjpeg",),
     uid.HTJ2K: ("pylibjpeg",),
