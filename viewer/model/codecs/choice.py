@@ -3,38 +3,46 @@
 pydicom tries its plugins in a fixed order (``gdcm``, ``pillow``,
 ``pylibjpeg`` ... by name) and uses the first that works; that order is not
 a speed order. :data:`PREFERENCES` lists, per transfer syntax, the plugins
-fastest first, from ``cinemap bench``'s decoder rows on this project's
-2-core machine (pydicom 3.0.2, Pillow 13 with libjpeg-turbo, python-gdcm
-3.2.6, pylibjpeg-libjpeg 2.5, -openjpeg 2.6, -rle 2.2, pyjpegls 1.5; ms per
-frame, median, through ``Decoder.as_array(..., decoding_plugin=NAME)``):
+fastest first, from ``cinemap bench --decoders`` on this project's 2-core
+machine (pydicom 3.0.2, Pillow 13 with libjpeg-turbo, python-gdcm 3.2.6,
+pylibjpeg-libjpeg 2.5, -openjpeg 2.6, -rle 2.2, pyjpegls 1.5): CPU ms per
+frame, median, through ``Decoder.as_array(..., decoding_plugin=NAME)``, all
+plugins timed in turns on the same frames:
 
-========================  =====================  ==========================
-transfer syntax           frame                  pillow / gdcm / pylibjpeg
-                                                 / pyjpegls / pydicom (ms)
-========================  =====================  ==========================
-JPEG Baseline 8-bit       1024 x 1024 grey       5.3 / 17 / 27
-JPEG Baseline 8-bit       640 x 480 YBR_422      5.3 / 12 / 14
-JPEG Extended 12-bit      1024 x 256             - / - / 1 (only plugin)
-JPEG Lossless SV1         1024 x 768 8-bit       - / 6.1 / 17
-JPEG 2000 lossless        1024 x 1024 12-bit     90 / 58 / 82 (MR2_J2KR)
-JPEG 2000                 1024 x 1024 12-bit     26 / 27 / 20 (MR2_J2KI)
-JPEG-LS lossless          1024 x 1024 12-bit     - / 44 / 83 / 26
-RLE Lossless              1024 x 1024 12-bit     - / - / 3.2 / - / 18
-HTJ2K                     (no sample file)       pylibjpeg only
-========================  =====================  ==========================
+=========================  ======================  ===========================
+transfer syntax            frame                   pillow / gdcm / pylibjpeg
+                                                   / pyjpegls / pydicom (ms)
+=========================  ======================  ===========================
+JPEG Baseline              1024 x 1024 grey        4.2 / 13.4 / 16.2
+JPEG Baseline              640 x 480 YBR_FULL_422  5.7 / 13.8 / 12.2
+JPEG Extended 12-bit       1024 x 256 (real)       fails / fails / 2.4
+JPEG Lossless SV1          1024 x 1024 12-bit      - / 36 / 52
+JPEG Lossless SV1          1024 x 768 8-bit (real) - / 6.8 / 18.8
+JPEG-LS lossless           1024 x 1024 12-bit      - / 48 / 101 / 27
+JPEG 2000 lossless         1024 x 1024 16-bit      196 / 219 / 196
+JPEG 2000 lossless         MR2_J2KR 1024 x 1024    89 / 101 / 90
+JPEG 2000 (10:1)           1024 x 1024 12-bit      26 / 43 / 25
+RLE Lossless               1024 x 1024 16-bit      - / - / 2.1 / - / 6.9
+HTJ2K                      (no sample file)        pylibjpeg only
+=========================  ======================  ===========================
 
 Pillow refuses 12-bit JPEG, gdcm too (pydicom's plugins say so), so JPEG
-Extended above 8 bits has pylibjpeg alone. Lossless syntaxes give the same
-array from every plugin (checked on every real file of pydicom-data and
-pydicom's test files); lossy JPEG differs between plugins by rounding and
-chroma upsampling (Pillow and gdcm agree, pylibjpeg's libjpeg upsamples
-422 chroma differently).
+Extended above 8 bits has pylibjpeg alone. For JPEG 2000, Pillow is as fast
+as pylibjpeg but cannot decode some files (GDCMJ2K_TextGBR.dcm) nor colour
+above 8 bits, so it comes after. Lossless syntaxes give the same array from
+every plugin (checked on every real file of pydicom-data and pydicom's test
+files); lossy JPEG differs between plugins by rounding and chroma upsampling
+(Pillow and gdcm agree, pylibjpeg's libjpeg upsamples 4:2:2 chroma
+differently). Colour JPEG through pydicom costs about three times Pillow's
+own decode to RGB: pydicom decodes to YCbCr and converts to RGB in numpy
+(``convert_color_space``), which is part of being equal to its output.
 
-:data:`GIL_FREE` is measured too (``cinemap bench``, "UI stall" rows: how
-late a thread sleeping 1 ms wakes while another decodes): Pillow's JPEG
-decoder releases the GIL while it decodes (wake-up p99 0.5 ms); every other
-plugin holds it for the whole frame (Pillow's JPEG 2000 decoder too, since
-it reads through Python), so those decode in worker processes.
+:data:`GIL_FREE` is measured too (``cinemap bench --decoders``, GIL rows):
+while Pillow's JPEG decoder runs, another Python thread runs almost as
+freely as beside a C call known to release the GIL; every other plugin
+keeps it waiting for the whole frame, as a C call known to hold the GIL
+does (Pillow's JPEG 2000 decoder too: it reads through Python). Those
+decode in worker processes.
 """
 
 from __future__ import annotations

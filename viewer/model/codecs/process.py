@@ -4,10 +4,11 @@ Plugins that hold the GIL while they decode (every one but Pillow's JPEG,
 measured) would stall the UI thread for the whole frame if run on a thread:
 130 ms for a 1024 x 1024 JPEG 2000 frame. So each pool thread that meets
 one starts a child process (``spawn``: safe beside Qt's threads, and the
-same on every platform) and sends it jobs over a pipe: the compressed bytes
-(small) go through the pipe, the decoded frame (large) comes back through
-one :class:`multiprocessing.shared_memory.SharedMemory` block that the
-thread owns and reuses, so the pixels are copied once, not pickled.
+same on every platform) and sends it jobs over a pipe. The frame's bytes
+and the decoded pixels pass through two
+:class:`multiprocessing.shared_memory.SharedMemory` blocks that the thread
+owns and reuses, and the pipe carries only a short message per frame (and
+the decoder once per document), so nothing large is pickled.
 
 A decoder that crashes the child (a C library on a malformed frame) costs
 that frame, not the application: the thread reports it as a
@@ -40,7 +41,9 @@ class DecoderProcess:
     def __init__(self) -> None:
         self._process: Any = None
         self._connection: multiprocessing.connection.Connection | None = None
-        self._memory: shared_memory.SharedMemory | None = None
+        self._input: shared_memory.SharedMemory | None = None
+        self._output: shared_memory.SharedMemory | None = None
+        self._sent_decoder: Any = None
 
     @property
     def alive(self) -> bool:
@@ -73,13 +76,20 @@ class DecoderProcess:
         """
         self.start()
         assert self._connection is not None
+        data = memoryview(data).cast("B")
+        source = self._block("_input", len(data))
+        source.buf[:len(data)] = data
         needed = _frame_nbytes(decoder)
         for _ in range(2):
-            memory = self._memory_of(needed)
+            target = self._block("_output", needed)
+            # The decoder goes over the pipe only when it changes (once per
+            # document); the frame's bytes go through shared memory.
+            sent = None if decoder is self._sent_decoder else decoder
             try:
-                self._connection.send((decoder, bytes(data), factor, index, memory.name, memory.size))
+                self._connection.send((sent, source.name, len(data), factor, index, target.name, target.size))
+                self._sent_decoder = decoder
                 reply = self._connection.recv()
-            except (EOFError, OSError, BrokenPipeError) as exc:
+            except (EOFError, OSError) as exc:
                 self._drop_process()
                 which = "the frame" if index is None else f"frame {index}"
                 raise UnsupportedError(decoder.path, f"the decoder process stopped while decoding {which} "
@@ -87,7 +97,7 @@ class DecoderProcess:
             status = reply[0]
             if status == "ok":
                 _, shape, dtype, actual = reply
-                view = np.ndarray(shape, dtype=np.dtype(dtype), buffer=memory.buf)
+                view = np.ndarray(shape, dtype=np.dtype(dtype), buffer=target.buf)
                 array = view.copy()
                 del view  # the block cannot be closed while a view holds its buffer
                 return array, actual
@@ -98,20 +108,26 @@ class DecoderProcess:
             raise UnsupportedError(path, problem)
         raise UnsupportedError(decoder.path, "the decoded frame did not fit its shared memory")
 
-    def _memory_of(self, nbytes: int) -> shared_memory.SharedMemory:
-        if self._memory is None or self._memory.size < nbytes:
-            self._close_memory()
-            self._memory = shared_memory.SharedMemory(create=True, size=max(nbytes, 1))
-        return self._memory
+    def _block(self, which: str, nbytes: int) -> shared_memory.SharedMemory:
+        """The input or output block, replaced by a larger one when `nbytes` do not fit."""
+        block = getattr(self, which)
+        if block is None or block.size < nbytes:
+            _free(block)
+            # some headroom, so that slightly larger frames do not reallocate
+            block = shared_memory.SharedMemory(create=True, size=max(nbytes + nbytes // 4, 4096))
+            setattr(self, which, block)
+        return block
 
     def close(self) -> None:
         """Stop the child (politely, then by force) and free the shared memory."""
         self._drop_process()
-        self._close_memory()
+        _free(self._input)
+        _free(self._output)
+        self._input = self._output = None
 
     def _drop_process(self) -> None:
         process, connection = self._process, self._connection
-        self._process = self._connection = None
+        self._process = self._connection = self._sent_decoder = None
         if connection is not None:
             try:
                 connection.send(None)
@@ -128,11 +144,12 @@ class DecoderProcess:
                 process.join()
             process.close()
 
-    def _close_memory(self) -> None:
-        if self._memory is not None:
-            self._memory.close()
-            self._memory.unlink()
-            self._memory = None
+
+
+def _free(block: shared_memory.SharedMemory | None) -> None:
+    if block is not None:
+        block.close()
+        block.unlink()
 
 
 def _frame_nbytes(decoder) -> int:
@@ -157,7 +174,8 @@ def _attach(name: str) -> shared_memory.SharedMemory:
 
 def _child_main(connection: multiprocessing.connection.Connection) -> None:
     """Decode jobs until told to stop or the parent goes away."""
-    attached: dict[str, shared_memory.SharedMemory] = {}
+    blocks: dict[str, shared_memory.SharedMemory] = {}
+    decoder = None
     try:
         while True:
             try:
@@ -166,16 +184,28 @@ def _child_main(connection: multiprocessing.connection.Connection) -> None:
                 return
             if job is None:
                 return
-            connection.send(_run(job, attached))
+            decoder = job[0] if job[0] is not None else decoder
+            connection.send(_run(decoder, job[1:], blocks))
     finally:
-        for memory in attached.values():
-            memory.close()
+        for block in blocks.values():
+            block.close()
 
 
-def _run(job: tuple, attached: dict[str, shared_memory.SharedMemory]) -> tuple:
+def _attached(blocks: dict[str, shared_memory.SharedMemory], name: str) -> shared_memory.SharedMemory:
+    """The block called `name`, attached once; blocks the parent replaced are let go."""
+    if name not in blocks:
+        if len(blocks) >= 2:  # an input and an output: any other one was replaced
+            for old in list(blocks):
+                blocks.pop(old).close()
+        blocks[name] = _attach(name)
+    return blocks[name]
+
+
+def _run(decoder, job: tuple, blocks: dict[str, shared_memory.SharedMemory]) -> tuple:
     from viewer.model.errors import DicomError
 
-    decoder, data, factor, index, name, size = job
+    source_name, length, factor, index, target_name, size = job
+    data = bytes(_attached(blocks, source_name).buf[:length])
     try:
         try:
             array, actual = decoder.decode_reduced(data, factor, index) if factor > 1 else (
@@ -191,12 +221,7 @@ def _run(job: tuple, attached: dict[str, shared_memory.SharedMemory]) -> tuple:
     array = np.ascontiguousarray(array)
     if array.nbytes > size:
         return ("grow", array.nbytes)
-    if name not in attached:
-        for old in attached.values():
-            old.close()
-        attached.clear()
-        attached[name] = _attach(name)
-    target = np.ndarray(array.shape, dtype=array.dtype, buffer=attached[name].buf)
+    target = np.ndarray(array.shape, dtype=array.dtype, buffer=_attached(blocks, target_name).buf)
     target[...] = array
     del target
     return ("ok", array.shape, array.dtype.str, actual)
