@@ -18,6 +18,7 @@ from pydicom import uid
 from viewer.model.codecs import FrameDecoder
 from viewer.model.codecs.pool import DecodePool, PoolClosedError, default_workers
 from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.platform.process import usable_cpus
 from viewer.synthetic.codestreams import encode_frames
 
 WAIT = 60.0  # seconds: generous, only a hang reaches it
@@ -87,7 +88,7 @@ def _blocked_pool(decoder: GateDecoder) -> DecodePool:
 
 
 def test_default_workers_leave_a_core_for_the_ui():
-    assert default_workers() == max(1, (os.cpu_count() or 1) - 1)
+    assert default_workers() == max(1, usable_cpus() - 1)
     with pytest.raises(ValueError):
         DecodePool(0)
 

@@ -24,6 +24,7 @@ writes nothing to disk.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import warnings
@@ -162,7 +163,7 @@ def measure_plugins(case: Case, seconds: float) -> dict[str, Any]:
     methods: dict[str, tuple[Callable[[bytes], Any], list[bytes]]] = {}
     for plugin in get_decoder(case.syntax).available_plugins:
         decoder = FrameDecoder(None, case.syntax, case.options, plugin=plugin)
-        methods[plugin] = (lambda data, d=decoder, p=plugin: _only(d, p, data), wrapped)
+        methods[plugin] = (functools.partial(_only, decoder, plugin), wrapped)
     if chosen.plugin in methods:  # the FrameDecoder itself: the chosen plugin, validated once
         methods["cinemap"] = (chosen.decode, wrapped)
     raw_names = []
@@ -234,7 +235,11 @@ def _failure(function: Callable[[bytes], Any], data: bytes) -> str | None:
     return None
 
 
-def _only(decoder, plugin: str, data: bytes) -> np.ndarray:
+def _reduced(decoder: Any, factor: int, data: bytes) -> Any:
+    return decoder.decode_reduced(data, factor)
+
+
+def _only(decoder: Any, plugin: str, data: bytes) -> np.ndarray:
     """Decode with exactly this plugin (FrameDecoder would fall back to others on failure)."""
     from pydicom.pixels import get_decoder
 
@@ -308,12 +313,11 @@ def measure_gil(case: Case, seconds: float) -> list[dict[str, Any]]:
     busy: dict[str, tuple[Callable[[], Any], str | None]] = {
         name: (function, None) for name, function in _references().items()}
     data = as_encapsulated(case.frames[0])
-    for plugin in get_decoder(case.syntax).available_plugins:
-        decoder = FrameDecoder(None, case.syntax, case.options, plugin=plugin)
-        function = lambda d=decoder, p=plugin: _only(d, p, data)  # noqa: E731
-        if _failure(lambda _data, f=function: f(), data) is None:
-            busy[plugin] = (function, plugin)
-    rows = []
+    for name in get_decoder(case.syntax).available_plugins:
+        decoder = FrameDecoder(None, case.syntax, case.options, plugin=name)
+        if _failure(functools.partial(_only, decoder, name), data) is None:
+            busy[name] = (functools.partial(_only, decoder, name, data), name)
+    rows: list[dict[str, Any]] = []
     for name, (function, plugin) in busy.items():
         begin = time.perf_counter()
         function()
@@ -323,7 +327,7 @@ def measure_gil(case: Case, seconds: float) -> list[dict[str, Any]]:
                      "stall_p50_ms": round(float(np.median(late)), 2),
                      "stall_p99_ms": round(float(np.percentile(late, 99)), 2), "reference": plugin is None,
                      "table_releases_gil": (plugin, case.syntax) in GIL_FREE if plugin else None})
-    free, held = rows[0]["blocked"], rows[1]["blocked"]
+    free, held = float(rows[0]["blocked"]), float(rows[1]["blocked"])
     for row in rows:
         row["measured_releases_gil"] = row["blocked"] < (free + held) / 2
     return rows
@@ -410,7 +414,7 @@ def measure_reduced(case: Case, seconds: float) -> dict[str, Any]:
     rows: dict[str, Any] = {"label": case.label, "full_ms": round(full, 3)}
     for factor in (2, 4, 8):
         actual = decoder.reduced_factor(factor, wrapped[0])
-        ms = _ms_per_frame(lambda data, f=factor: decoder.decode_reduced(data, f), wrapped, seconds)
+        ms = _ms_per_frame(functools.partial(_reduced, decoder, factor), wrapped, seconds)
         rows[str(factor)] = {"actual": actual, "ms": round(ms, 3), "speedup": round(full / ms, 2)}
     return rows
 

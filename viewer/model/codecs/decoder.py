@@ -146,7 +146,8 @@ class FrameDecoder:
             The frame, encapsulated (offset table item then its fragments'
             items) or as a bare codestream (see :func:`as_encapsulated`).
         index : int, optional
-            The frame's number, for error messages.
+            The frame's number as error messages should show it (the
+            application counts frames from 1).
 
         Returns
         -------

@@ -21,7 +21,6 @@ from __future__ import annotations
 import atexit
 import heapq
 import itertools
-import os
 import threading
 import time
 from concurrent.futures import Future
@@ -32,14 +31,14 @@ import numpy as np
 
 from viewer.model.codecs.process import DecoderProcess
 from viewer.model.errors import DicomError
+from viewer.model.platform.process import usable_cpus
 
 __all__ = ["DecodePool", "DecodedFrame", "PoolClosedError", "default_workers"]
 
 
 def default_workers() -> int:
-    """Decode threads for this machine: its cores less one for the UI, at least one."""
-    count = getattr(os, "process_cpu_count", os.cpu_count)() or 1
-    return max(1, count - 1)
+    """Decode threads for this machine: the cores this process may use less one for the UI, at least one."""
+    return max(1, usable_cpus() - 1)
 
 
 class PoolClosedError(RuntimeError):

@@ -40,7 +40,7 @@ class DecoderProcess:
 
     def __init__(self) -> None:
         self._process: Any = None
-        self._connection: multiprocessing.connection.Connection | None = None
+        self._connection: Any = None  # a Connection (a PipeConnection on Windows)
         self._input: shared_memory.SharedMemory | None = None
         self._output: shared_memory.SharedMemory | None = None
         self._sent_decoder: Any = None
@@ -76,9 +76,9 @@ class DecoderProcess:
         """
         self.start()
         assert self._connection is not None
-        data = memoryview(data).cast("B")
-        source = self._block("_input", len(data))
-        source.buf[:len(data)] = data
+        frame = memoryview(data).cast("B")
+        source = self._block("_input", len(frame))
+        _buffer(source)[:len(frame)] = frame
         needed = _frame_nbytes(decoder)
         for _ in range(2):
             target = self._block("_output", needed)
@@ -86,7 +86,7 @@ class DecoderProcess:
             # document); the frame's bytes go through shared memory.
             sent = None if decoder is self._sent_decoder else decoder
             try:
-                self._connection.send((sent, source.name, len(data), factor, index, target.name, target.size))
+                self._connection.send((sent, source.name, len(frame), factor, index, target.name, target.size))
                 self._sent_decoder = decoder
                 reply = self._connection.recv()
             except (EOFError, OSError) as exc:
@@ -97,7 +97,7 @@ class DecoderProcess:
             status = reply[0]
             if status == "ok":
                 _, shape, dtype, actual = reply
-                view = np.ndarray(shape, dtype=np.dtype(dtype), buffer=target.buf)
+                view = np.ndarray(shape, dtype=np.dtype(dtype), buffer=_buffer(target))
                 array = view.copy()
                 del view  # the block cannot be closed while a view holds its buffer
                 return array, actual
@@ -144,6 +144,12 @@ class DecoderProcess:
                 process.join()
             process.close()
 
+
+
+def _buffer(block: shared_memory.SharedMemory) -> memoryview:
+    buffer = block.buf
+    assert buffer is not None, "the shared memory block is closed"
+    return buffer
 
 
 def _free(block: shared_memory.SharedMemory | None) -> None:
@@ -205,7 +211,7 @@ def _run(decoder, job: tuple, blocks: dict[str, shared_memory.SharedMemory]) -> 
     from viewer.model.errors import DicomError
 
     source_name, length, factor, index, target_name, size = job
-    data = bytes(_attached(blocks, source_name).buf[:length])
+    data = bytes(_buffer(_attached(blocks, source_name))[:length])
     try:
         try:
             array, actual = decoder.decode_reduced(data, factor, index) if factor > 1 else (
@@ -221,7 +227,7 @@ def _run(decoder, job: tuple, blocks: dict[str, shared_memory.SharedMemory]) -> 
     array = np.ascontiguousarray(array)
     if array.nbytes > size:
         return ("grow", array.nbytes)
-    target = np.ndarray(array.shape, dtype=array.dtype, buffer=_attached(blocks, target_name).buf)
+    target = np.ndarray(array.shape, dtype=array.dtype, buffer=_buffer(_attached(blocks, target_name)))
     target[...] = array
     del target
     return ("ok", array.shape, array.dtype.str, actual)
