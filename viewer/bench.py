@@ -80,6 +80,11 @@ def _parser() -> argparse.ArgumentParser:
         help="tiles of each bench slide, all levels (default 196608)")
     add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
         help="frame counts of the enhanced files (default 5000,20000)")
+    add("--decoders", action="store_true",
+        help="measure the decoders instead: every pydicom plugin per transfer syntax against the fastest floor, "
+             "which release the GIL, the decode pool, reduced decodes (a few minutes; writes no file)")
+    add("--decoder-seconds", type=float, default=0.5, metavar="S",
+        help="time per plugin and case of --decoders (default 0.5)")
     return parser
 
 
@@ -91,6 +96,8 @@ def bench_command(argv: Sequence[str]) -> int:
         return int(exc.code or 0)
     if options.slide:
         return _slide_bench(options)
+    if options.decoders:
+        return _decoders_command(options)
     try:
         result = run_bench(options)
     except KeyboardInterrupt:
@@ -118,6 +125,20 @@ def _slide_bench(options: argparse.Namespace) -> int:
         return EXIT_FILE_ERROR
     print(json.dumps(result, indent=2) if options.json else slide.format_slide_table(result))
     return EXIT_OK
+
+
+def _decoders_command(options: argparse.Namespace) -> int:
+    """``cinemap bench --decoders``: the decoder tables of :mod:`viewer.benchmarks.decoders`."""
+    from viewer.benchmarks import decoder_tables
+
+    _say("decoders: encoding the synthetic cines, then timing every plugin (a few minutes)")
+    result = {"cinemap_bench_decoders": 1, "machine": machine(),
+              "decoders": run_worker({"task": "decoders", "seconds": options.decoder_seconds}, timeout=1800)}
+    if options.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(decoder_tables.format_text(result["decoders"], result["machine"]))
+    return EXIT_OK if "error" not in result["decoders"] else EXIT_FILE_ERROR
 
 
 def _say(message: str) -> None:

@@ -86,6 +86,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         from viewer.benchmarks import indexed
 
         return indexed.measure(spec)
+    if task == "decoders":
+        from viewer.benchmarks import decoders
+
+        return decoders.measure(spec)
     if task == "gui":
         return measure_gui(spec)
     if task == "slide":
