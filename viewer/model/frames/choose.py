@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from viewer.model.codecs.decoder import FrameDecoder
 from viewer.model.dicom.file_header import FileHeader
 from viewer.model.dicom.frame_index import FrameIndex, has_end_markers
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.compressed import InMemory
-from viewer.model.frames.encapsulated import EncapsulatedFrames, disk_cache_opener, pydicom_decode
+from viewer.model.frames.encapsulated import EncapsulatedFrames, disk_cache_opener
 from viewer.model.frames.decoding import decoder_for
 from viewer.model.dicom.native_layout import NativeLayout
 from viewer.model.frames.native import ConvertedNative, MappedNative, ReadNative
@@ -119,7 +120,8 @@ def _encapsulated(
     guard.required_size = pixel.value_offset + 8  # the end is known once the index is complete
     header.attach_pixel_value(opened.window(pixel.value_offset, opened.size - pixel.value_offset),
                               opened.size - pixel.value_offset)
-    decode = pydicom_decode(decoder_for(header.path, header.transfer_syntax), header.pixel_options(1))
+    decoder_for(header.path, header.transfer_syntax)  # UnsupportedError now if no plugin can decode it
+    decode = FrameDecoder(header.path, header.transfer_syntax, header.pixel_options(1)).decode
     opener = None
     if disk is not None:
         folder, capacity = disk
