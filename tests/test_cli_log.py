@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from test_model_without_qt import BLOCK_QT
+from test_layers import BLOCK_QT
 
 ROOT = Path(__file__).resolve().parents[1]
 

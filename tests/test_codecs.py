@@ -17,7 +17,7 @@ from pydicom.pixels.utils import as_pixel_options
 from reference_files import reference_files
 from viewer.model.codecs import FrameDecoder, as_encapsulated
 from viewer.model.codecs import choice, reduced
-from viewer.model.codecs.decoder import codestream
+from viewer.model.codecs.items import codestream
 from viewer.model.errors import DicomError, UnsupportedError
 from viewer.synthetic.codestreams import encodable, encode_frames
 

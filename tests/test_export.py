@@ -214,7 +214,7 @@ def test_export_works_with_qt_absent(cine, tmp_path):
     import textwrap
     from pathlib import Path
 
-    from test_model_without_qt import BLOCK_QT
+    from test_layers import BLOCK_QT
 
     script = BLOCK_QT + textwrap.dedent(
         f"""

@@ -24,8 +24,8 @@ from typing import Any, Sequence
 from viewer.benchmarks import files as bench_files
 from viewer.benchmarks import report, tables
 from viewer.benchmarks.worker import run_worker, worker_main
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
 
-EXIT_OK, EXIT_FILE_ERROR, EXIT_USAGE = 0, 1, 2
 NATIVE_METHODS = tuple(report.METHODS)
 COMPRESSED_METHODS = ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap")
 ENHANCED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")

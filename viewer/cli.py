@@ -18,11 +18,8 @@ import time
 from typing import Any, Sequence
 
 from viewer import __version__
-
-EXIT_OK = 0
-EXIT_FILE_ERROR = 1
-EXIT_USAGE = 2
-EXIT_GUI_ERROR = 3
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_GUI_ERROR, EXIT_OK
+from viewer.logfile import log_failure as _log_failure
 
 COMMANDS = ("info", "export", "bench", "mask-label")
 
@@ -138,15 +135,6 @@ def info_command(argv: Sequence[str]) -> int:
     else:
         print(format_report(report))
     return EXIT_OK
-
-
-def _log_failure(headline: str) -> str | None:
-    """Write `headline` and the exception being handled, with its traceback, to the log file."""
-    import traceback
-
-    from viewer.logfile import write_log
-
-    return write_log(f"{headline}\n{traceback.format_exc()}")
 
 
 def describe(document: Any, open_seconds: float) -> dict[str, Any]:

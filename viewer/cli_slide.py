@@ -8,8 +8,7 @@ import os
 import time
 from typing import Any, Sequence
 
-EXIT_OK = 0
-EXIT_FILE_ERROR = 1
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 

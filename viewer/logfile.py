@@ -71,3 +71,10 @@ def _rotate(path: str) -> None:
     except OSError:
         pass  # no log yet, or another process rotated it first
 
+
+
+def log_failure(headline: str) -> str | None:
+    """Write `headline` and the exception being handled, with its traceback, to the log file."""
+    import traceback
+
+    return write_log(f"{headline}\n{traceback.format_exc()}")

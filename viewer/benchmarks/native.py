@@ -19,7 +19,6 @@ lazy view is not a read frame). The methods:
 
 from __future__ import annotations
 
-import mmap
 import os
 import time
 from typing import Any
@@ -83,7 +82,7 @@ class Cinemap(Method):
         np.copyto(out, self.document.frame(index))
 
     def unmap(self) -> None:
-        self.document.advise_range(0, self.document.file_size, mmap.MADV_DONTNEED)
+        self.document.file.advise(0, self.document.file_size, "dontneed")
 
     def close(self) -> None:
         self.document.close()

@@ -93,9 +93,9 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
     if task == "gui":
         return measure_gui(spec)
     if task == "slide":
-        from viewer.benchmarks import slide
+        from viewer.benchmarks import slide_measure
 
-        return slide.measure(spec)
+        return slide_measure.measure(spec)
     raise ValueError(f"unknown task {task!r}")
 
 

@@ -80,7 +80,8 @@ class ProgressPrinter:
 
 def export_command(argv: Sequence[str]) -> int:
     """Run ``cinemap export``; returns the exit code."""
-    from viewer.cli import EXIT_FILE_ERROR, EXIT_OK, EXIT_USAGE, _log_failure
+    from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK, EXIT_USAGE
+    from viewer.logfile import log_failure as _log_failure
     from viewer.export import Cancelled, UsageError, export_file
     from viewer.model import DicomError
 

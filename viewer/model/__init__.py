@@ -13,7 +13,8 @@ Nothing here imports Qt; the GUI (:mod:`viewer.ui`) is built on top.
 """
 
 from viewer.model.display.metadata import WindowPreset
-from viewer.model.document import DEFAULT_CACHE_BYTES, DEFAULT_MEMMAP_THRESHOLD, Document, open_document
+from viewer.model.document import DEFAULT_CACHE_BYTES, DEFAULT_MEMMAP_THRESHOLD, Document
+from viewer.model.opening import open_document
 from viewer.model.errors import (
     DicomError,
     FileChangedError,

@@ -38,6 +38,7 @@ from viewer.model.display import metadata, voi
 from viewer.model.document_mode import EditMode
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
+from viewer.model.editing.recovery import recover_before_open
 from viewer.model.errors import DicomError, ReadOnlyError, TruncatedFileError, UnsupportedError
 from viewer.model.events import Signal
 from viewer.model.frames.base import FrameSource
@@ -45,7 +46,7 @@ from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
 from viewer.model.dicom.frame_index import IndexStatus
 from viewer.model.frames.encapsulated import EncapsulatedFrames
 from viewer.model.frames.stack import FrameStack
-from viewer.model.storage import diskcache, fileaccess, filelock
+from viewer.model.storage import fileaccess, filelock
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.guard import FileGuard
 from viewer.model.storage.opened import OpenedFile
@@ -54,62 +55,8 @@ DEFAULT_MEMMAP_THRESHOLD = 1 << 20
 DEFAULT_CACHE_BYTES = 256 << 20
 
 
-def open_document(
-    path: str | os.PathLike[str],
-    *,
-    memmap_threshold: int = DEFAULT_MEMMAP_THRESHOLD,
-    writable: bool = False,
-    cache_bytes: int = DEFAULT_CACHE_BYTES,
-    file_access: str = fileaccess.AUTOMATIC,
-    disk_cache_dir: str | os.PathLike[str] | None = None,
-    disk_cache_bytes: int = 0,
-) -> "Document":
-    """Open a DICOM file, parsing its header and leaving its large values in the file.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-    memmap_threshold : int
-        Binary values longer than this many bytes are left in the file
-        (mapped or read on demand) instead of read (default 1 MiB).
-    writable : bool
-        Open in read/write mode (takes the edit lock); see :meth:`Document.set_writable`.
-    cache_bytes : int
-        Budget of the decoded-frame cache (compressed files).
-    file_access : {"automatic", "memory-map", "read"}
-        "automatic" maps the file under a read lease except on network, FUSE
-        and removable file systems, where an I/O error on a mapped page would
-        be SIGBUS; there, and wherever no lease can be had, frames are read
-        with positional reads. "memory-map" maps wherever a lease can be had.
-    disk_cache_dir, disk_cache_bytes : optional
-        Keep decoded frames of compressed files in a scratch file there
-        (:mod:`viewer.model.storage.diskcache`), at most this many bytes in total.
-
-    Returns
-    -------
-    Document
-        Usable as a context manager; :meth:`Document.close` releases every handle.
-
-    Raises
-    ------
-    DicomError
-        (or a subclass) for anything wrong with the file, naming the file.
-    """
-    disk = (os.fspath(disk_cache_dir), int(disk_cache_bytes)) if disk_cache_dir and disk_cache_bytes > 0 else None
-    document = Document(os.fspath(path), memmap_threshold=memmap_threshold, cache_bytes=cache_bytes,
-                        file_access=file_access, disk_cache_settings=disk)
-    if writable:
-        try:
-            document.set_writable(True)
-        except BaseException:
-            document.close()
-            raise
-    return document
-
-
 class Document:
-    """One open DICOM file. Create it with :func:`open_document` (the constructor opens the file)."""
+    """One open DICOM file. Create it with :func:`~viewer.model.opening.open_document` (the constructor opens it)."""
 
     def __init__(
         self, path: str, *, memmap_threshold: int = DEFAULT_MEMMAP_THRESHOLD, cache_bytes: int = DEFAULT_CACHE_BYTES,
@@ -127,7 +74,7 @@ class Document:
         self._mode = EditMode(self)
         status = dicom_header.open_mode_ok(path)
         access, self._access_reason = fileaccess.resolve_access(path, file_access, status.st_dev)
-        self.recovery: Any = _recover_journal(path)
+        self.recovery: Any = recover_before_open(path)
         filelock.remove_stale_lock_file(path)  # left beside the file by an editor that was killed
         self.file = OpenedFile(path)
         self.guard = FileGuard(self.file)
@@ -222,39 +169,21 @@ class Document:
         """Number of frames that can be shown (complete frames only)."""
         return self.source.num_frames if self.source is not None else 0
 
-    @property
-    def frame_shape(self) -> tuple[int, ...]:
-        """Shape of one frame: (rows, cols) or (rows, cols, samples)."""
-        return self.geometry.frame_shape if self.geometry is not None else ()
+    frame_shape = property(lambda self: self.geometry.frame_shape if self.geometry is not None else (),
+                           doc="Shape of one frame: (rows, cols) or (rows, cols, samples).")
+    dtype = property(lambda self: frame_dtype(self.header),
+                     doc="dtype of :meth:`frame` results (big endian for big endian native files, as pydicom).")
+    is_memmapped = property(lambda self: self.source is not None and self.source.zero_copy,
+                            doc="True if frames are zero-copy views of a (leased) mapping of the file.")
+    photometric_interpretation = property(
+        lambda self: self.geometry.photometric_interpretation if self.geometry is not None else "")
+    pixel_offset = property(lambda self: self.header.pixel.value_offset if self.header.pixel is not None else None,
+                            doc="Offset of the first pixel data value byte in the file.")
+    mapped_bytes = property(lambda self: sum(element.length for element in self.mapped_elements),
+                            doc="Total length of the values left in the file.")
 
-    @property
-    def dtype(self) -> np.dtype | None:
-        """dtype of :meth:`frame` results (big endian for big endian native files, as pydicom)."""
-        return frame_dtype(self.header)
-
-    @property
-    def is_memmapped(self) -> bool:
-        """True if frames are zero-copy views of a (leased) mapping of the file."""
-        return self.source is not None and self.source.zero_copy
-
-    @property
-    def photometric_interpretation(self) -> str:
-        return self.geometry.photometric_interpretation if self.geometry is not None else ""
-
-    @property
-    def pixel_offset(self) -> int | None:
-        """Offset of the first pixel data value byte in the file."""
-        return self.header.pixel.value_offset if self.header.pixel is not None else None
-
-    @property
-    def mapped_bytes(self) -> int:
-        """Total length of the values left in the file."""
-        return sum(element.length for element in self.mapped_elements)
-
-    @property
-    def disk_cache(self) -> diskcache.DiskFrameCache | None:
-        """The decoded-frame scratch file, once a compressed frame was decoded (or None)."""
-        return getattr(self.source, "disk_cache", None)
+    disk_cache = property(lambda self: getattr(self.source, "disk_cache", None),
+                          doc="The decoded-frame scratch file, once a compressed frame was decoded (or None).")
 
     @property
     def changed_on_disk(self) -> str | None:
@@ -555,19 +484,4 @@ class Document:
         return f"<Document {os.path.basename(self.path)!r} {state}>"
 
 
-def _recover_journal(path: str):
-    """Roll back an interrupted save before anything reads the file.
-
-    The journal module is imported only when a journal exists: most opens
-    find none, and the import costs milliseconds.
-    """
-    directory, name = os.path.split(path)
-    # os.access, not os.path.lexists: no FileNotFoundError raised and caught on every open (~8 us)
-    if not os.access(os.path.join(directory, f".{name}.cinemap-journal"), os.F_OK, follow_symlinks=False):
-        return None
-    from viewer.model.editing import journal
-
-    return journal.recover(path)
-
-
-__all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_MEMMAP_THRESHOLD", "Document", "open_document"]
+__all__ = ["DEFAULT_CACHE_BYTES", "DEFAULT_MEMMAP_THRESHOLD", "Document"]

@@ -13,7 +13,7 @@ lease (and the mapping) back where the file access wants it.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
@@ -22,14 +22,12 @@ from viewer.model.errors import FileChangedError, ReadOnlyError
 from viewer.model.frames.choose import needs_pydicom
 from viewer.model.storage.filelock import check_not_locked
 
-if TYPE_CHECKING:
-    from viewer.model.document import Document
-
 
 class EditMode:
     """The read/write state of one document (its own state: the write access, the mapping policy)."""
 
-    def __init__(self, document: "Document") -> None:
+    def __init__(self, document: Any) -> None:
+        # The Document that owns this mode (typed Any: the document module imports this one).
         self._document = document
         self._write: WriteAccess | None = None
         #: The resolved file access maps the file (under a lease) when it can.

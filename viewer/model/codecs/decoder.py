@@ -17,56 +17,21 @@ plugin), so the decode pool sends it to worker processes with each job.
 
 from __future__ import annotations
 
-import struct
 from typing import Any
 
 import numpy as np
 from pydicom.pixels import get_decoder
 
 from viewer.model.codecs import choice
+from viewer.model.codecs.items import as_encapsulated
 from viewer.model.errors import DicomError, UnsupportedError
 
 __all__ = ["FrameDecoder", "as_encapsulated"]
-
-_ITEM_TAG = b"\xfe\xff\x00\xe0"
-_EMPTY_BOT = _ITEM_TAG + b"\x00\x00\x00\x00"
 
 _OPTION_KEYS = (
     "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored", "pixel_representation",
     "photometric_interpretation", "planar_configuration", "pixel_keyword", "pixel_vr",
 )
-
-
-def as_encapsulated(data: bytes | bytearray | memoryview | np.ndarray) -> bytes:
-    """One frame as pydicom's decoders take it: an offset table item, then the frame's items.
-
-    `data` is either that already (what
-    :func:`viewer.model.dicom.encapsulated.frame_bytes` returns) or a bare
-    codestream (JPEG ``FFD8...``, JPEG 2000 ``FF4F...``, RLE header), which
-    is wrapped in one item.
-    """
-    if isinstance(data, np.ndarray):
-        data = data.tobytes()
-    data = bytes(data)
-    if data[:4] == _ITEM_TAG:
-        return data
-    padded = data + b"\x00" * (len(data) % 2)
-    return _EMPTY_BOT + _ITEM_TAG + struct.pack("<I", len(padded)) + padded
-
-
-def codestream(data: bytes) -> bytes:
-    """The frame's codestream: its items' values joined (the inverse of :func:`as_encapsulated`)."""
-    if data[:4] != _ITEM_TAG:
-        return data
-    parts, position = [], 0
-    first = True
-    while position + 8 <= len(data) and data[position:position + 4] == _ITEM_TAG:
-        (length,) = struct.unpack_from("<I", data, position + 4)
-        if not first:
-            parts.append(data[position + 8:position + 8 + length])
-        first = False
-        position += 8 + length
-    return b"".join(parts)
 
 
 class FrameDecoder:

@@ -24,18 +24,18 @@ from __future__ import annotations
 import functools
 import threading
 from io import BytesIO
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from pydicom import uid
 from pydicom.pixels.decoders.base import Decoder
 
 from viewer.model.codecs import choice
+from viewer.model.codecs.items import codestream
 
 if TYPE_CHECKING:
     from pydicom.pixels.decoders.base import DecodeRunner
 
-    from viewer.model.codecs.decoder import FrameDecoder
 
 __all__ = ["actual_factor", "decode_reduced", "j2k_levels", "reduced_size"]
 
@@ -93,12 +93,10 @@ def j2k_levels(codestream: bytes) -> int | None:
 
 def _first_fragment(data: bytes) -> bytes:
     """The start of the frame's codestream in encapsulated `data` (enough for its main header)."""
-    from viewer.model.codecs.decoder import codestream
-
     return codestream(data[:65536]) if data[:4] == b"\xfe\xff\x00\xe0" else data[:65536]
 
 
-def actual_factor(decoder: FrameDecoder, factor: int, data: bytes | None = None) -> int:
+def actual_factor(decoder: Any, factor: int, data: bytes | None = None) -> int:
     """The shrink factor a reduced decode of `factor` gives (1: none; see ``decode_reduced``)."""
     kind = choice.REDUCED_KINDS.get(decoder.transfer_syntax)
     options = decoder.options
@@ -134,7 +132,7 @@ def _pillow_j2k_fits(rows: int, columns: int, factor: int) -> bool:
     return all((size + factor // 2) // factor == reduced_size(size, factor) for size in (rows, columns))
 
 
-def decode_reduced(decoder: FrameDecoder, source: bytes, factor: int,
+def decode_reduced(decoder: Any, source: bytes, factor: int,
                    index: int | None = None) -> tuple[np.ndarray, int]:
     """See :meth:`viewer.model.codecs.decoder.FrameDecoder.decode_reduced`."""
     actual = actual_factor(decoder, factor, source)

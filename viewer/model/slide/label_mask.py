@@ -333,7 +333,7 @@ def _batches(fd: int, changes: list[tuple[int, bytes]], contents: str):
 
 
 def _write_native(plan: _Plan) -> None:
-    from viewer.model.document import open_document
+    from viewer.model.opening import open_document
 
     header = plan.header
     status = os.stat(header.path)

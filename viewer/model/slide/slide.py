@@ -172,7 +172,7 @@ class Slide:
             instance = self.associated.get(flavour)
             if instance is None:
                 return None
-            from viewer.model.document import open_document
+            from viewer.model.opening import open_document
 
             self._documents[flavour] = open_document(instance.path)
         return self._documents[flavour]
