@@ -114,6 +114,7 @@ class VideoSource(FrameSource):
         self.index = PacketIndex(path, self.table, self.codec)
         self._decoder = GopDecoder(path, self.codec, self.index, self.table, hold_bytes=hold_bytes, threads=threads)
         self._decode_lock = threading.Lock()
+        self._converters = threading.local()
         self._closed = False
 
     @classmethod
@@ -183,12 +184,22 @@ class VideoSource(FrameSource):
         return frame
 
     def _to_rgb(self, decoded: Any) -> np.ndarray:
+        """``decoded.to_ndarray(format="rgb24")``, thread-safe and C-contiguous.
+
+        ``VideoFrame.reformat`` keeps one converter (an ``SwsContext``) per
+        frame object, which two threads converting the same kept frame would
+        share; each thread gets its own converter of the same class instead.
+        """
         rows, columns, _ = self.frame_shape
-        try:
-            if (decoded.height, decoded.width) == (rows, columns):
-                return decoded.to_ndarray(format="rgb24")
+        options: dict[str, Any] = {"format": "rgb24"}
+        if (decoded.height, decoded.width) != (rows, columns):
             self._warn_size(decoded)
-            return decoded.to_ndarray(format="rgb24", width=columns, height=rows)
+            options.update(width=columns, height=rows)
+        reformatter = getattr(self._converters, "reformatter", None)
+        try:
+            if reformatter is None:
+                reformatter = self._converters.reformatter = require_av(self.path).video.reformatter.VideoReformatter()
+            return np.ascontiguousarray(reformatter.reformat(decoded, **options).to_ndarray())
         except DicomError:
             raise
         except Exception as exc:

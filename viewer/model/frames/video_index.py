@@ -29,6 +29,11 @@ from viewer.model.frames.video_codec import VideoCodec, key_is_closed, require_a
 from viewer.model.frames.video_io import FragmentTable, StreamFile
 
 _NOTIFY_EVERY = 16  # packets between wake-ups of waiting readers
+# FFmpeg reads up to 5 MB at open to guess the stream's parameters (and
+# decodes a picture for them): a few seconds of HD video before the first
+# packet. The index needs none of it; the parameters come from the first
+# key picture, well within this.
+_PROBE_OPTIONS = {"probesize": str(1 << 16), "analyzeduration": "1", "fpsprobesize": "0"}
 
 
 class PacketIndex:
@@ -73,7 +78,7 @@ class PacketIndex:
     def _scan(self) -> None:
         try:
             av = require_av(self.path)
-            with av.open(StreamFile(self._table), format=self._codec.demuxer) as container:
+            with av.open(StreamFile(self._table), format=self._codec.demuxer, options=_PROBE_OPTIONS) as container:
                 if not container.streams.video:
                     raise UnsupportedError(self.path, f"no {self._codec.family} video found in the Pixel Data")
                 stream = container.streams.video[0]

@@ -73,6 +73,14 @@ class FragmentTable:
         """Fragments located so far."""
         return len(self._file_offsets)
 
+    def length_hint(self) -> int:
+        """The stream's length if every fragment is found, else an upper bound (no item header read)."""
+        with self._lock:
+            if self.complete:
+                return self._stream_end
+            first = self._file_offsets[0] if self._file_offsets else self._next_item + 8
+            return max(self._stream_end, self._value_end - first)
+
     def length(self) -> int:
         """Total length of the stream (walks every item header the first time)."""
         with self._lock:
@@ -137,7 +145,12 @@ class FragmentTable:
 class StreamFile(io.RawIOBase):
     """A read/seek file object over the stream of a :class:`FragmentTable` (for ``av.open``).
 
-    Each file object has its own position; use one per thread.
+    Each file object has its own position; use one per thread. Seeking from
+    the end uses :meth:`FragmentTable.length_hint` until every fragment is
+    found: FFmpeg asks for the size at open only to estimate the duration
+    from the bit rate, and walking every item header of a long fragmented
+    stream for that would delay the first frame. Reads past the real end
+    return nothing, as at the end of a file.
     """
 
     def __init__(self, table: FragmentTable) -> None:
@@ -158,7 +171,7 @@ class StreamFile(io.RawIOBase):
         if whence == io.SEEK_CUR:
             offset += self._position
         elif whence == io.SEEK_END:
-            offset += self._table.length()
+            offset += self._table.length_hint()
         if offset < 0:
             raise ValueError(f"negative seek position {offset}")
         self._position = offset
@@ -173,7 +186,7 @@ class StreamFile(io.RawIOBase):
 
     def read(self, size: int = -1) -> bytes:
         if size is None or size < 0:
-            size = max(0, self._table.length() - self._position)
+            size = max(0, self._table.length_hint() - self._position)
         data = self._table.read(self._position, size)
         self._position += len(data)
         return data
