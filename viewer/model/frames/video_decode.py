@@ -132,10 +132,14 @@ class GopDecoder:
 
     def close(self) -> None:
         """Drop the decoder and the kept frames."""
+        context, self._context = self._context, None
+        if context is not None:
+            # Freeing a frame-threaded FFmpeg decoder in the middle of a stream
+            # hangs (its threads still hold pictures); flushed, it frees at once.
+            context.flush_buffers()
         self._held.clear()
         self._clear_pending()
         self._held_bytes = 0
-        self._context = None
         self._finished = True
 
     # ------------------------------------------------------------ choosing
