@@ -322,3 +322,27 @@ def test_missing_pyav_is_a_clear_error(video_files, monkeypatch):
     monkeypatch.setitem(sys.modules, "av", None)
     with pytest.raises(DicomError, match="pip install av"):
         open_source(written.path, "1.2.840.10008.1.2.4.102", FRAMES)
+
+
+def test_cli_describes_a_video_source(video_files):
+    from viewer import cli
+
+    syntax = "1.2.840.10008.1.2.4.102"
+    written = video_files(syntax, frames=60, gop_frames=12)
+    source, reader = open_source(written.path, syntax, 60)
+
+    class VideoDocument:  # what Document offers once it holds a frame source
+        frame_source = source
+
+    try:
+        report = cli._video_report(VideoDocument())
+        lines = cli.format_video(report["video"])
+        assert report["video"]["codec"] == "h264" and report["video"]["gop_length"] == 12
+        assert lines[0] == ("Video stream:    H.264 / AVC / MPEG-4 AVC / MPEG-4 part 10 High, 128x96 yuv420p, "
+                            "30 fps in the stream")
+        assert lines[1].startswith("GOP:             12 frames (5 key frames")
+        assert lines[2] == "Pictures:        60 in the stream, 60 in Number of Frames"
+        assert cli._video_report(object()) == {}
+    finally:
+        source.close()
+        reader.close()
