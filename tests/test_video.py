@@ -332,7 +332,9 @@ def test_cli_describes_a_video_source(video_files):
     source, reader = open_source(written.path, syntax, 60)
 
     class VideoDocument:  # what Document offers once it holds a frame source
-        frame_source = source
+        pass
+
+    VideoDocument.source = source
 
     try:
         report = cli._video_report(VideoDocument())
@@ -346,3 +348,31 @@ def test_cli_describes_a_video_source(video_files):
     finally:
         source.close()
         reader.close()
+
+
+@pytest.mark.parametrize("transfer_syntax, fragment_bytes", [("1.2.840.10008.1.2.4.101", None),
+                                                             ("1.2.840.10008.1.2.4.102.1", 700),
+                                                             ("1.2.840.10008.1.2.4.108", None)])
+def test_documents_open_video_files(video_files, transfer_syntax, fragment_bytes):
+    from viewer.model import open_document
+
+    written = video_files(transfer_syntax, fragment_bytes=fragment_bytes)
+    reference = reference_frames(written.path, transfer_syntax)
+    with open_document(written.path) as document:
+        assert document.num_frames == FRAMES and document.frame_shape == (96, 128, 3)
+        assert document.dtype == np.uint8
+        assert document.edit_refusal() == EDIT_REFUSAL
+        assert document.frame_time_ms == pytest.approx(1000 / 30, abs=1e-3)
+        for index in (40, 3, FRAMES - 1, 0, 39):
+            assert np.array_equal(document.frame(index), reference[index])
+
+
+def test_cinemap_info_describes_a_video_file(video_files, capsys):
+    from viewer import cli
+
+    written = video_files("1.2.840.10008.1.2.4.102", frames=60, gop_frames=12)
+    assert cli.main(["info", str(written.path)]) == 0
+    text = capsys.readouterr().out
+    assert "GOP:             12 frames (5 key frames, 5 closed)" in text
+    assert "Pictures:        60 in the stream, 60 in Number of Frames" in text
+    assert EDIT_REFUSAL in text

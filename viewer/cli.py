@@ -188,7 +188,7 @@ def _video_report(document: Any) -> dict[str, Any]:
 
     Waits for the background packet index (seconds for an hour of video).
     """
-    source = getattr(document, "frame_source", None)
+    source = getattr(document, "source", None)
     if source is None or type(source).__name__ != "VideoSource":
         return {}
     return {"video": source.describe(timeout=120)}

@@ -27,7 +27,7 @@ outside it. The index thread only appends to the index.
 from __future__ import annotations
 
 import threading
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import numpy as np
 
@@ -77,6 +77,12 @@ class VideoSource(FrameSource):
         Budget of decoded frames kept for stepping back (YUV).
     threads : int, optional
         FFmpeg decoder threads (0: one per core).
+    check : callable, optional
+        The document's file guard: raises
+        :class:`~viewer.model.errors.FileChangedError` if the file changed on
+        disk; called before every frame is served.
+
+    The source owns `disk_cache` (closed with it); `cache` stays the caller's.
 
     Raises
     ------
@@ -93,7 +99,7 @@ class VideoSource(FrameSource):
         self, path: str, read: ReadAt, value_offset: int, value_end: int, transfer_syntax: str, *,
         num_frames: int, rows: int, columns: int, frame_time_ms: float | None = None,
         cache: FrameCache | None = None, disk_cache: Any = None, hold_bytes: int = DEFAULT_HOLD_BYTES,
-        threads: int = 0,
+        threads: int = 0, check: Callable[[], None] | None = None,
     ) -> None:
         if num_frames < 1 or rows < 1 or columns < 1:
             raise DicomError(path, f"a video needs frames, rows and columns; the header gives {num_frames}, "
@@ -110,6 +116,7 @@ class VideoSource(FrameSource):
         self._cache = cache if cache is not None else FrameCache(DEFAULT_CACHE_BYTES)
         self._own_cache = cache is None
         self._disk_cache = disk_cache
+        self._check = check
         self.table = FragmentTable(path, read, value_offset, value_end)
         self.index = PacketIndex(path, self.table, self.codec)
         self._decoder = GopDecoder(path, self.codec, self.index, self.table, hold_bytes=hold_bytes, threads=threads)
@@ -160,6 +167,8 @@ class VideoSource(FrameSource):
         """
         if self._closed:
             raise ValueError("the video source is closed")
+        if self._check is not None:
+            self._check()
         cached = self._cached(index)
         if cached is not None:
             return cached
@@ -233,6 +242,8 @@ class VideoSource(FrameSource):
             self._decoder.close()
         if self._own_cache:
             self._cache.clear()
+        if self._disk_cache is not None:
+            self._disk_cache.close()
 
     # ------------------------------------------------------------ describe
     def describe(self, timeout: float | None = None) -> dict[str, Any]:
