@@ -16,7 +16,8 @@ from viewer.benchmarks.files import format_size, parse_size
 
 ROOT = Path(__file__).parents[1]
 SMALL_RUN = ["--size", "64M", "--samples", "40", "--sequential-frames", "64", "--seconds", "2",
-             "--gui-seconds", "1", "--compressed-frames", "12", "--enhanced-frames", "300,1200", "--indexed-size", "24M"]
+             "--gui-seconds", "1", "--compressed-frames", "12", "--enhanced-frames", "300,1200", "--indexed-size", "24M",
+             "--video-seconds", "2", "--video-geometry", "320x240"]
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def test_every_method_has_a_number_or_a_reason_for_every_row(small_run):
     for key in ("open_first_fresh", "open_first", "random_warm", "random_cold", "sequential", "anon_memory",
                 "gui_512", "gui_1024", "compressed_first", "compressed_second", "gui_compressed",
                 "enhanced_open_300", "enhanced_rescale_1200", "indexed_open_cold", "indexed_random_warm",
-                "indexed_read_cold", "indexed_file_memory", "walk_open_cold", "walk_complete_cold", "walk_kb_per_item"):
+                "indexed_read_cold", "indexed_file_memory", "walk_open_cold", "walk_complete_cold", "walk_kb_per_item",
+                "video_open", "video_sequential", "video_random", "video_step_back", "video_step_back_gop"):
         assert key in keys
     for row in result["rows"]:
         assert set(row["cells"]) == set(report.METHODS)
@@ -54,7 +56,10 @@ def test_numbers_where_each_method_applies(small_run):
     result, _ = small_run
     cells = {row["key"]: row["cells"] for row in result["rows"]}
     for key in ("open_first_fresh", "open_first", "random_warm", "sequential", "sequential_fps", "anon_memory"):
-        assert all("value" in cells[key][method] for method in report.METHODS), key
+        assert all("value" in cells[key][method] for method in report.METHODS if method != "pyav"), key
+    for key in ("video_open", "video_sequential", "video_random", "video_step_back", "video_step_back_gop"):
+        assert all("value" in cells[key][method] for method in ("cinemap", "pyav")), key
+        assert cells[key]["cinemap"]["vs_floor"] > 0 and cells[key]["pyav"]["vs_floor"] == 1.0, key
     assert all("value" in cells["random_cold"][m] for m in ("cinemap", "pydicom_index", "memmap", "pread"))
     for key in ("compressed_first", "compressed_second"):
         assert all("value" in cells[key][m] for m in ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap"))
@@ -93,7 +98,7 @@ def test_machine_files_and_cleanup(small_run):
     machine = result["machine"]
     assert machine["cpus"] >= 1 and machine["ram_gib"] > 0 and machine["numpy"] and machine["pydicom"]
     roles = {bench_file["role"] for bench_file in result["files"]}
-    assert {"main", "compressed", "enhanced-300", "enhanced-1200"} <= roles
+    assert {"main", "compressed", "enhanced-300", "enhanced-1200", "video"} <= roles
     main = next(f for f in result["files"] if f["role"] == "main")
     assert main["frames"] == 128 and main["size"] > 64 << 20
     assert result["files_deleted"] is True
@@ -186,3 +191,19 @@ def test_jpeg_cine_decodes_like_the_synthetic_frames(tmp_path):
         assert scan_fragments(path, document.pixel_offset) == spans
         expected = expected_frame(2, rows=48, columns=64, bits_allocated=8, samples_per_pixel=3, kind="us")
         assert np.abs(document.frame(2).astype(int) - expected).mean() < 8
+
+
+def test_video_rows_measure_cinemap_against_pyav(tmp_path):
+    from viewer.benchmarks.video import describe_bench_video, measure, write_bench_video
+
+    written = write_bench_video(tmp_path / "video.dcm", 2, 96, 128)
+    assert describe_bench_video(tmp_path / "video.dcm") == written
+    spec = {"path": str(tmp_path / "video.dcm"), "frames": written["frames"], "seed": 1, "samples": 5,
+            **written["extra"]}
+    cinemap = measure(dict(spec, method="cinemap"))
+    floor = measure(dict(spec, method="pyav"))
+    assert floor["frames_decoded"] == written["frames"] == 60
+    for result in (cinemap, floor):
+        assert result["open_first_ms"] > 0 and result["sequential"]["ms_per_frame"] > 0
+        assert result["random"]["median_ms"] > 0 and result["step_back_gop_start"]["median_ms"] > 0
+    assert cinemap["random"]["samples"] == 5 and cinemap["step_back_gop_start"]["samples"] == 1

@@ -26,7 +26,8 @@ from viewer.benchmarks import report, tables
 from viewer.benchmarks.worker import run_worker, worker_main
 from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
 
-NATIVE_METHODS = tuple(report.METHODS)
+NATIVE_METHODS = tuple(method for method in report.METHODS if method != "pyav")
+VIDEO_METHODS = ("cinemap", "pyav")
 COMPRESSED_METHODS = ("cinemap", "pydicom_index", "pydicom_dcmread", "memmap")
 ENHANCED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")
 INDEXED_METHODS = ("cinemap", "pydicom_dcmread", "pydicom_index")
@@ -37,6 +38,16 @@ def _size(text: str) -> int:
         return bench_files.parse_size(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def _geometry(text: str) -> tuple[int, int]:
+    try:
+        columns, rows = (int(part) for part in text.lower().split("x"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a frame size: {text!r} (use e.g. 1920x1080)") from exc
+    if rows < 48 or columns < 128 or rows % 2 or columns % 2:
+        raise argparse.ArgumentTypeError(f"the video needs even sizes of at least 128x48: {text!r}")
+    return rows, columns
 
 
 def _frame_counts(text: str) -> list[int]:
@@ -78,6 +89,10 @@ def _parser() -> argparse.ArgumentParser:
         help="run only the whole-slide rows: open_slide against wsidicom (needs wsidicom installed)")
     add("--slide-tiles", type=int, default=196_608, metavar="N",
         help="tiles of each bench slide, all levels (default 196608)")
+    add("--video-seconds", type=float, default=10.0,
+        help="length of the H.264 video cine at 30 fps, 1 s GOP (default 10; 0 skips the video rows)")
+    add("--video-geometry", type=_geometry, default=(1080, 1920), metavar="WxH",
+        help="frame size of the video cine (default 1920x1080)")
     add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
         help="frame counts of the enhanced files (default 5000,20000)")
     add("--decoders", action="store_true",
@@ -234,6 +249,10 @@ def _prepare_files(fileset: bench_files.FileSet, options: argparse.Namespace, gu
     prepared["compressed"] = _jpeg_cine(fileset, options.compressed_frames, compressed)
     _say(f"JPEG cine with an Extended Offset Table: {bench_files.format_size(options.indexed_size)}")
     prepared["indexed"] = indexed.indexed_cine(fileset, options.indexed_size)
+    if options.video_seconds > 0:
+        rows, columns = options.video_geometry
+        _say(f"video cine: {columns}x{rows} H.264, {options.video_seconds:g} s at 30 fps")
+        prepared["video"] = _video_cine(fileset, options.video_seconds, rows, columns)
     for frames in options.enhanced_frames:
         _say(f"enhanced file: {frames} frames 64x64")
         prepared[f"enhanced_{frames}"] = _enhanced_file(fileset, frames, enhanced)
@@ -255,6 +274,22 @@ def _jpeg_cine(fileset: bench_files.FileSet, frames: int, compressed) -> bench_f
 
     return fileset.ensure("compressed", f"jpeg-640x480-{frames}f.dcm",
                           lambda path: compressed.write_jpeg_cine(path, frames), describe)
+
+
+def _video_cine(fileset: bench_files.FileSet, seconds: float, rows: int, columns: int) -> bench_files.BenchFile:
+    from viewer.benchmarks import video
+
+    def describe(path: pathlib.Path) -> dict[str, Any]:
+        import pydicom
+
+        header = pydicom.dcmread(path, stop_before_pixels=True)
+        frames = int(header.NumberOfFrames)
+        if frames != max(2, round(seconds * 30)) or (int(header.Rows), int(header.Columns)) != (rows, columns):
+            raise ValueError(f"{path} is not the video asked for")
+        return video.describe_bench_video(path)
+
+    return fileset.ensure("video", f"video-h264-{columns}x{rows}-{seconds:g}s.dcm",
+                          lambda path: video.write_bench_video(path, seconds, rows, columns), describe)
 
 
 def _enhanced_file(fileset: bench_files.FileSet, frames: int, enhanced) -> bench_files.BenchFile:
@@ -309,6 +344,16 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
             _say(f"enhanced header, {frames} frames: {method}")
             results[f"enhanced_{frames}"][method] = run_worker(
                 {"task": "enhanced", "method": method, "path": bench_file.path, "frames": frames})
+    bench_video = prepared.get("video")
+    results["video"] = {}
+    for method in VIDEO_METHODS if bench_video is not None else ():
+        _say(f"video cine: {method}")
+        results["video"][method] = run_worker({
+            "task": "video", "method": method, "path": bench_video.path, "frames": bench_video.frames,
+            "seed": options.seed, "samples": min(options.samples, 30), **bench_video.extra,
+        })
+    if bench_video is None:
+        results["video"] = {method: {"na": "n/a (--video-seconds 0)"} for method in VIDEO_METHODS}
     gui_files = {"gui_512": prepared["main"], "gui_1024": prepared.get("gui_1024"), "gui_compressed": jpeg}
     # The viewer keeps decoded compressed frames in a disk cache under its cache
     # folder: give it a scratch folder that goes with this run.
@@ -330,7 +375,7 @@ def machine() -> dict[str, Any]:
     from importlib import metadata
 
     versions = {}
-    for package in ("numpy", "pydicom", "pylibjpeg-libjpeg", "PySide6-Essentials", "pyqtgraph"):
+    for package in ("numpy", "pydicom", "pylibjpeg-libjpeg", "PySide6-Essentials", "pyqtgraph", "av"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

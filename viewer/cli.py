@@ -167,7 +167,36 @@ def describe(document: Any, open_seconds: float) -> dict[str, Any]:
         "warnings": list(document.warnings),
         "recovered_from_journal": str(document.recovery) if document.recovery else None,
         "open_ms": round(open_seconds * 1000, 3),
+        **_video_report(document),
     }
+
+
+def _video_report(document: Any) -> dict[str, Any]:
+    """``{"video": codec, profile, GOP length, frame count ...}`` for a video document, else nothing.
+
+    Waits for the background packet index (seconds for an hour of video).
+    """
+    source = getattr(document, "source", None)
+    if source is None or type(source).__name__ != "VideoSource":
+        return {}
+    return {"video": source.describe(timeout=120)}
+
+
+def format_video(video: dict[str, Any]) -> list[str]:
+    """The text lines of a video stream's description (see ``VideoSource.describe``)."""
+    rate = video.get("stream_frame_rate")
+    stream = (f"{video.get('codec_long_name') or video.get('codec')} {video.get('profile') or ''}".rstrip()
+              + f", {video.get('width')}x{video.get('height')} {video.get('pixel_format')}"
+              + (f", {rate:g} fps in the stream" if rate else ""))
+    gop = video.get("gop_length")
+    gops = (f"{gop} frames" if gop == video.get("gop_length_min") else f"{video.get('gop_length_min')}-{gop} frames")
+    lines = [f"Video stream:    {stream}",
+             f"GOP:             {gops if gop else 'unknown'} ({video['key_frames']} key frames, "
+             f"{video['closed_gops']} closed){'' if video['index_complete'] else ' so far'}",
+             f"Pictures:        {video['pictures']} in the stream, {video['frames_declared']} in Number of Frames"]
+    if video.get("error"):
+        lines.append(f"Warning:         {video['error']}")
+    return lines
 
 
 def check_frames(document: Any) -> list[dict[str, Any]]:
@@ -208,6 +237,8 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append("Pixel data:      none")
     if report["frame_time_ms"]:
         lines.append(f"Frame time:      {report['frame_time_ms']:.3f} ms ({1000 / report['frame_time_ms']:.1f} fps)")
+    if report.get("video"):
+        lines += format_video(report["video"])
     lines.append(f"Memory-mapped:   {len(report['mapped_elements'])} element(s)")
     for element in report["mapped_elements"]:
         lines.append(

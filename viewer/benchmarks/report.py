@@ -20,7 +20,12 @@ METHODS = {
     "pydicom_dcmread": "pydicom dcmread + pixel_array",
     "memmap": "numpy.memmap (floor)",
     "pread": "os.pread (cold floor)",
+    "pyav": "PyAV sequential decode (video floor)",
 }
+VIDEO_ONLY = "n/a (video rows only)"
+NO_VIDEO_DECODER = "n/a (no video decoder)"
+VIDEO_GOAL_MS = 150.0
+"""The video issue's goal: a random frame, and one step back, within this on 2 cores."""
 ENHANCED_GOALS_MS = {5000: 150.0, 20000: 500.0}
 """Later work's goal: open time (with the right per-frame rescale) by frame count."""
 NOT_A_VIEWER = "n/a (not a viewer)"
@@ -71,7 +76,7 @@ def _path(*keys: str) -> Extractor:
 
 def _cinemap_only(reason: str, extract: Extractor) -> dict[str, Extractor | str]:
     return {"cinemap": extract, "pydicom_index": reason, "pydicom_dcmread": reason, "memmap": reason,
-            "pread": reason}
+            "pread": reason, "pyav": reason}
 
 
 def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor | str]]]:
@@ -108,6 +113,7 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
          _cinemap_only(NOT_A_VIEWER, fps)),
     ]
     rows += _indexed_rows()
+    rows += _video_rows()
     for frames in options["enhanced_frames"]:
         enhanced = {"cinemap": _path("open_ms"), "pydicom_dcmread": _path("open_ms"),
                     "pydicom_index": _path("per_frame", "median_ms"), "memmap": NO_HEADER, "pread": NO_HEADER}
@@ -151,6 +157,20 @@ def _indexed_rows() -> list[tuple[Row, dict[str, Extractor | str | None]]]:
     ]
     return [(Row(key, label, unit, "lower", source, _path(*keys), floor=floor), methods)
             for key, label, unit, keys, methods, source in lines]
+def _video_rows() -> list[tuple[Row, dict[str, Extractor | str]]]:
+    """DICOM video (H.264 cine): Cinemap's video source against PyAV's sequential decode."""
+    video: dict[str, Extractor | str | None] = {method: NO_VIDEO_DECODER for method in METHODS}
+    video.update(cinemap=None, pyav=None)
+    specs = [
+        ("video_open", "video: open + first frame", ("open_first_ms",)),
+        ("video_sequential", "video: sequential frame (mean)", ("sequential", "ms_per_frame")),
+        ("video_random", "video: random frame (median)", ("random", "median_ms")),
+        ("video_random_p95", "  ... 95th percentile", ("random", "p95_ms")),
+        ("video_step_back", "video: step back one frame (median)", ("step_back", "median_ms")),
+        ("video_step_back_gop", "  ... from a GOP's first frame (median)", ("step_back_gop_start", "median_ms")),
+    ]
+    return [(Row(key, label, "ms", "lower", "video", _path(*keys), floor="pyav"), dict(video))
+            for key, label, keys in specs]
 
 
 def _cell(row: Row, how: Extractor | str | None, result: dict[str, Any] | None) -> dict[str, Any]:
@@ -193,8 +213,8 @@ def table(results: dict[str, Any], options: dict[str, Any]) -> list[dict[str, An
         cells = {}
         for method in METHODS:
             result = group.get(row.key) if row.source == "gui" else group.get(method)
-            cells[method] = _cell(row, extractors.get(method), result if method == "cinemap" or row.source != "gui"
-                                  else None)
+            how = extractors.get(method) if method in extractors or method != "pyav" else VIDEO_ONLY
+            cells[method] = _cell(row, how, result if method == "cinemap" or row.source != "gui" else None)
         pydicom = cells["pydicom_index"] if "value" in cells["pydicom_index"] else cells["pydicom_dcmread"]
         floor = cells.get(row.floor) if row.floor else None
         for method, cell in cells.items():
@@ -230,6 +250,12 @@ def goals(rows: list[dict[str, Any]], results: dict[str, Any], options: dict[str
         value = by_key.get(key, {}).get("cinemap", {}).get("value")
         out.append({"goal": name, "value": value, "target": limit, "unit": "ms",
                     "met": None if value is None else value <= limit})
+    for key, name in (("video_random", "video random frame, 1080p H.264, 1 s GOP"),
+                      ("video_step_back", "video step back one frame"),
+                      ("video_step_back_gop", "video step back from a GOP's first frame")):
+        value = by_key.get(key, {}).get("cinemap", {}).get("value")
+        out.append({"goal": name, "value": value, "target": VIDEO_GOAL_MS, "unit": "ms",
+                    "met": None if value is None else value <= VIDEO_GOAL_MS})
     for frames in options["enhanced_frames"]:
         limit = ENHANCED_GOALS_MS.get(frames)
         cell = by_key.get(f"enhanced_rescale_{frames}", {}).get("cinemap", {})

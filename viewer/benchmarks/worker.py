@@ -74,6 +74,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         from viewer.benchmarks import native
 
         return native.measure(spec)
+    if task == "video":
+        from viewer.benchmarks import video
+
+        return video.measure(spec)
     if task == "compressed":
         from viewer.benchmarks import compressed
 

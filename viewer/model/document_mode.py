@@ -45,6 +45,9 @@ class EditMode:
             return "the document is closed"
         if geometry is None or header.pixel is None or header.in_memory:
             return "the file has no pixel data that can be edited in place"
+        source_refusal = getattr(document.source, "edit_refusal", None)
+        if isinstance(source_refusal, str):  # a source that can never be edited says why (video)
+            return source_refusal
         if header.is_encapsulated:
             return "the pixel data is compressed; only uncompressed files can be edited in place"
         if geometry.bits_allocated == 1:

@@ -4,6 +4,7 @@
 pixel data                             source
 =====================================  ===============================
 deflated (read whole at open)          :class:`~.compressed.InMemory`
+MPEG-2, H.264, HEVC video               :class:`~.video.VideoSource`
 encapsulated                           :class:`~.encapsulated.EncapsulatedFrames`
 native, values pydicom converts        :class:`~.native.ConvertedNative`
 native, file mapped under a lease      :class:`~.native.MappedNative`
@@ -24,6 +25,10 @@ from viewer.model.frames.encapsulated import EncapsulatedFrames, disk_cache_open
 from viewer.model.frames.decoding import decoder_for
 from viewer.model.dicom.native_layout import NativeLayout
 from viewer.model.frames.native import ConvertedNative, MappedNative, ReadNative
+from viewer.model.frames.video import VideoSource
+from viewer.model.frames.video_codec import is_video_syntax
+from viewer.model.display.metadata import frame_time_ms as header_frame_time_ms
+from viewer.model.storage.diskcache import DiskFrameCache
 from viewer.model.platform import advice
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.guard import FileGuard
@@ -55,6 +60,8 @@ def frame_dtype(header: FileHeader) -> np.dtype | None:
     geometry = header.geometry
     if geometry is None:
         return None
+    if is_video_syntax(header.transfer_syntax):
+        return np.dtype(np.uint8)  # decoded to RGB, whatever the stream's bit depth
     if header.flags.little_endian or header.is_encapsulated or geometry.bits_allocated <= 8 or header.in_memory:
         return geometry.dtype
     return geometry.dtype.newbyteorder(">")
@@ -80,6 +87,8 @@ def choose_source(header: FileHeader, guard: FileGuard, memory: FrameCache, disk
         return InMemory(header.path, header.dataset, header.in_memory_frames, geometry.frame_shape, dtype, memory)
     if header.pixel is None:
         return None
+    if header.is_encapsulated and is_video_syntax(header.transfer_syntax):
+        return _video(header, guard, memory, disk)
     if header.is_encapsulated:
         return _encapsulated(header, guard, memory, disk, dtype)
     extent = header.native_extent
@@ -128,6 +137,27 @@ def _encapsulated(
         opener = disk_cache_opener(folder, capacity, header.path, opened.size, opened.mtime_ns, index.num_frames)
     return EncapsulatedFrames(index, geometry.frame_shape, dtype, decode, check=guard.check, cache=memory,
                               open_disk_cache=opener)
+
+
+def _video(header: FileHeader, guard: FileGuard, memory: FrameCache, disk: DiskSettings) -> VideoSource:
+    """One MPEG-2 / H.264 / HEVC bitstream, indexed in the background and decoded from the nearest key frame."""
+    pixel, geometry = header.pixel, header.geometry
+    assert pixel is not None and geometry is not None
+    opened = header.opened
+    guard.required_size = pixel.value_offset + 8
+    header.attach_pixel_value(opened.window(pixel.value_offset, opened.size - pixel.value_offset),
+                              opened.size - pixel.value_offset)
+    frame_shape = (geometry.rows, geometry.columns, 3)
+    disk_cache = None
+    if disk is not None:
+        folder, capacity = disk
+        disk_cache = DiskFrameCache.open(folder, header.path, opened.size, opened.mtime_ns,
+                                         geometry.number_of_frames, frame_shape, np.uint8, capacity)
+    return VideoSource(
+        header.path, opened.read, pixel.value_offset, opened.size, header.transfer_syntax,
+        num_frames=geometry.number_of_frames, rows=geometry.rows, columns=geometry.columns,
+        frame_time_ms=header_frame_time_ms(header.dataset), cache=memory, disk_cache=disk_cache, check=guard.check,
+    )
 
 
 __all__ = ["choose_source", "frame_dtype", "native_layout", "needs_pydicom"]
