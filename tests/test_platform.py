@@ -24,9 +24,7 @@ LINUX_ONLY = re.compile(
     r"import fcntl|os\.preadv?\(|os\.pwritev?\(|\.madvise\(|MADV_|['\"]/proc/|posix_fallocate|fstatvfs|"
     r"os\.getuid|signal\.SIGIO|os\.O_CLOEXEC|sched_getaffinity|posix_fadvise"
 )
-# Files the document rewrite (frame sources, the new file guard) replaces; empty this set when it lands.
-PENDING_REWRITE = {"viewer/model/document.py", "viewer/model/document_open.py", "viewer/ui/read_ahead.py",
-                   "viewer/benchmarks/native.py"}
+PENDING_REWRITE: set[str] = set()  # files whose rewrite is under way (none now)
 
 
 def test_no_linux_only_call_outside_the_platform_layer():

@@ -292,13 +292,10 @@ class Document:
         if self.source is not None and not self.closed:
             self.source.release(indices)
 
-    def advise_range(self, start: int, length: int, kind: Any) -> None:
-        """Read-ahead advice for a byte range of the file: ``"willneed"``, ``"dontneed"`` (or ``mmap.MADV_*``)."""
-        import mmap
-
-        names = {getattr(mmap, "MADV_WILLNEED", -1): "willneed", getattr(mmap, "MADV_DONTNEED", -2): "dontneed"}
+    def advise_range(self, start: int, length: int, kind: str) -> None:
+        """Read-ahead advice for a byte range of the file: ``"willneed"`` or ``"dontneed"``."""
         if not self.closed:
-            self.file.advise(start, length, names.get(kind, kind))
+            self.file.advise(start, length, kind)
 
     def _check_index(self, index: int) -> int:
         """`index` (negative from the end) checked against the frames, after checking the file is unchanged."""

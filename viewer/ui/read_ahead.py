@@ -15,7 +15,6 @@ the cores to them), although two threads decode faster on their own.
 
 from __future__ import annotations
 
-import mmap
 import threading
 
 from PySide6.QtCore import QObject, QThreadPool
@@ -79,7 +78,7 @@ class ReadAhead(QObject):
             return
         first = min(ahead)
         start = document.pixel_offset + first * frame_nbytes
-        document.advise_range(start, len(ahead) * frame_nbytes, mmap.MADV_WILLNEED)
+        document.advise_range(start, len(ahead) * frame_nbytes, "willneed")
 
     def _release_behind(self, document, previous: int, index: int) -> None:
         """Drop from the resident set the frames passed since `previous`, beyond the read-ahead window."""
@@ -96,7 +95,7 @@ class ReadAhead(QObject):
                 return
         if high > low:
             frame_nbytes = document.geometry.frame_nbytes
-            document.advise_range(document.pixel_offset + low * frame_nbytes, (high - low) * frame_nbytes, mmap.MADV_DONTNEED)
+            document.advise_range(document.pixel_offset + low * frame_nbytes, (high - low) * frame_nbytes, "dontneed")
 
     def _decode_ahead(self, document, wanted: list[int]) -> None:
         with self._lock:
