@@ -1,9 +1,9 @@
 """Fetch the next few frames before they are shown, in the direction of play.
 
 Native frames are views into the file mapping: for them one ``madvise``
-(MADV_WILLNEED) over the next frames' bytes lets the kernel read them in a
+("willneed" advice) over the next frames' bytes lets the kernel read them in a
 single request, on the UI thread because it does not wait, and frames left
-behind are released (MADV_DONTNEED: the pages stay in the kernel's page
+behind are released ("dontneed": the pages stay in the kernel's page
 cache but leave this process's resident set, so playing a 4 GB file through
 does not look like it costs 4 GB). Compressed frames
 are decoded by a single worker thread into the document's frame cache, so
