@@ -18,6 +18,11 @@ configure_pyqtgraph()
 
 ROWS, COLUMNS, FRAMES = 64, 80, 40
 TEST_ORGANIZATION = "CinemapTest"
+# How long a test waits for an event before it fails: generous, because a test
+# checks that the event comes, not how fast (on a loaded 2-core machine a
+# worker thread or a child process may wait seconds for a core). Latency goals
+# belong in `cinemap bench`, not here.
+EVENT_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +83,6 @@ def window(qtbot, store):
 
 def open_and_wait(qtbot, window, path):
     """Open `path` in `window` and wait until it is shown."""
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(path))
     return window.document

@@ -16,6 +16,8 @@ from viewer.ui.error_dialog import install_excepthook  # noqa: E402
 from viewer.ui.paths import log_folder  # noqa: E402
 from viewer.ui.workers import Cancelled  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 
 @pytest.fixture
 def small_demo(monkeypatch):
@@ -26,7 +28,7 @@ def test_demo_is_written_once_then_reused(qtbot, small_demo, tmp_path):
     parent = QWidget()
     qtbot.addWidget(parent)
     builder = demo.DemoBuilder(parent)
-    with qtbot.waitSignal(builder.ready, timeout=20000) as ready:
+    with qtbot.waitSignal(builder.ready, timeout=EVENT_TIMEOUT_MS) as ready:
         builder.start()
     path = ready.args[0]
     assert path == demo.demo_path() and path.startswith(str(tmp_path / "cache"))
@@ -34,7 +36,7 @@ def test_demo_is_written_once_then_reused(qtbot, small_demo, tmp_path):
         assert document.num_frames == 12 and document.frame_time_ms == pytest.approx(1000 / 30)
     assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # no partial file left
     again = demo.DemoBuilder(parent)
-    with qtbot.waitSignal(again.ready, timeout=1000):
+    with qtbot.waitSignal(again.ready, timeout=EVENT_TIMEOUT_MS):
         again.start()
     assert again.dialog is None  # reused: no progress dialog
 
@@ -47,7 +49,7 @@ def test_cancelled_demo_leaves_no_file(qtbot, monkeypatch, tmp_path):
     builder.start()
     assert builder.dialog is not None
     cancel_button = builder.dialog.findChild(QPushButton)
-    with qtbot.waitSignal(builder.cancelled, timeout=20000):
+    with qtbot.waitSignal(builder.cancelled, timeout=EVENT_TIMEOUT_MS):
         cancel_button.click()
     folder = os.path.dirname(demo.demo_path())
     assert not os.path.exists(demo.demo_path())

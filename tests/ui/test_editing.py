@@ -29,6 +29,8 @@ from viewer.ui import edit_tools  # noqa: E402
 from viewer.ui.deid_dialog import DeidentifyDialog  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, COLUMNS, FRAMES = 48, 64, 8
 SAVE, DISCARD, CANCEL = (QMessageBox.StandardButton.Save, QMessageBox.StandardButton.Discard,
@@ -63,14 +65,15 @@ def sha256(path) -> str:
 
 
 def open_and_wait(qtbot, window, path, *, writable=False):
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(path))
     if writable:
         window.write_action.trigger()
         assert window.document.writable, window.document.edit_refusal()
-    qtbot.wait(50)  # the layout settles (the edit dock appears) ...
+        qtbot.waitUntil(window.edit_panel.isVisible, timeout=EVENT_TIMEOUT_MS)  # the edit dock appears ...
+    QApplication.processEvents()  # ... and the layout settles ...
     window.image_view.fit()  # ... so that pixels have their final place on screen
-    qtbot.wait(20)
+    QApplication.processEvents()
     return window.document
 
 
@@ -306,8 +309,8 @@ def test_save_shows_its_progress(qtbot, window, cine, monkeypatch):
     monkeypatch.setattr(document, "save", slow_save)
     window.save_action.trigger()
     dialog = window.findChild(QProgressDialog, "SaveProgress")
-    qtbot.waitUntil(lambda: dialog.maximum() == 8 and dialog.value() == 3, timeout=5000)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    qtbot.waitUntil(lambda: dialog.maximum() == 8 and dialog.value() == 3, timeout=EVENT_TIMEOUT_MS)
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         release.set()
     assert not document.dirty
 
@@ -317,7 +320,7 @@ def test_save_writes_the_file_and_clears_the_star(qtbot, window, cine):
     choose(window, edit_tools.RECTANGLE, scope=edit_tools.ALL_FRAMES, fill=edit_tools.CUSTOM, custom=(4321,))
     drag(qtbot, window, [(2, 3), (6, 9), (8, 12)])
     assert window.save_action.isEnabled() and window.windowTitle().startswith("*")
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()
     assert not document.dirty and not window.save_action.isEnabled()
     assert window.windowTitle() == "cine.dcm — Cinemap"
@@ -344,7 +347,7 @@ def test_a_failed_save_keeps_the_file_and_the_edits(qtbot, window, cine, monkeyp
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_pwrite(fd, data, offset)
 
-    with monkeypatch.context() as patch, qtbot.waitSignal(window.saver.save_failed, timeout=10000):
+    with monkeypatch.context() as patch, qtbot.waitSignal(window.saver.save_failed, timeout=EVENT_TIMEOUT_MS):
         patch.setattr(os, "pwrite", disk_full)
         window.save_action.trigger()
     boxes = visible_boxes(window)
@@ -353,7 +356,7 @@ def test_a_failed_save_keeps_the_file_and_the_edits(qtbot, window, cine, monkeyp
     assert sha256(cine) == before and document.dirty and window.windowTitle().startswith("*")
     assert document.changed_on_disk is None
     close_boxes(window)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()  # and it can be saved once there is room
     assert sha256(cine) != before
 
@@ -365,12 +368,12 @@ def test_a_file_changed_on_disk_is_not_saved_over_and_reload_is_offered(qtbot, w
     stamp = os.stat(cine).st_mtime_ns + 10**9
     os.utime(cine, ns=(stamp, stamp))  # another program touched it
     before = sha256(cine)
-    with qtbot.waitSignal(window.saver.save_failed, timeout=10000):
+    with qtbot.waitSignal(window.saver.save_failed, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()
     assert sha256(cine) == before
     box = next(box for box in visible_boxes(window) if box.objectName() == "ReloadAfterChange")
     reload_button = next(button for button in box.findChildren(QPushButton) if button.text() == "Reload")
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         reload_button.click()
     assert window.document is not document and not window.document.dirty
 
@@ -484,7 +487,7 @@ def test_deidentify_masks_outside_the_regions_on_all_frames_and_records_no(qtbot
     tint = window.deidentify.tint.image
     assert (tint[outside][:, 3] > 0).all() and (tint[~outside][:, 3] == 0).all()  # the exact mask, previewed
     asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         dialog.apply_save_button.click()
     assert asked and "read/write" in asked[0]
     assert not window.deidentify.previewing and not document.dirty

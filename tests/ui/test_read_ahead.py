@@ -13,6 +13,8 @@ from reference_files import reference_files  # noqa: E402
 from viewer.model import open_document  # noqa: E402
 from viewer.ui.read_ahead import ReadAhead  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 
 @pytest.fixture
 def compressed():
@@ -24,12 +26,12 @@ def compressed():
 def test_compressed_frames_are_decoded_ahead_in_play_direction(qtbot, state, compressed):
     read_ahead = ReadAhead(state, frames=3)
     state.set_document(compressed)
-    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (1, 2, 3)), timeout=5000)
+    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (1, 2, 3)), timeout=EVENT_TIMEOUT_MS)
     assert 4 not in compressed.cache
     state.set_frame(8)
-    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (9, 0, 1)), timeout=5000)  # wraps: playback loops
+    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (9, 0, 1)), timeout=EVENT_TIMEOUT_MS)  # wraps: playback loops
     state.set_frame(6)  # moving back: read behind
-    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (5, 4, 3)), timeout=5000)
+    qtbot.waitUntil(lambda: all(i in compressed.cache for i in (5, 4, 3)), timeout=EVENT_TIMEOUT_MS)
     read_ahead.stop()
     assert read_ahead.decoded >= 6
 
