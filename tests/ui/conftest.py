@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Offscreen, on a 1600 x 1000 screen (a laptop's; Qt's offscreen default is
+# 800 x 800), so that windows open at the size a user's would.
+SCREEN_CONFIG = Path(__file__).with_name("offscreen-screen.json")
+if os.environ.get("QT_QPA_PLATFORM", "offscreen") == "offscreen":
+    os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={SCREEN_CONFIG}"
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402

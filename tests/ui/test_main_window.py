@@ -80,13 +80,20 @@ def test_play_pause_advances_frames(qtbot, window, cine_path):
     qtbot.waitUntil(lambda: "fps" not in window.status.fps.text(), timeout=EVENT_TIMEOUT_MS)
 
 
-def test_status_bar_shows_size_mapping_memory_and_mode(qtbot, window, cine_path):
+def test_status_bar_is_one_plain_summary_with_the_details_in_its_tool_tip(qtbot, window, cine_path, monkeypatch):
+    from viewer.model import format_bytes
+    from viewer.ui import status_bar
+    from viewer.ui.memory import MemoryUse
+
     document = open_and_wait(qtbot, window, cine_path)
-    assert window.status.mode.text() == "Read-only"
-    assert "mapped" in window.status.file.text()
+    # After a save the kernel keeps the file's pages in the resident set: cache, not memory used.
+    monkeypatch.setattr(status_bar, "memory_use", lambda: MemoryUse(resident=2_200_000_000, anonymous=115_000_000))
     window.status.update_memory()
-    assert window.status.memory.text().startswith("RSS ") and "anon" in window.status.memory.text()
-    assert document.mapped_bytes > 0
+    text = window.status.summary.text()
+    assert text == f"Read-only · {format_bytes(document.file_size)} file, 115.0 MB memory"
+    tip = window.status.summary.toolTip()
+    assert "File access: memory-mapped" in tip and str(cine_path) in tip
+    assert "File pages cached in memory: 2.1 GB" in tip and "Memory used by Cinemap: 115.0 MB" in tip
 
 
 def test_read_write_toggle_changes_mode(qtbot, window, tmp_path):
@@ -97,9 +104,9 @@ def test_read_write_toggle_changes_mode(qtbot, window, tmp_path):
     if document.edit_refusal() is not None:
         pytest.skip(document.edit_refusal())
     window.write_action.trigger()
-    assert document.writable and window.status.mode.text() == "Read-write"
+    assert document.writable and window.status.summary.text().startswith("Read/write · ")
     window.write_action.trigger()
-    assert not document.writable and window.status.mode.text() == "Read-only"
+    assert not document.writable and window.status.summary.text().startswith("Read-only · ")
 
 
 def test_automatic_window_is_computed_in_the_background(qtbot, window, cine_path):

@@ -50,6 +50,7 @@ from viewer.ui.workers import run_in_background
 APP_NAME = "Cinemap"
 TITLE_SEPARATOR = " — "
 _OPEN_PROGRESS_DELAY_MS = 400
+SCREEN_SHARE = 0.9  # of the screen's available area, for a window opened the first time
 
 
 def window_title(path: str | None, dirty: bool = False) -> str:
@@ -122,8 +123,18 @@ class MainWindow(QMainWindow):
         self.help_menu = add_help_menu(self)  # last of the menus
         self.setAcceptDrops(True)
         self.setWindowTitle(window_title(None))
-        self.resize(1100, 800)
+        self._restore_size()
         self.image_view.setFocus()
+
+    def _restore_size(self) -> None:
+        """The size the user left the window at; the first time, most of the screen."""
+        geometry = self.store.window_geometry()
+        if geometry is not None and self.restoreGeometry(geometry):
+            return
+        available = self.screen().availableGeometry()
+        size = available.size() * SCREEN_SHARE
+        self.resize(size)
+        self.move(available.center() - self.rect().center())
 
     # ---------------------------------------------------------------- layout
     def _layout(self) -> None:
@@ -142,9 +153,18 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_browser)
         self.tag_browser.hide()
+        self.tag_browser.visibilityChanged.connect(self._size_tag_browser)
+        self._tag_browser_sized = False
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.edit_panel)
         self.edit_panel.hide()  # shown on entering read/write mode
         self.setStatusBar(self.status)
+
+    def _size_tag_browser(self, visible: bool) -> None:
+        """The first time the tags are shown, open the dock as wide as its columns need (at most half the window)."""
+        if visible and not self._tag_browser_sized and not self.tag_browser.isFloating():
+            self._tag_browser_sized = True
+            width = min(self.tag_browser.preferred_width(), self.width() // 2)
+            self.resizeDocks([self.tag_browser], [width], Qt.Orientation.Horizontal)
 
     def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -176,6 +196,8 @@ class MainWindow(QMainWindow):
         edit_menu = menus.addMenu("&Edit")
         self.undo_action = self._action("&Undo", self._undo, QKeySequence.StandardKey.Undo)
         self.redo_action = self._action("&Redo", self._redo, QKeySequence.StandardKey.Redo)
+        # The platform's first Redo key is Ctrl+Y on some and Ctrl+Shift+Z on others: offer both everywhere.
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         # Read/write mode: the model switches and takes the edit lock; the
         # editing tools follow its mode_changed.
         self.write_action = self._action(
@@ -483,4 +505,5 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.player.pause()
+        self.store.save_window_geometry(self.saveGeometry())
         super().closeEvent(event)
