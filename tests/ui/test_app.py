@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -104,3 +105,37 @@ def test_measure_playback_once_through(qtbot, cine_path):
 
     result = measure_playback(str(cine_path), None, target_fps=400)
     assert 0 < result["seconds"] < 5
+
+
+def test_a_masked_demo_is_regenerated_from_the_menu_and_with_fresh(qtbot, small_demo, window):
+    from pathlib import Path
+
+    from viewer.app import start
+
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
+        window.demo_action.trigger()
+    path = Path(window.document.path)
+    pixels = slice(window.document.pixel_offset, None)  # the header has a new UID each time
+    original = path.read_bytes()[pixels]
+
+    def mask_on_disk():
+        # As a saved mask would; by another process, because this one may hold a
+        # read lease that only its main thread, running Python, can let go of.
+        code = f"f = open({str(path)!r}, 'r+b'); f.seek(-4096, 2); f.write(bytes(4096)); f.close()"
+        writer = subprocess.Popen([sys.executable, "-c", code])
+        qtbot.waitUntil(lambda: writer.poll() is not None, timeout=EVENT_TIMEOUT_MS)
+        assert writer.returncode == 0 and path.read_bytes()[pixels] != original
+
+    mask_on_disk()
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
+        window.fresh_demo_action.trigger()  # the demo shown is closed, written again and opened
+    assert path.read_bytes()[pixels] == original and window.document.path == str(path)
+    window.close_document()
+
+    mask_on_disk()
+    _app, windows = start([], demo=True, fresh=True)  # cinemap --demo --fresh
+    for other in windows:
+        qtbot.addWidget(other)
+    qtbot.waitUntil(lambda: windows[0].document is not None, timeout=EVENT_TIMEOUT_MS)
+    assert path.read_bytes()[pixels] == original
+    windows[0].close_document()

@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import pytest  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl  # noqa: E402
 from PySide6.QtGui import QDragEnterEvent, QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from viewer.synthetic import frame_index_of  # noqa: E402
 from viewer.ui.main_window import window_title  # noqa: E402
@@ -176,9 +176,9 @@ def test_a_slow_open_shows_progress_and_keeps_the_window_responsive(qtbot, windo
 
     from PySide6.QtWidgets import QProgressDialog
 
-    from viewer.ui import main_window
+    from viewer.ui import opening
 
-    real_open = main_window.open_with_settings
+    real_open = opening.open_with_settings
     release = threading.Event()
 
     def slow_open(path, settings):
@@ -188,7 +188,7 @@ def test_a_slow_open_shows_progress_and_keeps_the_window_responsive(qtbot, windo
     def progress_shown():
         return any(dialog.isVisible() for dialog in window.findChildren(QProgressDialog))
 
-    monkeypatch.setattr(main_window, "open_with_settings", slow_open)
+    monkeypatch.setattr(opening, "open_with_settings", slow_open)
     with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(cine_path))
         qtbot.waitUntil(progress_shown, timeout=EVENT_TIMEOUT_MS)  # the event loop runs while the worker parses
@@ -210,3 +210,49 @@ def test_compressed_file_plays_with_the_disk_cache_in_the_cache_folder(qtbot, wi
     assert window.image_view.image_item.image.shape == document.frame_shape
     assert document.disk_cache is not None  # the setting's disk cache, in the test's cache folder
     assert str(document.disk_cache.path).startswith(str(tmp_path / "cache" / "frames"))
+
+
+def test_an_empty_window_says_what_to_do_and_disables_what_cannot_work(qtbot, window, cine_path):
+    from viewer.ui.main_window import EMPTY_HINT
+
+    assert window.empty_hint.isVisible() and window.empty_hint.text() == EMPTY_HINT == (
+        "Open a DICOM file (Ctrl+O) or drop it here")
+    for action in (window.play_action, window.save_action, window.undo_action, window.close_action,
+                   window.write_action, window.fit_action, window.invert_action, window.mask_regions_action):
+        assert not action.isEnabled(), action.text()
+    assert not window.cine_controls.isEnabled() and not window.frame_controls.isEnabled()
+    assert not any(action.isEnabled() for action in window.play_modes.actions())
+    assert window.open_action.isEnabled() and window.demo_action.isEnabled()
+    open_and_wait(qtbot, window, cine_path)
+    assert not window.empty_hint.isVisible()
+    assert window.play_action.isEnabled() and window.cine_controls.isEnabled()
+    window.close_action.trigger()
+    assert window.empty_hint.isVisible() and not window.play_action.isEnabled()
+
+
+def test_the_rate_box_says_the_files_own_rate(qtbot, window, cine_path):
+    rate = window.cine_controls.rate
+    assert rate.value() == 0 and rate.text() == "default (30 fps)"
+    open_and_wait(qtbot, window, cine_path)  # Frame Time 50 ms
+    assert rate.text() == "file rate (20 fps)"
+    QApplication.processEvents()  # the layout makes room for the longer text
+    assert rate.width() >= rate.sizeHint().width()
+
+
+def test_the_window_opens_at_most_of_the_screen_and_remembers_its_size(qtbot, store):
+    from PySide6.QtCore import QSize
+
+    from viewer.ui.main_window import MainWindow
+
+    first = MainWindow(store)
+    qtbot.addWidget(first)
+    first.show()
+    qtbot.waitExposed(first, timeout=EVENT_TIMEOUT_MS)
+    available = first.screen().availableGeometry()
+    assert first.width() >= 0.85 * available.width() and first.height() >= 0.85 * available.height()
+    assert available.contains(first.geometry())
+    first.resize(1000, 640)
+    first.close()
+    second = MainWindow(store)
+    qtbot.addWidget(second)
+    assert second.size() == QSize(1000, 640)

@@ -10,23 +10,25 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
+    QLabel,
     QMainWindow,
-    QProgressDialog,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from viewer.model import DicomError, Document, FileChangedError, LockedError, ReadOnlyError, open_document
+from viewer.model import DicomError, Document, FileChangedError
 from viewer.model.settings import Settings
 from viewer.ui.cine_controls import CineControls
 from viewer.ui.cine_player import CinePlayer
 from viewer.ui.deid_dialog import Deidentify
+from viewer.ui.demo import DemoBuilder, demo_path
 from viewer.ui.edit_controller import EditController
 from viewer.ui.edit_overlay import EditOverlay
 from viewer.ui.edit_panel import EditPanel, EditToolBar
@@ -36,7 +38,7 @@ from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.help_menu import add_help_menu
 from viewer.ui.image_view import ImageView
-from viewer.ui.paths import cache_folder
+from viewer.ui.opening import Opener
 from viewer.ui.read_ahead import ReadAhead
 from viewer.ui.saving import SaveController
 from viewer.ui.settings_dialog import SettingsDialog
@@ -45,36 +47,16 @@ from viewer.ui.status_bar import StatusBar
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.viewer_state import BOUNCE, LOOP, ViewerState
 from viewer.ui.window_level import WindowLevelControls
-from viewer.ui.workers import run_in_background
 
 APP_NAME = "Cinemap"
 TITLE_SEPARATOR = " — "
-_OPEN_PROGRESS_DELAY_MS = 400
+EMPTY_HINT = "Open a DICOM file (Ctrl+O) or drop it here"
 SCREEN_SHARE = 0.9  # of the screen's available area, for a window opened the first time
 
 
 def window_title(path: str | None, dirty: bool = False) -> str:
     """"<file name> — Cinemap" ("*<file name> — Cinemap" with unsaved edits), or "Cinemap" with no file."""
     return f"{'*' if dirty else ''}{os.path.basename(path)}{TITLE_SEPARATOR}{APP_NAME}" if path else APP_NAME
-
-
-def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[str]]:
-    """Open `path` as the settings say (worker thread); returns the document and notes.
-
-    A file that cannot be opened for editing is opened read-only, with a note.
-    """
-    options = settings.open_options(cache_folder())
-    notes: list[str] = []
-    try:
-        document = open_document(path, **options)
-    except (ReadOnlyError, LockedError) as exc:
-        if not options["writable"]:
-            raise
-        options["writable"] = False
-        document = open_document(path, **options)
-        notes.append(f"Opened read-only: {exc.problem}")
-    document.dataset  # noqa: B018 -- the window shows it at once: parse the header here, not on the UI thread
-    return document, notes
 
 
 class MainWindow(QMainWindow):
@@ -115,7 +97,9 @@ class MainWindow(QMainWindow):
             self.state, pause=self._pause_for_change, reload=self.reopen, close=self.close_document, parent=self
         )
         self._play_after_reload = False  # playback stopped by a change on disk resumes after Reload
-        self._open_dialog: QProgressDialog | None = None
+        self.opener = Opener(self)
+        self.opener.opened.connect(self._on_opened)
+        self.opener.failed.connect(self._on_open_failed)
         self._frame_error_shown = False
         self._layout()
         self._make_actions()
@@ -148,7 +132,7 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.file_watch.bar)
-        column.addWidget(self.image_view, 1)
+        column.addLayout(self._image_with_hint(), 1)
         column.addWidget(bottom)
         self.setCentralWidget(central)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_browser)
@@ -165,6 +149,18 @@ class MainWindow(QMainWindow):
             self._tag_browser_sized = True
             width = min(self.tag_browser.preferred_width(), self.width() // 2)
             self.resizeDocks([self.tag_browser], [width], Qt.Orientation.Horizontal)
+
+    def _image_with_hint(self) -> QGridLayout:
+        """The image, with "Open a DICOM file (Ctrl+O) or drop it here" over it while no file is open."""
+        self.empty_hint = QLabel(EMPTY_HINT)
+        self.empty_hint.setObjectName("EmptyHint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setStyleSheet("#EmptyHint { color: #c8c8c8; font-size: 15pt; }")  # on the view's black
+        self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # drops reach the window
+        cell = QGridLayout()
+        cell.addWidget(self.image_view, 0, 0)
+        cell.addWidget(self.empty_hint, 0, 0)
+        return cell
 
     def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
         action = QAction(text, self)
@@ -188,8 +184,13 @@ class MainWindow(QMainWindow):
         self.save_action = self._action("&Save", lambda: self.saver.save(), QKeySequence.StandardKey.Save,
                                         tip="Write the edits into the file (journaled: a crash cannot half-write it)")
         self.revert_action = self._action("Re&vert", lambda: self.saver.revert(), tip="Discard all unsaved edits")
+        self.demo_action = self._action("Open &Demo Cine", lambda: self.open_demo(),
+                                        tip="Open the built-in synthetic cine (written once into the cache folder)")
+        self.fresh_demo_action = self._action("Re&generate Demo Cine", lambda: self.open_demo(fresh=True),
+                                              tip="Write the demo cine again, undoing any edits saved into it")
         for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None,
-                       self.exporter.frame_action, self.exporter.cine_action, None):
+                       self.exporter.frame_action, self.exporter.cine_action, None,
+                       self.demo_action, self.fresh_demo_action, None):
             file_menu.addAction(action) if action is not None else file_menu.addSeparator()
         file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
 
@@ -225,11 +226,11 @@ class MainWindow(QMainWindow):
         play_menu = menus.addMenu("&Playback")
         self.play_action = self._action("&Play/Pause", self.player.toggle, Qt.Key.Key_Space)
         play_menu.addAction(self.play_action)
-        modes = QActionGroup(self)
+        self.play_modes = QActionGroup(self)
         for text, mode in (("&Loop", LOOP), ("&Bounce", BOUNCE)):
             action = self._action(text, lambda checked, m=mode: checked and self._set_mode(m), checkable=True)
             action.setChecked(mode == LOOP)
-            modes.addAction(action)
+            self.play_modes.addAction(action)
             play_menu.addAction(action)
 
         tools_menu = menus.addMenu("&Tools")
@@ -287,31 +288,25 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         if not self.saver.settle(f"opening {os.path.basename(path)}"):
             return
-        settings = self.store.settings
-        dialog = QProgressDialog(f"Opening {os.path.basename(path)}…", "", 0, 0, self)
-        dialog.setCancelButton(None)
-        dialog.setWindowTitle(APP_NAME)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(1 << 30)  # shown by the timer below, only if opening is slow
-        self._finish_open_dialog()
-        self._open_dialog = dialog
-        QTimer.singleShot(_OPEN_PROGRESS_DELAY_MS, dialog, lambda: dialog.show() if self._open_dialog is dialog else None)
-        run_in_background(
-            lambda _progress: open_with_settings(path, settings),
-            on_success=lambda result: self._on_opened(result, frame, play),
-            on_failure=lambda exc, trace: self._on_open_failed(path, exc, trace),
-            context=self,
-        )
+        self.opener.open(path, self.store.settings, frame=frame, play=play)
 
-    def _finish_open_dialog(self) -> None:
-        if self._open_dialog is not None:
-            self._open_dialog.reset()
-            self._open_dialog.deleteLater()
-            self._open_dialog = None
+    def open_demo(self, fresh: bool = False) -> DemoBuilder | None:
+        """Open the demo cine, writing it first if needed (or again if `fresh`); returns the builder.
 
-    def _on_opened(self, result: tuple[Document, list[str]], frame: int, play: bool = False) -> None:
-        self._finish_open_dialog()
-        document, notes = result
+        A demo shown in this window is closed before it is written again
+        (its unsaved edits are settled first); None if the user kept it.
+        """
+        document = self.document
+        if fresh and document is not None and os.path.abspath(document.path) == os.path.abspath(demo_path()):
+            if not self.close_document():
+                return None
+        builder = DemoBuilder(self)
+        builder.ready.connect(self.open_path)
+        builder.failed.connect(lambda exc: show_error(self, exc, "write the demo file"))
+        builder.start(fresh=fresh)
+        return builder
+
+    def _on_opened(self, document: Document, notes: list[str], request: dict) -> None:
         try:
             self.show_document(document)
         except Exception as exc:  # noqa: BLE001 -- a model bug must not leave a half-shown window
@@ -320,9 +315,9 @@ class MainWindow(QMainWindow):
             show_error(self, exc, "show")
             self.open_failed.emit(document.path, exc)
             return
-        if frame:
-            self.state.set_frame(frame)
-        if play:
+        if request.get("frame"):
+            self.state.set_frame(request["frame"])
+        if request.get("play"):
             self.player.play()
         self.store.add_recent_file(document.path)
         messages = notes + list(document.warnings)
@@ -332,8 +327,7 @@ class MainWindow(QMainWindow):
             show_message(self, APP_NAME, f"Notes on {os.path.basename(document.path)}", "\n".join(messages), warning=True)
         self.document_opened.emit(document)
 
-    def _on_open_failed(self, path: str, exc: BaseException, trace: str) -> None:
-        self._finish_open_dialog()
+    def _on_open_failed(self, path: str, exc: BaseException) -> None:
         show_error(self, exc, "open")  # logs the traceback too
         self.open_failed.emit(path, exc)
 
@@ -378,9 +372,14 @@ class MainWindow(QMainWindow):
     def _update_document_actions(self) -> None:
         document = self.document
         has_document = document is not None
+        playable = has_document and document.num_frames > 1
         for action in (self.reopen_action, self.close_action, self.fit_action, self.actual_size_action,
-                       self.invert_action, self.reset_window_action, self.play_action):
+                       self.invert_action, self.reset_window_action):
             action.setEnabled(has_document)
+        self.play_action.setEnabled(playable)
+        self.play_modes.setEnabled(playable)
+        self.cine_controls.setEnabled(playable)
+        self.empty_hint.setVisible(not has_document)
         # Enabled even when the file cannot be edited: trying says why, in a dialog.
         self.write_action.setEnabled(has_document)
         self.write_action.setToolTip(
