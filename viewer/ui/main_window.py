@@ -263,6 +263,7 @@ class MainWindow(QMainWindow):
         self.state.mode_changed.connect(self._on_mode_changed)
         self.state.history_changed.connect(self._update_history_actions)
         self.edit_tools.failed.connect(lambda exc: show_error(self, exc, "edit"))
+        self.edit_tools.applied.connect(lambda text: self.status.showMessage(text, 10000))
         self.saver.about_to_save.connect(self.player.pause)
         self.saver.saved.connect(lambda document: self.status.showMessage(f"Saved {os.path.basename(document.path)}", 5000))
         self.saver.reload_requested.connect(lambda _path: self.reopen())

@@ -579,8 +579,9 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
     opened.delete()
     return RecoveryReport(
         path, journal_path, "restored", journal.count, journal.total,
-        f"A save of {name} was interrupted; the original contents of {journal.count} changed range(s) "
-        f"({journal.total:,} bytes) were restored, so the file is as it was before that save.",
+        f"A save of {name} was interrupted, so the file was put back exactly as it was before that save: "
+        f"the edits that save was writing are gone, and need to be made again. "
+        f"({journal.count:,} changed range(s), {journal.total:,} bytes, were restored from the journal.)",
     )
 
 
