@@ -44,6 +44,7 @@ def test_bad_file_gives_an_error_dialog_naming_the_file(qtbot, window, tmp_path)
     assert len(boxes) == 1
     text = boxes[0].text() + "\n" + boxes[0].informativeText()
     assert "not-dicom.dcm" in text and exc.problem in text
+    assert boxes[0].informativeText().startswith("This is not a DICOM file.\n\nDetail: ")  # plain words first
     assert "Traceback" not in text
     assert window.document is None and window.windowTitle() == "Cinemap"
     boxes[0].close()
