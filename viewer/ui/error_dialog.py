@@ -10,6 +10,7 @@ instead of ending the program.
 
 from __future__ import annotations
 
+import html
 import os
 import sys
 import traceback
@@ -87,7 +88,9 @@ def show_message(parent: QWidget | None, title: str, text: str, details: str = "
     box.setObjectName("CinemapMessage")
     box.setIcon(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Critical)
     box.setWindowTitle(title)
-    box.setText(text)
+    # Bold, so the headline stands out (rich text is detected from the tags;
+    # the informative text stays plain, with its line breaks).
+    box.setText(f"<b>{html.escape(text)}</b>")
     if details:
         box.setInformativeText(details)
     # QMessageBox sizes itself from its labels; without a minimum it wraps a

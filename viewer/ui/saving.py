@@ -29,6 +29,7 @@ from viewer.ui.workers import Cancelled, Task, run_in_background
 
 TITLE = "Cinemap"
 SAVE_DIALOG_MIN_WIDTH = 420
+SAVE_SAFETY_NOTE = "If anything stops the save, the next open puts the file back as it was."
 _WIDEST_FRAME_COUNT = 88_888_888  # sizes the dialog for any count a file can have
 
 
@@ -210,12 +211,12 @@ def save_progress_text(name: str, done: int, total: int) -> str:
     """
     frames = total // 2
     if frames <= 0:
-        return f"Saving {name}\nPreparing…"
-    if done < frames:
+        step = "Preparing…"
+    elif done < frames:
         step = f"Step 1 of 2: copying the original frames to the journal, {done:,} of {frames:,}"
     else:
         step = f"Step 2 of 2: writing the edited frames, {min(done - frames, frames):,} of {frames:,}"
-    return f"Saving {name}\n{step}"
+    return f"Saving {name}\n{step}\n{SAVE_SAFETY_NOTE}"
 
 
 class SaveProgressDialog(QProgressDialog):
