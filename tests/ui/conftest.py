@@ -68,9 +68,10 @@ def document(cine_path):
 
 @pytest.fixture
 def state(qtbot):
-    from viewer.ui.viewer_state import ViewerState
+    """The view model the widgets under test subscribe to."""
+    from viewer.model.view import ViewerModel
 
-    state = ViewerState()
+    state = ViewerModel()
     yield state
     state.set_document(None)
 

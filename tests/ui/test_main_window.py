@@ -157,12 +157,12 @@ def test_warnings_show_as_a_non_blocking_message(qtbot, window, tmp_path, cine_p
 
 
 def test_an_unexpected_error_while_showing_becomes_a_dialog(qtbot, window, cine_path, monkeypatch):
-    from viewer.ui.viewer_state import ViewerState
+    from viewer.model.view import ViewerModel
 
     def broken(self):
         raise TypeError("a bug somewhere")
 
-    monkeypatch.setattr(ViewerState, "_choose_initial_window", broken)
+    monkeypatch.setattr(ViewerModel, "_choose_initial_window", broken)
     with qtbot.waitSignal(window.open_failed, timeout=EVENT_TIMEOUT_MS) as blocker:
         window.open_path(str(cine_path))
     assert blocker.args[1].args == ("a bug somewhere",)
@@ -257,3 +257,23 @@ def test_the_window_opens_at_most_of_the_screen_and_remembers_its_size(qtbot, st
     second = MainWindow(store)
     qtbot.addWidget(second)
     assert second.size() == QSize(1000, 640)
+
+
+def test_opening_a_file_fetches_frame_0_once(qtbot, window, cine_path, monkeypatch):
+    from viewer.model import Document
+
+    fetched = []
+    real_frame = Document.frame
+
+    def counting_frame(self, index):
+        fetched.append(int(index))
+        return real_frame(self, index)
+
+    monkeypatch.setattr(Document, "frame", counting_frame)
+    document = open_and_wait(qtbot, window, cine_path)
+    # Everything opening starts: the image, the initial window, the automatic window, the read-ahead.
+    qtbot.waitUntil(lambda: window.window_level._task is None, timeout=EVENT_TIMEOUT_MS)
+    assert window.read_ahead.wait(EVENT_TIMEOUT_MS / 1000)
+    qtbot.waitUntil(lambda: window.image_view.image_item.painted_frames > 0, timeout=EVENT_TIMEOUT_MS)
+    assert window.document is document and shown(window) == 0
+    assert fetched.count(0) == 1, fetched

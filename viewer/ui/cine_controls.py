@@ -1,18 +1,17 @@
-"""Play/Pause button, frame-rate override and loop/bounce choice for a :class:`CinePlayer`."""
+"""Play/Pause button, frame-rate override and loop/bounce choice for a :class:`~viewer.model.view.Playback`."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtWidgets import QComboBox, QDoubleSpinBox, QHBoxLayout, QPushButton, QWidget
 
-from viewer.ui.cine_player import CinePlayer
-from viewer.ui.viewer_state import BOUNCE, LOOP
+from viewer.model.view import BOUNCE, LOOP, Playback
 
 
 class CineControls(QWidget):
     """Controls of cine playback; the rate box shows the file's own rate while no override is set."""
 
-    def __init__(self, player: CinePlayer, parent: QWidget | None = None) -> None:
+    def __init__(self, player: Playback, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.player = player
         self.play_button = QPushButton("Play")

@@ -31,7 +31,7 @@ from viewer.ui.error_dialog import show_error, show_message
 from viewer.ui.image_view import ImageView
 from viewer.ui.saving import TITLE, SaveController
 from viewer.ui.text_layout import fit_wrapped, style_help_text, wrapped_label
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 MASKED_TINT = (255, 40, 40, 110)  # RGBA over the pixels that will be masked
 REGION_OUTLINE = QColor(60, 220, 90)
@@ -122,7 +122,7 @@ class DeidentifyDialog(QDialog):
 class Deidentify(QObject):
     """The Tools menu command: preview, dialog, then the model's de-identification edits."""
 
-    def __init__(self, state: ViewerState, view: ImageView, saver: SaveController, window: QWidget) -> None:
+    def __init__(self, state: ViewerModel, view: ImageView, saver: SaveController, window: QWidget) -> None:
         super().__init__(window)
         self.state = state
         self.view = view

@@ -29,7 +29,7 @@ from viewer.ui.edit_tools import (
     frames_for_scope,
     make_tool,
 )
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 
 class EditController(QObject):
@@ -61,7 +61,7 @@ class EditController(QObject):
     failed = Signal(object)
     applied = Signal(str)
 
-    def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.options = EditOptions()

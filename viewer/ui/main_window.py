@@ -1,7 +1,8 @@
 """The main window: one document, its image, frame and cine controls, tags and status.
 
-It owns the Qt-side controller (:class:`~viewer.ui.viewer_state.ViewerState`)
-and the widgets that listen to it, opens documents on a worker thread (a
+It owns the view model (:class:`~viewer.model.view.ViewerModel`: document,
+frame, window/level), its playback and read-ahead, and the widgets that
+subscribe to them, opens documents on a worker thread (a
 huge enhanced header can take seconds to parse) and turns every error into
 a dialog.
 """
@@ -25,8 +26,9 @@ from PySide6.QtWidgets import (
 
 from viewer.model import DicomError, Document, FileChangedError
 from viewer.model.settings import Settings
+from viewer.model.view import BOUNCE, LOOP, ReadAheadPolicy, ViewerModel
 from viewer.ui.cine_controls import CineControls
-from viewer.ui.cine_player import CinePlayer
+from viewer.ui.cine_player import cine_player
 from viewer.ui.deid_dialog import Deidentify
 from viewer.ui.demo import DemoBuilder, demo_path
 from viewer.ui.edit_controller import EditController
@@ -39,13 +41,12 @@ from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.help_menu import add_help_menu
 from viewer.ui.image_view import ImageView
 from viewer.ui.opening import Opener
-from viewer.ui.read_ahead import ReadAhead
+from viewer.ui.qt_bridge import UiThreadCaller
 from viewer.ui.saving import SaveController
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.settings_store import SettingsStore
 from viewer.ui.status_bar import StatusBar
 from viewer.ui.tag_browser import TagBrowser
-from viewer.ui.viewer_state import BOUNCE, LOOP, ViewerState
 from viewer.ui.window_level import WindowLevelControls
 
 APP_NAME = "Cinemap"
@@ -77,9 +78,10 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store if store is not None else SettingsStore()
         settings = self.store.settings
-        self.state = ViewerState(self)
-        self.player = CinePlayer(self.state, default_fps=settings.cine_default_fps, parent=self)
-        self.read_ahead = ReadAhead(self.state, settings.read_ahead_frames, self)
+        # The document's events from a saving worker reach the model on this thread.
+        self.state = ViewerModel(call_soon=UiThreadCaller(self).call_soon)
+        self.player = cine_player(self.state, default_fps=settings.cine_default_fps, parent=self)
+        self.read_ahead = ReadAheadPolicy(self.state, settings.read_ahead_frames)
         self.image_view = ImageView(self.state)
         self.frame_controls = FrameControls(self.state)
         self.cine_controls = CineControls(self.player)

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import QMessageBox, QProgressBar, QProgressDialog, QWidge
 
 from viewer.model import DicomError, FileChangedError
 from viewer.ui.error_dialog import show_error, write_log
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 from viewer.ui.workers import Cancelled, Task, run_in_background
 
 TITLE = "Cinemap"
@@ -61,7 +61,7 @@ class SaveController(QObject):
     reload_requested = Signal(str)
     _finished = Signal()
 
-    def __init__(self, state: ViewerState, window: QWidget) -> None:
+    def __init__(self, state: ViewerModel, window: QWidget) -> None:
         super().__init__(window)
         self.state = state
         self.window = window

@@ -13,10 +13,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
 from viewer.model.storage import fileaccess
+from viewer.model.view import FpsMeter, Playback
 from viewer.model.view.captions import MemoryFigures, readout_text, status_details, status_summary
-from viewer.ui.cine_player import CinePlayer, FpsMeter
 from viewer.ui.memory import memory_use
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 MEMORY_INTERVAL_MS = 1000
 FPS_INTERVAL_MS = 500
@@ -44,7 +44,7 @@ def file_access_text(document) -> tuple[str, str]:
 class StatusBar(QStatusBar):
     """The main window's status bar, listening to the state and the player."""
 
-    def __init__(self, state: ViewerState, player: CinePlayer, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, player: Playback, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.player = player

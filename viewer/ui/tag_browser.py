@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetIt
 
 from viewer.model import MappedValue
 from viewer.model.dicom.tags import describe_value, element_name, matches, tag_text
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 MAX_FILTER_MATCHES = 500
 MAX_LAZY_ITEMS = 5000  # per-frame items listed under a lazily parsed sequence
@@ -30,7 +30,7 @@ VALUE_COLUMN_WIDTH = 260  # pixels of Value the dock opens with; the column stre
 class TagBrowser(QDockWidget):
     """Dock with a filter box over a tree of the document's dataset."""
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__("Tags", parent)
         self.setObjectName("TagBrowser")
         self.state = state
