@@ -10,7 +10,7 @@ from reference_files import reference_files
 from viewer.model import open_document
 from viewer.model.platform import CAPABILITIES
 from viewer.model.view import ReadAheadPolicy, ViewerModel
-from viewer.model.view.read_ahead import LatestOnlyWorker, left_behind, upcoming
+from viewer.model.view.read_ahead import left_behind, upcoming
 from viewer.synthetic import write_cine
 
 

@@ -12,21 +12,19 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.model import DicomError, Document, FileChangedError
 from viewer.model.settings import Settings
-from viewer.model.view import BOUNCE, LOOP, ReadAheadPolicy, ViewerModel
+from viewer.model.view import ReadAheadPolicy, ViewerModel
 from viewer.ui.cine_controls import CineControls
 from viewer.ui.cine_player import cine_player
 from viewer.ui.deid_dialog import Deidentify
@@ -39,6 +37,7 @@ from viewer.ui.export_actions import ExportActions
 from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.help_menu import add_help_menu
+from viewer.ui.main_menus import add_menus
 from viewer.ui.image_view import ImageView
 from viewer.ui.opening import Opener
 from viewer.ui.qt_bridge import UiThreadCaller
@@ -104,7 +103,9 @@ class MainWindow(QMainWindow):
         self.opener.failed.connect(self._on_open_failed)
         self._frame_error_shown = False
         self._layout()
-        self._make_actions()
+        add_menus(self)
+        self.update_recent_menu(self.store.recent_files())
+        self.update_document_actions()
         self._wire()
         self.help_menu = add_help_menu(self)  # last of the menus
         self.setAcceptDrops(True)
@@ -164,96 +165,6 @@ class MainWindow(QMainWindow):
         cell.addWidget(self.empty_hint, 0, 0)
         return cell
 
-    def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        return action
-
-    def _make_actions(self) -> None:
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        self.open_action = self._action("&Open…", self.choose_file, QKeySequence.StandardKey.Open)
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.reopen_action = self._action("Re&open", self.reopen, tip="Open the file again with the current settings")
-        self.close_action = self._action("&Close", self.close_document, QKeySequence.StandardKey.Close)
-        self.save_action = self._action("&Save", lambda: self.saver.save(), QKeySequence.StandardKey.Save,
-                                        tip="Write the edits into the file (journaled: a crash cannot half-write it)")
-        self.revert_action = self._action("Re&vert", lambda: self.saver.revert(), tip="Discard all unsaved edits")
-        self.demo_action = self._action("Open &Demo Cine", lambda: self.open_demo(),
-                                        tip="Open the built-in synthetic cine (written once into the cache folder)")
-        self.fresh_demo_action = self._action("Re&generate Demo Cine", lambda: self.open_demo(fresh=True),
-                                              tip="Write the demo cine again, undoing any edits saved into it")
-        for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None,
-                       self.exporter.frame_action, self.exporter.cine_action, None,
-                       self.demo_action, self.fresh_demo_action, None):
-            file_menu.addAction(action) if action is not None else file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        edit_menu = menus.addMenu("&Edit")
-        self.undo_action = self._action("&Undo", self._undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo", self._redo, QKeySequence.StandardKey.Redo)
-        # The platform's first Redo key is Ctrl+Y on some and Ctrl+Shift+Z on others: offer both everywhere.
-        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        # Read/write mode: the model switches and takes the edit lock; the
-        # editing tools follow its mode_changed.
-        self.write_action = self._action(
-            "&Read/Write Mode", self._set_writable, "Ctrl+E", checkable=True,
-            tip="Switch between read-only and read/write (takes the file's edit lock)",
-        )
-        for action in (self.undo_action, self.redo_action, None, self.exporter.copy_action, None, self.write_action,
-                       None):
-            edit_menu.addAction(action) if action is not None else edit_menu.addSeparator()
-        self.settings_action = self._action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
-        edit_menu.addAction(self.settings_action)
-
-        view_menu = menus.addMenu("&View")
-        self.fit_action = self._action("&Fit to Window", self.image_view.fit, "F")
-        self.actual_size_action = self._action("&Actual Size (1:1)", self.image_view.actual_size, "1")
-        self.invert_action = self._action("&Invert", self.state.set_invert, "I", checkable=True)
-        self.reset_window_action = self._action("&Reset Window", self.state.reset_window, "R")
-        for action in (self.fit_action, self.actual_size_action, self.invert_action, self.reset_window_action):
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.tag_browser.toggleViewAction())
-        view_menu.addAction(self.edit_panel.toggleViewAction())
-        self.tag_browser.toggleViewAction().setShortcut(QKeySequence("Ctrl+T"))
-
-        play_menu = menus.addMenu("&Playback")
-        self.play_action = self._action("&Play/Pause", self.player.toggle, Qt.Key.Key_Space)
-        play_menu.addAction(self.play_action)
-        self.play_modes = QActionGroup(self)
-        for text, mode in (("&Loop", LOOP), ("&Bounce", BOUNCE)):
-            action = self._action(text, lambda checked, m=mode: checked and self._set_mode(m), checkable=True)
-            action.setChecked(mode == LOOP)
-            self.play_modes.addAction(action)
-            play_menu.addAction(action)
-
-        tools_menu = menus.addMenu("&Tools")
-        tools_menu.addActions(list(self.edit_toolbar.tool_actions.values()))
-        tools_menu.addSeparator()
-        self.mask_regions_action = self._action(
-            "&Mask Outside Ultrasound Regions…", self.deidentify.start,
-            tip="De-identify: mask everything outside the ultrasound regions on all frames (previewed first)",
-        )
-        tools_menu.addAction(self.mask_regions_action)
-
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("MainToolbar")
-        for action in (self.open_action, self.write_action, None, self.fit_action, self.actual_size_action, None):
-            toolbar.addAction(action) if action is not None else toolbar.addSeparator()
-        toolbar.addWidget(self.window_level)
-        self.addToolBar(toolbar)
-        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.edit_toolbar)  # a tool palette; the top row is full
-        self._update_recent_menu(self.store.recent_files())
-        self._update_document_actions()
-
     def _wire(self) -> None:
         self.image_view.wheel_frames.connect(self.state.step)
         self.image_view.frame_painted.connect(self.status.count_painted_frame)
@@ -270,7 +181,7 @@ class MainWindow(QMainWindow):
         self.saver.saved.connect(lambda document: self.status.showMessage(f"Saved {os.path.basename(document.path)}", 5000))
         self.saver.reload_requested.connect(lambda _path: self.reopen())
         self.store.changed.connect(self._on_settings_changed)
-        self.store.recent_changed.connect(self._update_recent_menu)
+        self.store.recent_changed.connect(self.update_recent_menu)
 
     # -------------------------------------------------------------- opening
     @property
@@ -347,7 +258,7 @@ class MainWindow(QMainWindow):
             old.close()
         self._update_title()
         self.setWindowFilePath(document.path if document is not None else "")
-        self._update_document_actions()
+        self.update_document_actions()
 
     def reopen(self) -> None:
         """Open the current file again (new settings take effect), on the same frame, playing if it was."""
@@ -372,7 +283,7 @@ class MainWindow(QMainWindow):
         return True
 
     # -------------------------------------------------------------- actions
-    def _update_document_actions(self) -> None:
+    def update_document_actions(self) -> None:
         document = self.document
         has_document = document is not None
         playable = has_document and document.num_frames > 1
@@ -391,7 +302,7 @@ class MainWindow(QMainWindow):
         self.mask_regions_action.setEnabled(self.deidentify.available())
         self._on_mode_changed(document.writable if has_document else False)
 
-    def _set_writable(self, writable: bool) -> None:
+    def set_writable(self, writable: bool) -> None:
         document = self.document
         if document is None or document.writable == writable:
             return
@@ -427,15 +338,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title(document.path if document is not None else None,
                                          dirty=document is not None and document.dirty))
 
-    def _undo(self) -> None:
+    def undo(self) -> None:
         if self.document is not None and self.document.can_undo:
             self.document.undo()
 
-    def _redo(self) -> None:
+    def redo(self) -> None:
         if self.document is not None and self.document.can_redo:
             self.document.redo()
 
-    def _set_mode(self, mode: str) -> None:
+    def set_play_mode(self, mode: str) -> None:
         self.player.set_mode(mode)
         index = self.cine_controls.mode.findData(mode)
         self.cine_controls.mode.setCurrentIndex(index)
@@ -472,7 +383,7 @@ class MainWindow(QMainWindow):
         self.read_ahead.set_frames(settings.read_ahead_frames)
         self.player.set_default_fps(settings.cine_default_fps)
 
-    def _update_recent_menu(self, files: list[str]) -> None:
+    def update_recent_menu(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
             action = self.recent_menu.addAction(os.path.basename(path))
