@@ -37,11 +37,15 @@ def _name(widget: QWidget) -> str:
     return f"{type(widget).__name__} {widget.objectName() or ''} {short!r}".replace("  ", " ")
 
 
+# Geometry through QWidget's own methods: a widget may shadow them (WindowLevelControls.width is a spin box).
+_width, _height, _size = QWidget.width, QWidget.height, QWidget.size
+
+
 def _outside_window(widget: QWidget) -> str | None:
-    """Why `widget` is cut by its window's edge (or a scroll area's), or None."""
+    """Why `widget` is cut by its window's edge, or None."""
     window = widget.window()
     top_left = widget.mapTo(window, widget.rect().topLeft())
-    rect = QRect(top_left, widget.size())
+    rect = QRect(top_left, _size(widget))
     inside = window.rect()
     if not inside.contains(rect):
         return f"{_name(widget)} at {rect.getRect()} lies outside its window {inside.getRect()}"
@@ -64,8 +68,9 @@ def _label_problem(label: QLabel) -> str | None:
 
 def _hint_problem(widget: QWidget) -> str | None:
     hint = widget.sizeHint()
-    if hint.width() > widget.width() + SLACK or hint.height() > widget.height() + SLACK:
-        return f"{_name(widget)} wants {hint.width()}x{hint.height()} px, has {widget.width()}x{widget.height()}"
+    width, height = _width(widget), _height(widget)
+    if hint.width() > width + SLACK or hint.height() > height + SLACK:
+        return f"{_name(widget)} wants {hint.width()}x{hint.height()} px, has {width}x{height}"
     return None
 
 
@@ -119,7 +124,7 @@ def clipped(root: QWidget) -> list[str]:
     problems: list[str] = []
     widgets = [root] + root.findChildren(QWidget)
     for widget in widgets:
-        if not widget.isVisible() or widget.width() <= 0:
+        if not widget.isVisible() or _width(widget) <= 0:
             continue
         if isinstance(widget, QLabel) and widget.text():
             problem = _label_problem(widget)

@@ -13,7 +13,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest  # noqa: E402
 from PySide6.QtGui import QColor, QPalette  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QProgressDialog  # noqa: E402
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox, QProgressDialog, QPushButton  # noqa: E402
 
 from viewer.model import NotDicomError  # noqa: E402
 from viewer.model.settings import Settings  # noqa: E402
@@ -118,3 +118,43 @@ def test_message_boxes_are_not_cramped(qtbot, window, tmp_path):
     box.close()
     assert not [b for b in window.findChildren(QMessageBox) if b.isVisible()]
     assert not [d for d in window.findChildren(QProgressDialog) if d.isVisible()]
+
+
+def test_main_window_with_a_file_open(qtbot, window, cine_path):
+    open_and_wait(qtbot, window, cine_path)
+    window.status.update_memory()
+    window.status.show_pixel(None)
+    QApplication.processEvents()
+    assert_fits(window)
+
+
+def test_empty_main_window(qtbot, window):
+    assert_fits(window)
+
+
+def test_file_changed_bar_and_notes(qtbot, window, cine_path):
+    from viewer.ui.error_dialog import show_message
+    from viewer.ui.file_watch import change_message
+
+    open_and_wait(qtbot, window, cine_path)
+    window.file_watch.bar.show_change(change_message(str(cine_path), "it was truncated to 1,024 bytes by another "
+                                                     "program while Cinemap showed it", dirty=True))
+    QApplication.processEvents()
+    assert_fits(window.file_watch.bar)
+    box = show_message(window, "Cinemap", "Notes on cine.dcm", "Opened read-only: another Cinemap (pid 4242 on "
+                       "workstation-7) holds the edit lock of this file\nThe file ends 100 bytes early", warning=True)
+    qtbot.waitExposed(box, timeout=EVENT_TIMEOUT_MS)
+    assert_fits(box)
+    box.close()
+
+
+def test_demo_progress(qtbot, window, monkeypatch):
+    from viewer.ui import demo
+
+    monkeypatch.setenv(demo.FRAMES_VARIABLE, "400")
+    builder = demo.DemoBuilder(window)
+    builder.start()
+    qtbot.waitExposed(builder.dialog, timeout=EVENT_TIMEOUT_MS)
+    assert_fits(builder.dialog)
+    with qtbot.waitSignal(builder.cancelled, timeout=EVENT_TIMEOUT_MS):
+        builder.dialog.findChild(QPushButton).click()
