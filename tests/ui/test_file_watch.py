@@ -125,7 +125,7 @@ def test_unsaved_edits_are_mentioned():
 def test_status_bar_shows_the_file_access(qtbot, window, cine, store):
     document = open_and_wait(qtbot, window, cine)
     expected = "memory-mapped, leased" if document.has_lease else "memory-mapped"
-    assert f"File access: {expected} (" in window.status.summary.toolTip()
+    assert f"File access: {expected}\n" in window.status.summary.toolTip()
     assert document.file_access_reason in window.status.summary.toolTip()
     store.save(store.settings.replace(file_access=fileaccess.READ))
     with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):

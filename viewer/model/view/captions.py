@@ -113,7 +113,10 @@ def status_details(document, access: str, access_reason: str, memory: MemoryFigu
         if document.mapped_bytes:
             lines.append(f"Memory-mapped values: {format_bytes(document.mapped_bytes)} (read from the file when "
                          "shown, not loaded)")
-        lines.append(f"File access: {access}" + (f" ({access_reason})" if access_reason else ""))
+        lines.append(f"File access: {access}")
+        detail = access_reason.split(": ", 1)[-1]
+        if access_reason and detail not in access:  # the reason says more than the label
+            lines.append(f"  {access_reason}")
         lines.append(f"Mode: {mode_word(document.writable)}"
                      + ("" if document.writable else " (Ctrl+E switches to read/write)"))
     if memory.used is not None:
