@@ -112,8 +112,9 @@ TEXT_COLUMNS = {"cinemap": "Cinemap", "pydicom_index": "pydicom k", "pydicom_dcm
                 "memmap": "memmap", "pread": "pread"}
 TEXT_LEGEND = ("Values in the row's unit. pydicom k: pydicom pixel_array(path, index=k); dcmread: pydicom "
                "dcmread + pixel_array; memmap and pread: the floors. /floor and /pydicom: Cinemap's value divided "
-               "by the floor's (numpy.memmap, or os.pread for the evicted row) and by pydicom k's; higher is "
-               "better for MB/s and fps, lower for ms and MB. The full table, every ratio: --markdown.")
+               "by the row's floor (numpy.memmap; os.pread for the evicted row; for the EOT rows, the JPEG cine "
+               "with an Extended Offset Table, pydicom's get_frame) and by pydicom k's; higher is better for "
+               "MB/s and fps, lower for ms and MB. The full table, every label and ratio: --markdown.")
 
 
 def _text_label(row: dict[str, Any]) -> str:
@@ -141,6 +142,15 @@ _TEXT_LABELS = {
     "compressed_first": "JPEG decode, 1st pass",
     "compressed_second": "JPEG decode, 2nd pass",
     "gui_compressed": "GUI play, JPEG cine",
+    "indexed_open_cold": "EOT JPEG: open + 1st, cold",
+    "indexed_open_warm": "  open + 1st, warm",
+    "indexed_random_cold": "  random frame, cold",
+    "indexed_random_warm": "  random frame, warm",
+    "indexed_read_cold": "  read by open + 1st",
+    "indexed_file_memory": "  file-backed memory",
+    "walk_open_cold": "no tables: open + 1st",
+    "walk_complete_cold": "  every item walked",
+    "walk_kb_per_item": "  read per item",
 }
 
 
