@@ -96,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in problems:
             print(f"cinemap: {problem}", file=sys.stderr)
         return EXIT_FILE_ERROR
-    problem = display_problem(os.environ, sys.platform)
-    if problem:
-        print(f"cinemap: {problem}", file=sys.stderr)
+    no_display = display_problem(os.environ, sys.platform)
+    if no_display:
+        print(f"cinemap: {no_display}", file=sys.stderr)
         return EXIT_GUI_ERROR
     try:
         from viewer.app import run

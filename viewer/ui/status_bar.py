@@ -85,7 +85,7 @@ class StatusBar(QStatusBar):
 
     def update_memory(self) -> None:
         use = memory_use()
-        self._memory = MemoryFigures.from_resident(use.resident, use.anonymous)
+        self._memory = MemoryFigures.from_resident(use.resident, use.anonymous, use.file_backed)
         self.show_summary()  # once a second: cheap, and the lease may have gone
 
     # ------------------------------------------------------------------ fps

@@ -544,7 +544,8 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
                                   f"A save of {name} had finished but left its journal behind; the journal was "
                                   "removed and the file keeps the saved contents.")
         return RecoveryReport(path, journal_path, "discarded", 0, 0,
-                              f"A save of {name} was interrupted before it changed the file; the file is as it was.")
+                              f"A save of {name} was interrupted before it changed the file; the file is as it "
+                              "was, and the edits that save was writing are gone: they need to be made again.")
     try:
         status = os.stat(path)
     except OSError as exc:

@@ -80,10 +80,12 @@ class MemoryFigures:
     file_cache: int | None
 
     @classmethod
-    def from_resident(cls, resident: int | None, anonymous: int | None) -> "MemoryFigures":
-        """From the resident set and its anonymous part (file-backed = the rest)."""
-        cache = resident - anonymous if resident is not None and anonymous is not None else None
-        return cls(anonymous, cache)
+    def from_resident(cls, resident: int | None, anonymous: int | None,
+                      file_backed: int | None = None) -> "MemoryFigures":
+        """From the resident set, its anonymous part and its file-backed part (else the rest)."""
+        if file_backed is None and resident is not None and anonymous is not None:
+            file_backed = resident - anonymous
+        return cls(anonymous, file_backed)
 
 
 def mode_word(writable: bool) -> str:
