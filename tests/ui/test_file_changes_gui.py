@@ -96,6 +96,7 @@ def painted():
 
 def maybe_quit():
     if os.path.exists(quit_path):
+        quitter.stop()  # once: on a loaded machine closing can take longer than the timer's period
         note("quit", generation(window.document), count["painted"])
         window.close()
 

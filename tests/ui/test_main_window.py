@@ -85,6 +85,7 @@ def test_status_bar_is_one_plain_summary_with_the_details_in_its_tool_tip(qtbot,
     from viewer.model import format_bytes
     from viewer.ui import status_bar
     from viewer.ui.memory import MemoryUse
+    from viewer.ui.status_bar import file_access_text
 
     document = open_and_wait(qtbot, window, cine_path)
     # After a save the kernel keeps the file's pages in the resident set: cache, not memory used.
@@ -93,7 +94,7 @@ def test_status_bar_is_one_plain_summary_with_the_details_in_its_tool_tip(qtbot,
     text = window.status.summary.text()
     assert text == f"Read-only · {format_bytes(document.file_size)} file, 115.0 MB memory"
     tip = window.status.summary.toolTip()
-    assert "File access: memory-mapped" in tip and str(cine_path) in tip
+    assert f"File access: {file_access_text(document)[0]}" in tip and str(cine_path) in tip
     assert "File pages cached in memory: 2.1 GB" in tip and "Memory used by Cinemap: 115.0 MB" in tip
 
 

@@ -13,7 +13,7 @@ import os
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressBar, QProgressDialog, QWidget
 
 from viewer.ui.paths import cache_folder
 from viewer.ui.workers import Cancelled, run_in_background
@@ -101,13 +101,18 @@ class DemoBuilder(QObject):
         dialog.setMinimumDuration(0)
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
-        dialog.setValue(0)
+        bar = QProgressBar(dialog)
+        bar.setRange(0, frames)
+        dialog.setBar(bar)
+        dialog.setValue(0)  # shows it (nothing can be pending yet)
         self.dialog = dialog
         self._task = run_in_background(
             lambda progress: write_demo(path, frames, progress),
             on_success=self._on_written,
             on_failure=self._on_failed,
-            on_progress=lambda done, _total: dialog.setValue(done),
+            # The bar, not dialog.setValue: on a modal dialog that runs the event loop,
+            # which can deliver the end of the work and delete the dialog inside setValue.
+            on_progress=lambda done, _total: bar.setValue(done) if self.dialog is dialog else None,
             context=self,
         )
         dialog.canceled.connect(self._task.cancel)

@@ -227,9 +227,9 @@ class SaveProgressDialog(QProgressDialog):
         self.name = name
         self.setObjectName("SaveProgress")
         self.setWindowTitle(TITLE)
-        bar = QProgressBar(self)
-        bar.setTextVisible(False)  # the label says how far; a percentage drawn on the bar overlapped it
-        self.setBar(bar)
+        self._bar = QProgressBar(self)
+        self._bar.setTextVisible(False)  # the label says how far; a percentage drawn on the bar overlapped it
+        self.setBar(self._bar)
         self.setCancelButton(None)
         self.setWindowModality(Qt.WindowModality.WindowModal)
         self.setMinimumDuration(0)
@@ -240,11 +240,17 @@ class SaveProgressDialog(QProgressDialog):
         self.setLabelText(save_progress_text(name, 0, 0))
 
     def show_progress(self, done: int, total: int) -> None:
-        """Frames journaled and written so far, of twice the edited frames."""
+        """Frames journaled and written so far, of twice the edited frames.
+
+        The bar is set directly, not through ``QProgressDialog.setValue``: on a
+        modal dialog that runs the event loop, which can deliver the end of
+        the save and delete this dialog while it is still in ``setValue``
+        (a crash seen on a loaded machine).
+        """
         self.setLabelText(save_progress_text(self.name, done, total))
         if total > 0:
-            self.setMaximum(total)
-            self.setValue(min(done, total - 1))  # the dialog closes itself at the maximum
+            self._bar.setRange(0, total)
+            self._bar.setValue(min(done, total - 1))
 
 
 def save_progress_dialog(window: QWidget, name: str) -> SaveProgressDialog:
