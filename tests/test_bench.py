@@ -112,8 +112,10 @@ def test_text_and_markdown_render_the_same_report(small_run):
     result, _ = small_run
     text = tables.format_text(result)
     markdown = tables.format_markdown(result)
-    for label in ("random frame, file evicted (median)", "Goals:"):
+    for label in ("random frame, evicted (ms)", "Goals:"):
         assert label in text
+    assert max(len(line) for line in text.splitlines()) <= tables.TEXT_WIDTH  # a terminal, not 215 columns
+    assert "random frame, file evicted (median)" in markdown  # the full table
     assert markdown.count("\n| ") >= len(result["rows"]) + 1
     assert "numpy.memmap (floor)" in markdown
 
@@ -207,3 +209,16 @@ def test_video_rows_measure_cinemap_against_pyav(tmp_path):
         assert result["open_first_ms"] > 0 and result["sequential"]["ms_per_frame"] > 0
         assert result["random"]["median_ms"] > 0 and result["step_back_gop_start"]["median_ms"] > 0
     assert cinemap["random"]["samples"] == 5 and cinemap["step_back_gop_start"]["samples"] == 1
+
+
+def test_every_part_of_a_run_scales_with_size():
+    from viewer.bench import _parser, scale_with_size
+
+    full = scale_with_size(_parser().parse_args(["--size", "2G"]))
+    assert (full.samples, full.sequential_frames, full.seconds, full.gui_seconds, full.compressed_frames,
+            full.enhanced_frames) == (200, 1000, 10.0, 5.0, 300, [5000, 20000])
+    small = scale_with_size(_parser().parse_args(["--size", "256M"]))
+    assert (small.samples, small.sequential_frames, small.seconds, small.gui_seconds, small.compressed_frames,
+            small.enhanced_frames) == (25, 125, 1.2, 1.0, 37, [600, 2500])
+    tiny = scale_with_size(_parser().parse_args(["--size", "16M", "--samples", "7"]))
+    assert tiny.samples == 7 and tiny.compressed_frames == 12 and tiny.enhanced_frames == [300, 1200]

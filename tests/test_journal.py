@@ -208,7 +208,7 @@ def test_a_complete_journal_rolls_back_exactly(opened, step):
         assert sha256(item.path) != item.original  # the crash left new bytes in the file
     report = journal.recover(item.path)
     assert report.action == "restored" and report.regions > 0 and report.bytes_restored == BOX_BYTES
-    assert "restored" in report.message
+    assert "put back exactly as it was" in report.message and "edits that save was writing are gone" in report.message
     assert sha256(item.path) == item.original
     assert not os.path.exists(item.journal_path)
     assert journal.recover(item.path) is None

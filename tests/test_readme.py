@@ -22,3 +22,11 @@ def test_readme_gives_exactly_two_commands():
 def test_ci_runs_the_readme_test_command_verbatim():
     ci = (ROOT / ".ci" / "run").read_text().splitlines()
     assert _commands()[1] in ci
+
+
+def test_ci_runs_the_gui_tests_again_under_a_cpu_hog_on_both_cores():
+    ci = (ROOT / ".ci" / "run").read_text()
+    after = ci.split(_commands()[1], 1)[1]
+    hog = after.index('python3 -c "while 1: pass" &')
+    assert "for _ in 1 2; do" in after[:hog] and "trap stop_hogs EXIT" in after[:hog]
+    assert re.search(r"^\.venv/bin/python -m pytest .*tests/ui$", after[hog:], re.M)

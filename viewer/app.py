@@ -105,7 +105,7 @@ def _arm_screenshot(window, path: str):
     return failed
 
 
-def run(paths: list[str], demo: bool = False) -> int:
+def run(paths: list[str], demo: bool = False, fresh: bool = False) -> int:
     """Open a main window per path (one empty window if none) and run until the last closes.
 
     Parameters
@@ -114,23 +114,24 @@ def run(paths: list[str], demo: bool = False) -> int:
         Files to open.
     demo : bool
         Also make (first time) and open the synthetic demo cine.
+    fresh : bool
+        With `demo`: write the demo file again even if it exists.
 
     Returns
     -------
     int
         The process exit code.
     """
-    app, _windows = start(paths, demo)  # the list keeps the windows alive
+    app, _windows = start(paths, demo, fresh)  # the list keeps the windows alive
     return int(app.exec())
 
 
-def start(paths: list[str], demo: bool = False):
+def start(paths: list[str], demo: bool = False, fresh: bool = False):
     """Everything :func:`run` does before the event loop: returns the application and its windows."""
     app = _application()
     configure_pyqtgraph()
     from viewer.model.storage import lease
-    from viewer.ui.demo import DemoBuilder
-    from viewer.ui.error_dialog import install_excepthook, show_error
+    from viewer.ui.error_dialog import install_excepthook
     from viewer.ui.main_window import MainWindow
     from viewer.ui.settings_store import SettingsStore
     from viewer.ui.termination import install_sigterm_quit
@@ -156,12 +157,9 @@ def start(paths: list[str], demo: bool = False):
     screenshot_failed = _arm_screenshot(first, screenshot) if screenshot else None
     if demo:
         target = first if first.document is None and not paths else new_window()
-        builder = DemoBuilder(target)
-        builder.ready.connect(target.open_path)
-        builder.failed.connect(lambda exc: show_error(target, exc, "write the demo file"))
-        if screenshot_failed is not None and target is first:
+        builder = target.open_demo(fresh=fresh)
+        if screenshot_failed is not None and target is first and builder is not None:
             builder.failed.connect(screenshot_failed)
-        builder.start()
     return app, windows
 
 
@@ -169,7 +167,8 @@ def main() -> int:
     """``python -m viewer.app PATH ...`` (the ``cinemap`` command lives in :mod:`viewer.cli`)."""
     arguments = sys.argv[1:]
     demo = "--demo" in arguments
-    return run([argument for argument in arguments if argument != "--demo"], demo=demo)
+    fresh = "--fresh" in arguments
+    return run([argument for argument in arguments if argument not in ("--demo", "--fresh")], demo=demo, fresh=fresh)
 
 
 if __name__ == "__main__":

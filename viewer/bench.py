@@ -76,25 +76,31 @@ def _parser() -> argparse.ArgumentParser:
         help="above this, 'dcmread + pixel_array' runs on a file of this size instead (default 1G)")
     add("--gui-size-limit", type=_size, default=bench_files.parse_size("1G"), metavar="SIZE",
         help="size of the 1024x1024 file for GUI playback: min(--size, this) (default 1G)")
-    add("--samples", type=int, default=200, help="random frames per method, warm and cold (default 200)")
+    add("--samples", type=int, default=None,
+        help="random frames per method, warm and cold (default 200 at 2G, scaled with --size)")
     add("--seed", type=int, default=20240611, help="seed of the random frame indices (same for all methods)")
-    add("--sequential-frames", type=int, default=1000, help="frames read in order (default 1000)")
-    add("--seconds", type=float, default=10.0, help="time cap of a sequential or decode pass (default 10)")
-    add("--gui-seconds", type=float, default=5.0, help="GUI playback time per file (default 5)")
-    add("--compressed-frames", type=int, default=300, help="frames of the JPEG cine (default 300)")
-    add("--indexed-size", type=_size, default=bench_files.parse_size("4.5G"), metavar="SIZE",
+    add("--sequential-frames", type=int, default=None,
+        help="frames read in order (default 1000 at 2G, scaled with --size)")
+    add("--seconds", type=float, default=None,
+        help="time cap of a sequential or decode pass (default 10 at 2G, scaled with --size)")
+    add("--gui-seconds", type=float, default=None,
+        help="GUI playback time per file (default 5 at 2G, scaled with --size)")
+    add("--compressed-frames", type=int, default=None,
+        help="frames of the JPEG cine (default 300 at 2G, scaled with --size)")
+    add("--indexed-size", type=_size, default=None, metavar="SIZE",
         help="size of the JPEG cine with an Extended Offset Table (open and random frames, cold and warm; "
-             "default 4.5G, so that frames lie past 4 GiB)")
+             "default 4.5G at 2G, so that frames lie past 4 GiB; scaled with --size)")
     add("--slide", action="store_true",
         help="run only the whole-slide rows: open_slide against wsidicom (needs wsidicom installed)")
     add("--slide-tiles", type=int, default=196_608, metavar="N",
         help="tiles of each bench slide, all levels (default 196608)")
-    add("--video-seconds", type=float, default=10.0,
-        help="length of the H.264 video cine at 30 fps, 1 s GOP (default 10; 0 skips the video rows)")
+    add("--video-seconds", type=float, default=None,
+        help="length of the H.264 video cine at 30 fps, 1 s GOP (default 10 at 2G, scaled with --size; "
+             "0 skips the video rows)")
     add("--video-geometry", type=_geometry, default=(1080, 1920), metavar="WxH",
         help="frame size of the video cine (default 1920x1080)")
-    add("--enhanced-frames", type=_frame_counts, default=[5000, 20000], metavar="N,N",
-        help="frame counts of the enhanced files (default 5000,20000)")
+    add("--enhanced-frames", type=_frame_counts, default=None, metavar="N,N",
+        help="frame counts of the enhanced files (default 5000,20000 at 2G, scaled with --size)")
     add("--decoders", action="store_true",
         help="measure the decoders instead: every pydicom plugin per transfer syntax against the fastest floor, "
              "which release the GIL, the decode pool, reduced decodes (a few minutes; writes no file)")
@@ -103,10 +109,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Every part of a run scales with --size: (value at REFERENCE_SIZE, smallest value).
+REFERENCE_SIZE = 2 << 30
+SCALED_DEFAULTS: dict[str, tuple[float, float]] = {
+    "samples": (200, 20),
+    "sequential_frames": (1000, 50),
+    "seconds": (10.0, 1.0),
+    "gui_seconds": (5.0, 1.0),
+    "compressed_frames": (300, 12),
+    "video_seconds": (10.0, 1.0),
+}
+ENHANCED_DEFAULTS = ((5000, 300), (20000, 1200))
+INDEXED_REFERENCE, INDEXED_SMALLEST = bench_files.parse_size("4.5G"), bench_files.parse_size("16M")
+OPEN_SHARE_OF_SECONDS = 0.3  # time cap of the repeated opens, of --seconds (3 s at 2G)
+
+
+def scale_with_size(options: argparse.Namespace) -> argparse.Namespace:
+    """Fill the options left unset with values proportional to ``--size`` (2G gives the documented defaults).
+
+    A small ``--size`` is a quick run: 256M takes about a tenth of the time of
+    2G, instead of waiting for a JPEG cine and enhanced files made for 2G.
+    """
+    scale = options.size / REFERENCE_SIZE
+    for name, (reference, smallest) in SCALED_DEFAULTS.items():
+        if getattr(options, name) is None:
+            value = max(smallest, reference * scale)
+            setattr(options, name, type(reference)(round(value, 1) if isinstance(reference, float) else value))
+    if options.indexed_size is None:
+        options.indexed_size = max(INDEXED_SMALLEST, int(INDEXED_REFERENCE * scale))
+    if options.enhanced_frames is None:
+        # Rounded to hundreds, so that 2G gives exactly the frame counts the goals are set for.
+        options.enhanced_frames = [max(smallest, int(round(reference * scale, -2)))
+                                   for reference, smallest in ENHANCED_DEFAULTS]
+    return options
+
+
 def bench_command(argv: Sequence[str]) -> int:
     """``cinemap bench [--size 2G] [--json] [--markdown] [--keep] ...``; returns the exit code."""
     try:
-        options = _parser().parse_args(list(argv))
+        options = scale_with_size(_parser().parse_args(list(argv)))
     except SystemExit as exc:
         return int(exc.code or 0)
     if options.slide:
@@ -313,6 +354,7 @@ def _native_spec(bench_file: bench_files.BenchFile, method: str, options: argpar
         "dtype": extra["dtype"], "seed": options.seed, "warm_samples": options.samples,
         "cold_samples": options.samples, "sequential_frames": options.sequential_frames,
         "sequential_seconds": options.seconds, "open_repeats": 200,
+        "open_seconds": options.seconds * OPEN_SHARE_OF_SECONDS,
     }
 
 

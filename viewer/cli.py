@@ -1,7 +1,7 @@
 """The ``cinemap`` command line.
 
 ``cinemap [PATH ...]`` opens the viewer, ``cinemap --demo`` the built-in demo,
-``cinemap info PATH`` describes a file headless, ``cinemap export FILE OUT``
+``cinemap info PATH ...`` describes files headless, ``cinemap export FILE OUT``
 writes frames as PNG/TIFF/MP4/GIF (:mod:`viewer.export.command`),
 ``cinemap bench`` measures speed and memory. Exit codes: 0 success, 1 a file could not be used (the
 reason is printed on one line; the details, with the traceback, go to the
@@ -15,7 +15,7 @@ import json
 import os
 import sys
 import time
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from viewer import __version__
 from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_GUI_ERROR, EXIT_OK
@@ -24,13 +24,13 @@ from viewer.logfile import log_failure as _log_failure
 COMMANDS = ("info", "export", "bench", "mask-label")
 
 EPILOG = """commands:
-  cinemap [PATH ...]          open files in the viewer
-  cinemap --demo              generate (once) and open a ~2 GB synthetic cine
-  cinemap info PATH [--json]  describe a file (or a whole-slide folder) without opening the viewer
-  cinemap export FILE OUT     write frames as PNG, TIFF, MP4 or GIF (see cinemap export --help)
+  cinemap [PATH ...]                open files in the viewer
+  cinemap --demo [--fresh]          generate (once, or again) and open a ~2 GB synthetic cine
+  cinemap info PATH [PATH ...]      describe files (or whole-slide folders) without opening the viewer
+  cinemap export FILE OUT           write frames as PNG, TIFF, MP4 or GIF (see cinemap export --help)
   cinemap mask-label FOLDER... [--overview-rect X,Y,W,H]
-                              black out whole-slide labels in place (not a full de-identification)
-  cinemap bench [--size 2G]   measure speed and memory against pydicom
+                                    black out whole-slide labels in place (not a full de-identification)
+  cinemap bench [--size 2G]         measure speed and memory against pydicom
 
 exit codes: 0 ok, 1 a file could not be used, 2 usage error, 3 the GUI could not start
 """
@@ -45,13 +45,15 @@ def _gui_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", metavar="PATH", help="DICOM files to open")
     parser.add_argument("--demo", action="store_true", help="open the built-in synthetic demo cine")
+    parser.add_argument("--fresh", action="store_true",
+                        help="with --demo: write the demo file again (a masked demo becomes clean)")
     parser.add_argument("--version", action="version", version=f"cinemap {__version__}")
     return parser
 
 
 def _info_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cinemap info", description="Describe a DICOM file without reading its pixels.")
-    parser.add_argument("path", metavar="PATH")
+    parser = argparse.ArgumentParser(prog="cinemap info", description="Describe DICOM files without reading their pixels.")
+    parser.add_argument("paths", nargs="+", metavar="PATH")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument(
         "--check-frames", action="store_true",
@@ -83,58 +85,138 @@ def main(argv: Sequence[str] | None = None) -> int:
         from viewer.bench import bench_command
 
         return bench_command(args[1:])
-    options = _gui_parser().parse_args(args)
+    parser = _gui_parser()
+    options = parser.parse_args(args)
+    if options.fresh and not options.demo:
+        parser.error("--fresh goes with --demo")
+    # Both checks come before Qt starts: Qt aborts the process (exit code 134)
+    # when it finds no display, and would open a window for a mistyped path.
+    problems = [problem for problem in map(path_problem, options.paths) if problem]
+    if problems:
+        for problem in problems:
+            print(f"cinemap: {problem}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    no_display = display_problem(os.environ, sys.platform)
+    if no_display:
+        print(f"cinemap: {no_display}", file=sys.stderr)
+        return EXIT_GUI_ERROR
     try:
         from viewer.app import run
     except ImportError as exc:
         print(f"cinemap: cannot start the viewer: {exc}", file=sys.stderr)
         return EXIT_GUI_ERROR
-    return run(options.paths, demo=options.demo)
+    return run(options.paths, demo=options.demo, fresh=options.fresh)
+
+
+def path_problem(path: str) -> str | None:
+    """The one-line reason `path` cannot be opened at all (missing, a folder...), or None.
+
+    The same words as ``cinemap info`` and the viewer's error dialog use.
+    """
+    from viewer.model import DicomError
+    from viewer.model.dicom.header import open_mode_ok
+
+    try:
+        open_mode_ok(path)
+    except DicomError as exc:
+        return str(exc)
+    return None
+
+
+NO_DISPLAY = (
+    "no display found (DISPLAY and WAYLAND_DISPLAY are not set): log in with 'ssh -X' to see the viewer, "
+    "set QT_QPA_PLATFORM=offscreen to run it without a screen (screenshots), or use 'cinemap info FILE' headless"
+)
+
+
+def display_problem(environ: Mapping[str, str], platform: str) -> str | None:
+    """Why the viewer cannot show a window here, or None if it can try.
+
+    Only X11/Wayland systems can lack a display: Windows and macOS always
+    have one. Setting ``QT_QPA_PLATFORM`` (offscreen, vnc, eglfs...) is the
+    user's own choice of platform and is left to Qt.
+    """
+    if platform.startswith(("win", "cygwin", "darwin")):
+        return None
+    if environ.get("QT_QPA_PLATFORM") or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return NO_DISPLAY
 
 
 def info_command(argv: Sequence[str]) -> int:
-    """``cinemap info PATH [--json]``."""
-    options = _info_parser().parse_args(list(argv))
-    from viewer.model import DEFAULT_MEMMAP_THRESHOLD, DicomError, open_document
-    from viewer.cli_slide import is_slide_path, slide_info
+    """``cinemap info PATH [PATH ...] [--json]``: every file (or slide) in turn, as ``ls`` would.
 
-    if not options.file and is_slide_path(options.path):
+    A file that cannot be used gets one line on stderr and the others are
+    still described; the exit code is 1 if any failed.
+    """
+    from viewer.cli_slide import is_slide_path
+
+    options = _info_parser().parse_args(list(argv))
+    several = len(options.paths) > 1
+    reports: list[dict[str, Any]] = []
+    failed = printed = False
+    for path in options.paths:
         try:
-            return slide_info(options.path, options.json, options.check_frames)
-        except DicomError as exc:
-            _log_failure(f"cinemap info {options.path}: {exc}")
-            print(f"cinemap: {exc}", file=sys.stderr)
-            return EXIT_FILE_ERROR
-        except Exception as exc:  # never a traceback for a user
-            log = _log_failure(f"cinemap info {options.path}: unexpected error")
-            where = f" (details in {log})" if log else ""
-            print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
-            return EXIT_FILE_ERROR
+            if not options.file and is_slide_path(path):
+                failed = _slide_info(path, options) != EXIT_OK or failed
+                continue
+            report = _describe_path(path, options)
+        except KeyboardInterrupt:
+            return 130
+        if report is None:
+            failed = True
+        elif options.json:
+            reports.append(report)
+        else:
+            print(("\n" if printed else "") + (f"{report['path']}:\n" if several else "") + format_report(report))
+            printed = True
+    if reports:
+        print(json.dumps(reports if several else reports[0], indent=2))
+    return EXIT_FILE_ERROR if failed else EXIT_OK
+
+
+def _slide_info(path: str, options: argparse.Namespace) -> int:
+    """``cinemap info`` of a whole-slide folder or file (printed as it goes); the exit code."""
+    from viewer.cli_slide import slide_info
+    from viewer.model import DicomError
+
+    try:
+        return slide_info(path, options.json, options.check_frames)
+    except DicomError as exc:
+        _log_failure(f"cinemap info {path}: {exc}")
+        print(f"cinemap: {exc}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+    except Exception as exc:  # never a traceback for a user
+        log = _log_failure(f"cinemap info {path}: unexpected error")
+        where = f" (details in {log})" if log else ""
+        print(f"cinemap: {path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return EXIT_FILE_ERROR
+
+
+def _describe_path(path: str, options: argparse.Namespace) -> dict[str, Any] | None:
+    """The report of one file, or None after printing why it cannot be used."""
+    from viewer.model import DEFAULT_MEMMAP_THRESHOLD, DicomError, open_document
 
     threshold = options.memmap_threshold if options.memmap_threshold is not None else DEFAULT_MEMMAP_THRESHOLD
     try:
         started = time.perf_counter()
-        with open_document(options.path, memmap_threshold=threshold) as document:
+        with open_document(path, memmap_threshold=threshold) as document:
             elapsed = time.perf_counter() - started
             report = describe(document, elapsed)
             if options.check_frames:
                 report["checked_frames"] = check_frames(document)
     except DicomError as exc:
-        _log_failure(f"cinemap info {options.path}: {exc}")
+        _log_failure(f"cinemap info {path}: {exc}")
         print(f"cinemap: {exc}", file=sys.stderr)
-        return EXIT_FILE_ERROR
+        return None
     except KeyboardInterrupt:
-        return 130
+        raise
     except Exception as exc:  # never a traceback for a user
-        log = _log_failure(f"cinemap info {options.path}: unexpected error")
+        log = _log_failure(f"cinemap info {path}: unexpected error")
         where = f" (details in {log})" if log else ""
-        print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
-        return EXIT_FILE_ERROR
-    if options.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(format_report(report))
-    return EXIT_OK
+        print(f"cinemap: {path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+        return None
+    return report
 
 
 def describe(document: Any, open_seconds: float) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -16,6 +17,8 @@ from viewer.ui.error_dialog import install_excepthook  # noqa: E402
 from viewer.ui.paths import log_folder  # noqa: E402
 from viewer.ui.workers import Cancelled  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 
 @pytest.fixture
 def small_demo(monkeypatch):
@@ -26,7 +29,7 @@ def test_demo_is_written_once_then_reused(qtbot, small_demo, tmp_path):
     parent = QWidget()
     qtbot.addWidget(parent)
     builder = demo.DemoBuilder(parent)
-    with qtbot.waitSignal(builder.ready, timeout=20000) as ready:
+    with qtbot.waitSignal(builder.ready, timeout=EVENT_TIMEOUT_MS) as ready:
         builder.start()
     path = ready.args[0]
     assert path == demo.demo_path() and path.startswith(str(tmp_path / "cache"))
@@ -34,7 +37,7 @@ def test_demo_is_written_once_then_reused(qtbot, small_demo, tmp_path):
         assert document.num_frames == 12 and document.frame_time_ms == pytest.approx(1000 / 30)
     assert os.listdir(os.path.dirname(path)) == [os.path.basename(path)]  # no partial file left
     again = demo.DemoBuilder(parent)
-    with qtbot.waitSignal(again.ready, timeout=1000):
+    with qtbot.waitSignal(again.ready, timeout=EVENT_TIMEOUT_MS):
         again.start()
     assert again.dialog is None  # reused: no progress dialog
 
@@ -47,7 +50,7 @@ def test_cancelled_demo_leaves_no_file(qtbot, monkeypatch, tmp_path):
     builder.start()
     assert builder.dialog is not None
     cancel_button = builder.dialog.findChild(QPushButton)
-    with qtbot.waitSignal(builder.cancelled, timeout=20000):
+    with qtbot.waitSignal(builder.cancelled, timeout=EVENT_TIMEOUT_MS):
         cancel_button.click()
     folder = os.path.dirname(demo.demo_path())
     assert not os.path.exists(demo.demo_path())
@@ -102,3 +105,38 @@ def test_measure_playback_once_through(qtbot, cine_path):
 
     result = measure_playback(str(cine_path), None, target_fps=400)
     assert 0 < result["seconds"] < 5
+
+
+def test_a_masked_demo_is_regenerated_from_the_menu_and_with_fresh(qtbot, small_demo, window):
+    from pathlib import Path
+
+    from viewer.app import start
+
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
+        window.demo_action.trigger()
+    path = Path(window.document.path)
+    # The pixel data ends the file; the header before it differs each time (UIDs, times).
+    pixels = slice(window.document.pixel_offset - window.document.file_size, None)
+    original = path.read_bytes()[pixels]
+
+    def mask_on_disk():
+        # As a saved mask would; by another process, because this one may hold a
+        # read lease that only its main thread, running Python, can let go of.
+        code = f"f = open({str(path)!r}, 'r+b'); f.seek(-4096, 2); f.write(bytes(4096)); f.close()"
+        writer = subprocess.Popen([sys.executable, "-c", code])
+        qtbot.waitUntil(lambda: writer.poll() is not None, timeout=EVENT_TIMEOUT_MS)
+        assert writer.returncode == 0 and path.read_bytes()[pixels] != original
+
+    mask_on_disk()
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
+        window.fresh_demo_action.trigger()  # the demo shown is closed, written again and opened
+    assert path.read_bytes()[pixels] == original and window.document.path == str(path)
+    window.close_document()
+
+    mask_on_disk()
+    _app, windows = start([], demo=True, fresh=True)  # cinemap --demo --fresh
+    for other in windows:
+        qtbot.addWidget(other)
+    qtbot.waitUntil(lambda: windows[0].document is not None, timeout=EVENT_TIMEOUT_MS)
+    assert path.read_bytes()[pixels] == original
+    windows[0].close_document()

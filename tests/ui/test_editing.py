@@ -29,6 +29,8 @@ from viewer.ui import edit_tools  # noqa: E402
 from viewer.ui.deid_dialog import DeidentifyDialog  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[2]
 ROWS, COLUMNS, FRAMES = 48, 64, 8
 SAVE, DISCARD, CANCEL = (QMessageBox.StandardButton.Save, QMessageBox.StandardButton.Discard,
@@ -63,14 +65,15 @@ def sha256(path) -> str:
 
 
 def open_and_wait(qtbot, window, path, *, writable=False):
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(path))
     if writable:
         window.write_action.trigger()
         assert window.document.writable, window.document.edit_refusal()
-    qtbot.wait(50)  # the layout settles (the edit dock appears) ...
+        qtbot.waitUntil(window.edit_panel.isVisible, timeout=EVENT_TIMEOUT_MS)  # the edit dock appears ...
+    QApplication.processEvents()  # ... and the layout settles ...
     window.image_view.fit()  # ... so that pixels have their final place on screen
-    qtbot.wait(20)
+    QApplication.processEvents()
     return window.document
 
 
@@ -232,12 +235,13 @@ def test_escape_during_a_brush_drag_takes_the_stroke_back(qtbot, window, cine):
     assert not document.dirty and not document.can_undo
 
 
-@pytest.mark.parametrize("scope, first, last, edited", [
-    (edit_tools.CURRENT_FRAME, 0, 0, {4}),
-    (edit_tools.FRAME_RANGE, 2, 5, {2, 3, 4, 5}),
-    (edit_tools.ALL_FRAMES, 0, 0, set(range(FRAMES))),
+@pytest.mark.parametrize("scope, first, last, edited, where", [
+    (edit_tools.CURRENT_FRAME, 0, 0, {4}, ""),
+    (edit_tools.FRAME_RANGE, 2, 5, {2, 3, 4, 5}, " on frames 3-6"),  # counted from 1 for people
+    (edit_tools.ALL_FRAMES, 0, 0, set(range(FRAMES)), f" on all {FRAMES} frames"),
 ])
-def test_rectangle_and_polygon_on_the_current_frame_a_range_or_all(qtbot, window, cine, scope, first, last, edited):
+def test_rectangle_and_polygon_on_the_current_frame_a_range_or_all(qtbot, window, cine, scope, first, last, edited,
+                                                                   where):
     document = open_and_wait(qtbot, window, cine, writable=True)
     window.state.set_frame(4)
     originals = [np.array(document.frame(k)) for k in range(FRAMES)]
@@ -260,7 +264,22 @@ def test_rectangle_and_polygon_on_the_current_frame_a_range_or_all(qtbot, window
             np.testing.assert_array_equal(frame[untouched], originals[index][untouched])
         else:
             np.testing.assert_array_equal(frame, originals[index])
-    assert document.undo_label == "Undo Polygon"
+    assert document.undo_label == f"Undo Polygon{where}"
+
+
+def test_an_edit_on_other_frames_says_where_it_went(qtbot, window, tmp_path):
+    path = write_cine(tmp_path / "long.dcm", frames=24, rows=ROWS, columns=COLUMNS)
+    document = open_and_wait(qtbot, window, path, writable=True)
+    window.state.set_frame(4)  # frame 5 on screen
+    choose(window, edit_tools.RECTANGLE, scope=edit_tools.FRAME_RANGE, first=9, last=19, fill=edit_tools.MAXIMUM)
+    drag(qtbot, window, [(30, 40), (35, 50), (40, 60)])
+    assert document.undo_label == "Undo Rectangle on frames 10-20"
+    assert window.undo_action.text() == "&Undo Rectangle on frames 10-20"
+    message = window.status.currentMessage()
+    assert "Rectangle applied to frames 10-20" in message and "frame 5, on screen, is unchanged" in message
+    choose(window, edit_tools.BRUSH, scope=edit_tools.ALL_FRAMES)
+    drag(qtbot, window, [(10, 10), (12, 14)])
+    assert document.undo_label == "Undo Brush on all 24 frames"
 
 
 def test_a_line_is_previewed_while_dragged(qtbot, window, cine):
@@ -306,8 +325,8 @@ def test_save_shows_its_progress(qtbot, window, cine, monkeypatch):
     monkeypatch.setattr(document, "save", slow_save)
     window.save_action.trigger()
     dialog = window.findChild(QProgressDialog, "SaveProgress")
-    qtbot.waitUntil(lambda: dialog.maximum() == 8 and dialog.value() == 3, timeout=5000)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    qtbot.waitUntil(lambda: dialog.maximum() == 8 and dialog.value() == 3, timeout=EVENT_TIMEOUT_MS)
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         release.set()
     assert not document.dirty
 
@@ -317,7 +336,7 @@ def test_save_writes_the_file_and_clears_the_star(qtbot, window, cine):
     choose(window, edit_tools.RECTANGLE, scope=edit_tools.ALL_FRAMES, fill=edit_tools.CUSTOM, custom=(4321,))
     drag(qtbot, window, [(2, 3), (6, 9), (8, 12)])
     assert window.save_action.isEnabled() and window.windowTitle().startswith("*")
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()
     assert not document.dirty and not window.save_action.isEnabled()
     assert window.windowTitle() == "cine.dcm — Cinemap"
@@ -344,7 +363,7 @@ def test_a_failed_save_keeps_the_file_and_the_edits(qtbot, window, cine, monkeyp
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_pwrite(fd, data, offset)
 
-    with monkeypatch.context() as patch, qtbot.waitSignal(window.saver.save_failed, timeout=10000):
+    with monkeypatch.context() as patch, qtbot.waitSignal(window.saver.save_failed, timeout=EVENT_TIMEOUT_MS):
         patch.setattr(os, "pwrite", disk_full)
         window.save_action.trigger()
     boxes = visible_boxes(window)
@@ -353,7 +372,7 @@ def test_a_failed_save_keeps_the_file_and_the_edits(qtbot, window, cine, monkeyp
     assert sha256(cine) == before and document.dirty and window.windowTitle().startswith("*")
     assert document.changed_on_disk is None
     close_boxes(window)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()  # and it can be saved once there is room
     assert sha256(cine) != before
 
@@ -365,12 +384,12 @@ def test_a_file_changed_on_disk_is_not_saved_over_and_reload_is_offered(qtbot, w
     stamp = os.stat(cine).st_mtime_ns + 10**9
     os.utime(cine, ns=(stamp, stamp))  # another program touched it
     before = sha256(cine)
-    with qtbot.waitSignal(window.saver.save_failed, timeout=10000):
+    with qtbot.waitSignal(window.saver.save_failed, timeout=EVENT_TIMEOUT_MS):
         window.save_action.trigger()
     assert sha256(cine) == before
     box = next(box for box in visible_boxes(window) if box.objectName() == "ReloadAfterChange")
     reload_button = next(button for button in box.findChildren(QPushButton) if button.text() == "Reload")
-    with qtbot.waitSignal(window.document_opened, timeout=10000):
+    with qtbot.waitSignal(window.document_opened, timeout=EVENT_TIMEOUT_MS):
         reload_button.click()
     assert window.document is not document and not window.document.dirty
 
@@ -480,11 +499,13 @@ def test_deidentify_masks_outside_the_regions_on_all_frames_and_records_no(qtbot
     dialog = window.findChild(DeidentifyDialog)
     assert dialog.isVisible() and window.deidentify.previewing
     assert "outside 1 ultrasound region on all 5 frames" in dialog.message.text()
-    assert not dialog.record_no.isHidden() and dialog.record_no.isChecked()
+    assert not dialog.record_no.isHidden() and not dialog.record_no.isChecked()  # opt-in: a false NO is worse
+    assert "Text burned into the kept regions" in dialog.warning.text() and "stays" in dialog.warning.text()
+    dialog.record_no.setChecked(True)
     tint = window.deidentify.tint.image
     assert (tint[outside][:, 3] > 0).all() and (tint[~outside][:, 3] == 0).all()  # the exact mask, previewed
     asked = answer(monkeypatch, QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(window.saver.saved, timeout=10000):
+    with qtbot.waitSignal(window.saver.saved, timeout=EVENT_TIMEOUT_MS):
         dialog.apply_save_button.click()
     assert asked and "read/write" in asked[0]
     assert not window.deidentify.previewing and not document.dirty
@@ -495,7 +516,7 @@ def test_deidentify_masks_outside_the_regions_on_all_frames_and_records_no(qtbot
     assert pydicom.dcmread(str(path)).BurnedInAnnotation == "NO"
 
 
-def test_deidentify_is_offered_only_with_regions_and_no_only_for_yes(qtbot, window, cine, tmp_path):
+def test_deidentify_is_offered_only_with_regions_and_says_why_no_cannot_be_recorded(qtbot, window, cine, tmp_path):
     open_and_wait(qtbot, window, cine)
     assert not window.mask_regions_action.isEnabled()
     path = write_cine(tmp_path / "us-no.dcm", frames=2, rows=64, columns=80, bits_allocated=8, kind="us")
@@ -503,8 +524,20 @@ def test_deidentify_is_offered_only_with_regions_and_no_only_for_yes(qtbot, wind
     window.mask_regions_action.trigger()
     dialog = window.findChild(DeidentifyDialog)
     assert dialog.record_no.isHidden()
+    assert dialog.record_note.isVisible() and "already records Burned In Annotation: NO" in dialog.record_note.text()
     dialog.reject()
     assert not window.deidentify.previewing
+
+
+@pytest.mark.parametrize("value, words", [("", ("no Burned In Annotation element", "in place")),
+                                          ("NO", ("already records",)), ("YES", ("Tick only if no text",))])
+def test_deidentify_dialog_says_what_it_can_record_and_why(qtbot, value, words):
+    dialog = DeidentifyDialog(1, 10, value)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.record_no.isVisible() == (value == "YES") and not dialog.record_no.isChecked()
+    for word in words:
+        assert word in dialog.record_note.text()
 
 
 # ----------------------------------------------------------------- recovery
@@ -525,5 +558,6 @@ def test_opening_after_an_interrupted_save_says_the_file_was_restored(qtbot, win
     open_and_wait(qtbot, window, cine)
     assert sha256(cine) == before
     texts = [box_text(box) for box in visible_boxes(window)]
-    assert any("interrupted" in text and "as it was before" in text for text in texts), texts
+    assert any("interrupted" in text and "as it was before" in text and "edits that save was writing are gone"
+               in text for text in texts), texts
     close_boxes(window)

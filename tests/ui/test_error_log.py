@@ -14,6 +14,8 @@ from viewer.ui import paths  # noqa: E402
 from viewer.ui.error_dialog import show_error  # noqa: E402
 from viewer.ui.main_window import MainWindow  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 
 def read_log() -> str:
     with open(os.path.join(paths.log_folder(), "cinemap.log"), encoding="utf-8") as log:
@@ -25,7 +27,7 @@ def test_a_file_that_cannot_be_opened_is_logged_with_its_traceback(qtbot, store,
     qtbot.addWidget(window)
     bad = tmp_path / "broken.dcm"
     bad.write_bytes(b"this is not DICOM at all" * 20)
-    with qtbot.waitSignal(window.open_failed, timeout=10000):
+    with qtbot.waitSignal(window.open_failed, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(bad))
     (box,) = [box for box in window.findChildren(QMessageBox) if box.isVisible()]
     assert "broken.dcm" in box.text() and "Traceback" not in box.informativeText()

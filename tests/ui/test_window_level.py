@@ -12,6 +12,8 @@ from viewer.model import open_document  # noqa: E402
 from viewer.synthetic import write_cine  # noqa: E402
 from viewer.ui.window_level import WindowLevelControls  # noqa: E402
 
+from conftest import EVENT_TIMEOUT_MS  # noqa: E402
+
 
 @pytest.fixture
 def file_with_window(tmp_path):
@@ -36,7 +38,7 @@ def test_file_window_first_then_automatic_then_full_range(qtbot, controls, state
         controls.progress.connect(lambda text, done, total: progress.append((done, total)))
         state.set_document(document)
         assert (state.center, state.width) == (30000.0, 20000.0)
-        qtbot.waitUntil(lambda: "Automatic" in names(controls), timeout=5000)
+        qtbot.waitUntil(lambda: "Automatic" in names(controls), timeout=EVENT_TIMEOUT_MS)
         assert names(controls)[0] != "Automatic" and names(controls)[-1] == "Full range"
         assert (state.center, state.width) == (30000.0, 20000.0)  # the file's window stays
         assert progress and progress[-1][0] == progress[-1][1]
@@ -56,10 +58,10 @@ def test_boxes_follow_and_set_the_window(controls, state, document):
 
 def test_auto_button_applies_the_automatic_window(qtbot, controls, state, document):
     state.set_document(document)
-    qtbot.waitUntil(lambda: controls._task is None, timeout=5000)
+    qtbot.waitUntil(lambda: controls._task is None, timeout=EVENT_TIMEOUT_MS)
     state.set_window(5.0, 10.0)
     controls.auto_button.click()
-    qtbot.waitUntil(lambda: state.center != 5.0, timeout=5000)
+    qtbot.waitUntil(lambda: state.center != 5.0, timeout=EVENT_TIMEOUT_MS)
     automatic = next(p for p in state.presets if p.name == "Automatic")
     assert (state.center, state.width) == (automatic.center, automatic.width)
 

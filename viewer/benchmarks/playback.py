@@ -63,7 +63,8 @@ def measure_playback(
     from PySide6.QtWidgets import QApplication
 
     from viewer.app import configure_pyqtgraph
-    from viewer.ui.main_window import MainWindow, open_with_settings
+    from viewer.ui.main_window import MainWindow
+    from viewer.ui.opening import open_with_settings
     from viewer.ui.settings_store import SettingsStore
 
     app = QApplication.instance() or QApplication([sys.argv[0]])

@@ -3,9 +3,10 @@
 Tools > Mask outside ultrasound regions… first shows what would be kept:
 everything outside the Sequence of Ultrasound Regions is tinted on the image
 (the exact mask the model will apply) and the regions are outlined. The
-dialog says how many regions and frames; where the file says Burned In
-Annotation YES it offers to record NO in the same journaled save (a
-same-length in-place write). Apply switches to read/write mode if needed
+dialog says how many regions and frames, and that text inside the kept
+regions stays; where the file says Burned In Annotation YES it offers,
+unticked, to record NO in the same journaled save (a same-length in-place
+write), and otherwise says why it cannot. Apply switches to read/write mode if needed
 (after asking) and queues both edits; "Apply and Save" also saves them.
 """
 
@@ -19,7 +20,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QLabel,
     QMessageBox,
     QVBoxLayout,
     QWidget,
@@ -27,13 +27,15 @@ from PySide6.QtWidgets import (
 
 from viewer.model import DicomError
 from viewer.ui.edit_overlay import overlay_item
-from viewer.ui.error_dialog import show_error
+from viewer.ui.error_dialog import show_error, show_message
 from viewer.ui.image_view import ImageView
 from viewer.ui.saving import TITLE, SaveController
-from viewer.ui.viewer_state import ViewerState
+from viewer.ui.text_layout import fit_wrapped, style_help_text, wrapped_label
+from viewer.model.view import ViewerModel
 
 MASKED_TINT = (255, 40, 40, 110)  # RGBA over the pixels that will be masked
 REGION_OUTLINE = QColor(60, 220, 90)
+DIALOG_TEXT_WIDTH = 440
 
 
 def describe(regions: int, frames: int) -> str:
@@ -42,8 +44,36 @@ def describe(regions: int, frames: int) -> str:
             f"on all {frames} frame{'s' if frames != 1 else ''}")
 
 
+KEPT_TEXT_WARNING = (
+    "The tinted area will be set to black; the outlined regions are kept as they are. Text burned into the "
+    "kept regions (labels, measurements, a heart rate) stays: look for it in the preview. You can undo the "
+    "masking until you save."
+)
+RECORD_NO_HELP = (
+    "Tick only if no text is left anywhere in the image, the kept regions included: a wrong NO tells the next "
+    "reader that the image is free of patient information. Written in the same save, in place."
+)
+
+
+def burned_in_note(burned_in_annotation: str) -> str:
+    """Why Burned In Annotation NO cannot be offered for a file whose value is `burned_in_annotation` ('' if none)."""
+    if burned_in_annotation == "NO":
+        return ("The file already records Burned In Annotation: NO. Check that no text is left in the kept "
+                "regions, or the file claims more than is true.")
+    if not burned_in_annotation:
+        return ("Burned In Annotation cannot be recorded for this file: it has no Burned In Annotation element, "
+                "and Cinemap writes only in place, without changing the file's length. Set it with a DICOM "
+                "editor after checking that no text is left.")
+    return (f"Burned In Annotation is {burned_in_annotation!r} in this file, which Cinemap cannot change in place "
+            "to NO.")
+
+
 class DeidentifyDialog(QDialog):
     """Mask outside the regions: Apply, Apply and Save, or Cancel.
+
+    Recording Burned In Annotation NO is offered, unticked, only where the
+    file says YES (a same-length write in place); otherwise the dialog says
+    why it cannot be recorded.
 
     Signals
     -------
@@ -57,22 +87,28 @@ class DeidentifyDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("DeidentifyDialog")
         self.setWindowTitle("Mask outside ultrasound regions")
-        self.message = QLabel(describe(regions, frames) + ".\nThe tinted area will be set to 0; the outlined "
-                              "regions are kept. You can undo it until you save.")
-        self.message.setWordWrap(True)
+        self.message = wrapped_label(describe(regions, frames) + ".", DIALOG_TEXT_WIDTH)
+        font = self.message.font()
+        font.setBold(True)
+        self.message.setFont(font)
+        fit_wrapped(self.message, DIALOG_TEXT_WIDTH)
+        self.warning = wrapped_label(KEPT_TEXT_WARNING, DIALOG_TEXT_WIDTH)
+        offered = burned_in_annotation == "YES"
         self.record_no = QCheckBox("Record Burned In Annotation: NO")
         self.record_no.setToolTip("The file says YES; write NO in the same save (same length, in place)")
-        self.record_no.setChecked(burned_in_annotation == "YES")
-        self.record_no.setVisible(burned_in_annotation == "YES")
+        self.record_no.setChecked(False)  # never by default: a false NO is worse than none
+        self.record_no.setVisible(offered)
+        self.record_note = style_help_text(
+            wrapped_label(RECORD_NO_HELP if offered else burned_in_note(burned_in_annotation), DIALOG_TEXT_WIDTH))
+        self.record_note.setObjectName("BurnedInNote")
         self.buttons = QDialogButtonBox()
         self.apply_button = self.buttons.addButton("Apply", QDialogButtonBox.ButtonRole.AcceptRole)
         self.apply_save_button = self.buttons.addButton("Apply and Save", QDialogButtonBox.ButtonRole.AcceptRole)
         self.buttons.addButton(QDialogButtonBox.StandardButton.Cancel)
         self.buttons.clicked.connect(self._on_clicked)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.message)
-        layout.addWidget(self.record_no)
-        layout.addWidget(self.buttons)
+        for widget in (self.message, self.warning, self.record_no, self.record_note, self.buttons):
+            layout.addWidget(widget)
 
     def _on_clicked(self, button) -> None:
         if button in (self.apply_button, self.apply_save_button):
@@ -86,7 +122,7 @@ class DeidentifyDialog(QDialog):
 class Deidentify(QObject):
     """The Tools menu command: preview, dialog, then the model's de-identification edits."""
 
-    def __init__(self, state: ViewerState, view: ImageView, saver: SaveController, window: QWidget) -> None:
+    def __init__(self, state: ViewerModel, view: ImageView, saver: SaveController, window: QWidget) -> None:
         super().__init__(window)
         self.state = state
         self.view = view
@@ -129,11 +165,15 @@ class Deidentify(QObject):
                     return False
                 document.set_writable(True)
             document.mask_outside_ultrasound_regions()
-            if record_no and document.burned_in_annotation == "YES":
-                document.record_no_burned_in_annotation()
+            recorded = record_no and document.record_no_burned_in_annotation()
         except (DicomError, ValueError) as exc:
             show_error(self.window, exc, "de-identify")
             return False
+        if record_no and not recorded:
+            # Never let the user believe NO was recorded when it was not.
+            show_message(self.window, TITLE, "Burned In Annotation was not recorded",
+                         "The masking is queued, but Burned In Annotation NO could not be written in place "
+                         "for this file; it still says YES.", warning=True)
         if save:
             self.saver.save()
         return True

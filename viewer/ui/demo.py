@@ -3,7 +3,8 @@
 The file is written by :func:`viewer.synthetic.cine.write_cine` on a worker
 thread under a cancellable progress dialog, to a temporary name that is
 renamed only when complete, so a cancelled or failed run leaves no half
-file. Later runs reuse it.
+file. Later runs reuse it; ``cinemap --demo --fresh`` and File > Regenerate
+Demo write it again (a masked demo becomes clean).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import os
 from typing import Callable
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QProgressDialog, QWidget
+from PySide6.QtWidgets import QProgressBar, QProgressDialog, QWidget
 
 from viewer.ui.paths import cache_folder
 from viewer.ui.workers import Cancelled, run_in_background
@@ -78,15 +79,21 @@ class DemoBuilder(QObject):
         self.dialog: QProgressDialog | None = None
         self._task = None
 
-    def start(self) -> None:
+    def start(self, fresh: bool = False) -> None:
+        """Emit :attr:`ready` with the demo's path, writing it first if needed (or if `fresh`).
+
+        A fresh demo is written beside the old one and renamed over it when
+        complete, so cancelling keeps the old file.
+        """
         frames = demo_frames()
         path = demo_path(frames)
-        if os.path.exists(path):  # only complete files get the final name
+        if os.path.exists(path) and not fresh:  # only complete files get the final name
             self.ready.emit(path)
             return
         size_gb = frames * DEMO_ROWS * DEMO_COLUMNS * 2 / 1e9
+        when = "again, replacing the old one" if fresh else "once; later runs reuse it"
         dialog = QProgressDialog(
-            f"Writing a synthetic cine of {size_gb:.1f} GB to\n{path}\n(once; later runs reuse it)",
+            f"Writing a synthetic cine of {size_gb:.1f} GB to\n{path}\n({when})",
             "Cancel", 0, frames, self._parent,
         )
         dialog.setWindowTitle("Cinemap demo")
@@ -94,13 +101,18 @@ class DemoBuilder(QObject):
         dialog.setMinimumDuration(0)
         dialog.setAutoClose(False)
         dialog.setAutoReset(False)
-        dialog.setValue(0)
+        bar = QProgressBar(dialog)
+        bar.setRange(0, frames)
+        dialog.setBar(bar)
+        dialog.setValue(0)  # shows it (nothing can be pending yet)
         self.dialog = dialog
         self._task = run_in_background(
             lambda progress: write_demo(path, frames, progress),
             on_success=self._on_written,
             on_failure=self._on_failed,
-            on_progress=lambda done, _total: dialog.setValue(done),
+            # The bar, not dialog.setValue: on a modal dialog that runs the event loop,
+            # which can deliver the end of the work and delete the dialog inside setValue.
+            on_progress=lambda done, _total: bar.setValue(done) if self.dialog is dialog else None,
             context=self,
         )
         dialog.canceled.connect(self._task.cancel)

@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from viewer.model import DicomError
+from viewer.model.view.captions import frame_number, frames_phrase
 from viewer.ui.edit_tools import (
     NAVIGATE,
     EditOptions,
@@ -28,7 +29,7 @@ from viewer.ui.edit_tools import (
     frames_for_scope,
     make_tool,
 )
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 
 class EditController(QObject):
@@ -48,6 +49,8 @@ class EditController(QObject):
         The document's :class:`~viewer.ui.edit_tools.PixelFormat`.
     failed(object)
         An edit was refused: the exception, for a dialog.
+    applied(str)
+        Where an edit went, when that is not (only) the frame shown, for the status bar.
     """
 
     tool_changed = Signal(str)
@@ -56,8 +59,9 @@ class EditController(QObject):
     enabled_changed = Signal(bool)
     format_changed = Signal(object)
     failed = Signal(object)
+    applied = Signal(str)
 
-    def __init__(self, state: ViewerState, parent: QObject | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.options = EditOptions()
@@ -115,12 +119,37 @@ class EditController(QObject):
         return tuple(document.frame_shape[:2]) if document is not None else (0, 0)
 
     def fill(self, mask: np.ndarray, label: str) -> None:
-        frames = self._stroke_frames if self._stroke_frames is not None else self.frames()
-        self._document().apply_mask(mask, self.value(), frames, label=label)
+        stroke = self._stroke_frames is not None
+        frames = self._stroke_frames if stroke else self.frames()
+        document = self._document()
+        document.apply_mask(mask, self.value(), frames, label=self.where(label, frames))
+        if not stroke:
+            self._announce(label, frames)
 
     def begin_stroke(self, label: str) -> None:
-        self._stroke_frames = self.frames()  # the frames at the press, even if the frame changes meanwhile
-        self._document().begin_stroke(label)
+        frames = self._stroke_frames = self.frames()  # the frames at the press, even if the frame changes meanwhile
+        self._document().begin_stroke(self.where(label, frames))
+        self._announce(label, frames)
+
+    def where(self, label: str, frames: range) -> str:
+        """`label` for the Edit menu, naming the frames when they are not just the one shown.
+
+        "Rectangle" on the frame shown; "Rectangle on frames 10-20" (counted
+        from 1) otherwise, so that Undo says what it takes back.
+        """
+        if list(frames) == [self.state.frame_index]:
+            return label
+        return f"{label} on {frames_phrase(frames, self.state.num_frames)}"
+
+    def _announce(self, label: str, frames: range) -> None:
+        """Say in the status bar where an edit went when that is not (only) the frame shown."""
+        shown = self.state.frame_index
+        if list(frames) == [shown]:
+            return
+        text = f"{label} applied to {frames_phrase(frames, self.state.num_frames)}"
+        if shown not in frames:
+            text += f"; frame {frame_number(shown)}, on screen, is unchanged"
+        self.applied.emit(text)
 
     def commit_stroke(self) -> None:
         self._stroke_frames = None

@@ -1,8 +1,8 @@
 """Errors as dialogs, never tracebacks.
 
 :func:`show_error` turns a :class:`~viewer.model.DicomError` (or any
-exception) into a non-blocking message box with the model's message, which
-names the file, and writes the details (with the traceback) to the log file
+exception) into a non-blocking message box: a plain first sentence ("This is
+not a DICOM file."), then the model's message and the file's path, and writes the details (with the traceback) to the log file
 for a bug report. :func:`install_excepthook` makes an unexpected exception
 anywhere on the UI thread write its traceback to the log and show a dialog
 instead of ending the program.
@@ -10,6 +10,7 @@ instead of ending the program.
 
 from __future__ import annotations
 
+import html
 import os
 import sys
 import traceback
@@ -19,16 +20,61 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from viewer import logfile
-from viewer.model import DicomError
+from viewer.model import (
+    DicomError,
+    FileChangedError,
+    LockedError,
+    NotDicomError,
+    ReadOnlyError,
+    SaveError,
+    TruncatedFileError,
+    UnsupportedError,
+)
 from viewer.ui.paths import log_folder
+
+MESSAGE_MIN_WIDTH = 440  # pixels: a message box narrower than this wraps a file path every few words
+_PLAIN_SENTENCES = (
+    (NotDicomError, "This is not a DICOM file."),
+    (TruncatedFileError, "This file is incomplete: it ends before the data it says it holds."),
+    (UnsupportedError, "This file uses something Cinemap cannot show or edit."),
+    (FileChangedError, "Another program changed the file while it was open."),
+    (ReadOnlyError, "The file is open read-only."),
+    (LockedError, "Another program is editing this file."),
+    (SaveError, "The edits could not be saved; the file is as it was."),
+)
+_PLAIN_PROBLEMS = (  # plain DicomError, by the start of the model's words
+    ("no such file", "The file does not exist (it may have been moved, renamed or deleted)."),
+    ("is a folder", "This is a folder, not a file."),
+    ("cannot open", "The file cannot be opened."),
+)
+
+
+def plain_sentence(exc: DicomError) -> str:
+    """What went wrong in one plain sentence, before the technical detail."""
+    for kind, sentence in _PLAIN_SENTENCES:
+        if isinstance(exc, kind):
+            return sentence
+    problem = exc.problem or ""
+    for start, sentence in _PLAIN_PROBLEMS:
+        if problem.startswith(start):
+            return sentence
+    return "Cinemap cannot use this file."
 
 
 def error_text(exc: BaseException, action: str = "") -> tuple[str, str]:
-    """(headline, details) for `exc`: the model's own message for DicomError."""
+    """(headline, details) for `exc`.
+
+    For a DicomError the details start with a plain sentence ("This is not a
+    DICOM file."), then the model's own words for the problem, then the
+    file's full path.
+    """
     if isinstance(exc, DicomError):
         name = os.path.basename(exc.path) if exc.path else ""
         headline = f"Cannot {action} {name}".strip() if action else (f"Problem with {name}" if name else "Problem")
-        return headline, str(exc)
+        details = f"{plain_sentence(exc)}\n\nDetail: {exc.problem}"
+        if exc.path:
+            details += f"\n\nFile: {exc.path}"
+        return headline, details
     headline = f"Cannot {action}".strip() if action else "Unexpected error"
     return headline, f"{type(exc).__name__}: {exc}"
 
@@ -42,9 +88,15 @@ def show_message(parent: QWidget | None, title: str, text: str, details: str = "
     box.setObjectName("CinemapMessage")
     box.setIcon(QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Critical)
     box.setWindowTitle(title)
-    box.setText(text)
+    # Bold, so the headline stands out (rich text is detected from the tags;
+    # the informative text stays plain, with its line breaks).
+    box.setText(f"<b>{html.escape(text)}</b>")
     if details:
         box.setInformativeText(details)
+    # QMessageBox sizes itself from its labels; without a minimum it wraps a
+    # path every few words. Only its own labels are named like this.
+    box.setStyleSheet(f"QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel "
+                      f"{{ min-width: {MESSAGE_MIN_WIDTH}px; }}")
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     if parent is None:  # nothing owns it on the C++ side: keep it alive until closed
         _unparented.add(box)

@@ -19,7 +19,7 @@ from viewer.export import FrameRenderer, default_fps, default_name, export_docum
 from viewer.model.display.pipeline import GreyPipeline
 from viewer.ui.error_dialog import show_error
 from viewer.ui.export_dialog import CineRequest, ExportCineDialog
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 from viewer.ui.workers import Cancelled, Task, run_in_background
 
 _STILL_FILTER = "PNG image (*.png);;TIFF image (*.tif *.tiff)"
@@ -50,7 +50,7 @@ class ExportActions(QObject):
     message = Signal(str)
     cine_finished = Signal(object)
 
-    def __init__(self, state: ViewerState, window: QWidget, fps=None) -> None:
+    def __init__(self, state: ViewerModel, window: QWidget, fps=None) -> None:
         super().__init__(window)
         self.state = state
         self.window = window

@@ -38,7 +38,7 @@ from PySide6.QtCore import QFileSystemWatcher, QObject, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 from viewer.model import Document, FileChangedError
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 POLL_INTERVAL_MS = 250
 
@@ -102,7 +102,7 @@ class FileWatch(QObject):
 
     Parameters
     ----------
-    state : ViewerState
+    state : ViewerModel
         Whose document is watched.
     pause : callable
         Stops playback.
@@ -123,7 +123,7 @@ class FileWatch(QObject):
 
     def __init__(
         self,
-        state: ViewerState,
+        state: ViewerModel,
         *,
         pause: Callable[[], None],
         reload: Callable[[], None],

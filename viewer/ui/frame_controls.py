@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSlider, QSpinBox, QWidget
 
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 PAGE_FRAMES = 10
 
@@ -53,7 +53,7 @@ def navigation_keys(page: int = PAGE_FRAMES) -> list[tuple[Qt.Key, str]]:
 class FrameControls(QWidget):
     """A slider and a spin box (1-based, as users count frames) over the document's frames."""
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.slider = QSlider(Qt.Orientation.Horizontal)

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.model import DicomError
 from viewer.model.display import render
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 _WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
 
@@ -107,7 +107,7 @@ class FrameViewBox(pg.ViewBox):
 
 
 class ImageView(QWidget):
-    """Shows :attr:`ViewerState.frame_index` of the state's document.
+    """Shows :attr:`ViewerModel.frame_index` of the state's document.
 
     Signals
     -------
@@ -141,7 +141,7 @@ class ImageView(QWidget):
     frame_failed = Signal(object)
     pixel_hovered = Signal(object)
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.shown_index: int | None = None
@@ -193,7 +193,7 @@ class ImageView(QWidget):
         if document is None:
             return
         try:
-            stored = document.frame(index)
+            stored = self.state.frame(index)  # fetched once per frame shown
         except DicomError as exc:
             self.frame_failed.emit(exc)
             return

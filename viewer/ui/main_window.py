@@ -1,7 +1,8 @@
 """The main window: one document, its image, frame and cine controls, tags and status.
 
-It owns the Qt-side controller (:class:`~viewer.ui.viewer_state.ViewerState`)
-and the widgets that listen to it, opens documents on a worker thread (a
+It owns the view model (:class:`~viewer.model.view.ViewerModel`: document,
+frame, window/level), its playback and read-ahead, and the widgets that
+subscribe to them, opens documents on a worker thread (a
 huge enhanced header can take seconds to parse) and turns every error into
 a dialog.
 """
@@ -10,23 +11,24 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
+    QLabel,
     QMainWindow,
-    QProgressDialog,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
 
-from viewer.model import DicomError, Document, FileChangedError, LockedError, ReadOnlyError, open_document
+from viewer.model import DicomError, Document, FileChangedError
 from viewer.model.settings import Settings
+from viewer.model.view import ReadAheadPolicy, ViewerModel
 from viewer.ui.cine_controls import CineControls
-from viewer.ui.cine_player import CinePlayer
+from viewer.ui.cine_player import cine_player
 from viewer.ui.deid_dialog import Deidentify
+from viewer.ui.demo import DemoBuilder, demo_path
 from viewer.ui.edit_controller import EditController
 from viewer.ui.edit_overlay import EditOverlay
 from viewer.ui.edit_panel import EditPanel, EditToolBar
@@ -35,45 +37,26 @@ from viewer.ui.export_actions import ExportActions
 from viewer.ui.file_watch import FileWatch
 from viewer.ui.frame_controls import FrameControls, navigation_target
 from viewer.ui.help_menu import add_help_menu
+from viewer.ui.main_menus import add_menus
 from viewer.ui.image_view import ImageView
-from viewer.ui.paths import cache_folder
-from viewer.ui.read_ahead import ReadAhead
+from viewer.ui.opening import Opener
+from viewer.ui.qt_bridge import UiThreadCaller
 from viewer.ui.saving import SaveController
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.settings_store import SettingsStore
 from viewer.ui.status_bar import StatusBar
 from viewer.ui.tag_browser import TagBrowser
-from viewer.ui.viewer_state import BOUNCE, LOOP, ViewerState
 from viewer.ui.window_level import WindowLevelControls
-from viewer.ui.workers import run_in_background
 
 APP_NAME = "Cinemap"
 TITLE_SEPARATOR = " — "
-_OPEN_PROGRESS_DELAY_MS = 400
+EMPTY_HINT = "Open a DICOM file (Ctrl+O) or drop it here"
+SCREEN_SHARE = 0.9  # of the screen's available area, for a window opened the first time
 
 
 def window_title(path: str | None, dirty: bool = False) -> str:
     """"<file name> — Cinemap" ("*<file name> — Cinemap" with unsaved edits), or "Cinemap" with no file."""
     return f"{'*' if dirty else ''}{os.path.basename(path)}{TITLE_SEPARATOR}{APP_NAME}" if path else APP_NAME
-
-
-def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[str]]:
-    """Open `path` as the settings say (worker thread); returns the document and notes.
-
-    A file that cannot be opened for editing is opened read-only, with a note.
-    """
-    options = settings.open_options(cache_folder())
-    notes: list[str] = []
-    try:
-        document = open_document(path, **options)
-    except (ReadOnlyError, LockedError) as exc:
-        if not options["writable"]:
-            raise
-        options["writable"] = False
-        document = open_document(path, **options)
-        notes.append(f"Opened read-only: {exc.problem}")
-    document.dataset  # noqa: B018 -- the window shows it at once: parse the header here, not on the UI thread
-    return document, notes
 
 
 class MainWindow(QMainWindow):
@@ -94,9 +77,10 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.store = store if store is not None else SettingsStore()
         settings = self.store.settings
-        self.state = ViewerState(self)
-        self.player = CinePlayer(self.state, default_fps=settings.cine_default_fps, parent=self)
-        self.read_ahead = ReadAhead(self.state, settings.read_ahead_frames, self)
+        # The document's events from a saving worker reach the model on this thread.
+        self.state = ViewerModel(call_soon=UiThreadCaller(self).call_soon)
+        self.player = cine_player(self.state, default_fps=settings.cine_default_fps, parent=self)
+        self.read_ahead = ReadAheadPolicy(self.state, settings.read_ahead_frames)
         self.image_view = ImageView(self.state)
         self.frame_controls = FrameControls(self.state)
         self.cine_controls = CineControls(self.player)
@@ -114,16 +98,30 @@ class MainWindow(QMainWindow):
             self.state, pause=self._pause_for_change, reload=self.reopen, close=self.close_document, parent=self
         )
         self._play_after_reload = False  # playback stopped by a change on disk resumes after Reload
-        self._open_dialog: QProgressDialog | None = None
+        self.opener = Opener(self)
+        self.opener.opened.connect(self._on_opened)
+        self.opener.failed.connect(self._on_open_failed)
         self._frame_error_shown = False
         self._layout()
-        self._make_actions()
+        add_menus(self)
+        self.update_recent_menu(self.store.recent_files())
+        self.update_document_actions()
         self._wire()
         self.help_menu = add_help_menu(self)  # last of the menus
         self.setAcceptDrops(True)
         self.setWindowTitle(window_title(None))
-        self.resize(1100, 800)
+        self._restore_size()
         self.image_view.setFocus()
+
+    def _restore_size(self) -> None:
+        """The size the user left the window at; the first time, most of the screen."""
+        geometry = self.store.window_geometry()
+        if geometry is not None and self.restoreGeometry(geometry):
+            return
+        available = self.screen().availableGeometry()
+        size = available.size() * SCREEN_SHARE
+        self.resize(size)
+        self.move(available.center() - self.rect().center())
 
     # ---------------------------------------------------------------- layout
     def _layout(self) -> None:
@@ -137,97 +135,35 @@ class MainWindow(QMainWindow):
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.file_watch.bar)
-        column.addWidget(self.image_view, 1)
+        column.addLayout(self._image_with_hint(), 1)
         column.addWidget(bottom)
         self.setCentralWidget(central)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.tag_browser)
         self.tag_browser.hide()
+        self.tag_browser.visibilityChanged.connect(self._size_tag_browser)
+        self._tag_browser_sized = False
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.edit_panel)
         self.edit_panel.hide()  # shown on entering read/write mode
         self.setStatusBar(self.status)
 
-    def _action(self, text: str, slot, shortcut=None, *, checkable: bool = False, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            action.setShortcut(QKeySequence(shortcut))
-        action.setCheckable(checkable)
-        if tip:
-            action.setStatusTip(tip)
-            action.setToolTip(tip)
-        (action.toggled if checkable else action.triggered).connect(slot)
-        return action
+    def _size_tag_browser(self, visible: bool) -> None:
+        """The first time the tags are shown, open the dock as wide as its columns need (at most half the window)."""
+        if visible and not self._tag_browser_sized and not self.tag_browser.isFloating():
+            self._tag_browser_sized = True
+            width = min(self.tag_browser.preferred_width(), self.width() // 2)
+            self.resizeDocks([self.tag_browser], [width], Qt.Orientation.Horizontal)
 
-    def _make_actions(self) -> None:
-        menus = self.menuBar()
-        file_menu = menus.addMenu("&File")
-        self.open_action = self._action("&Open…", self.choose_file, QKeySequence.StandardKey.Open)
-        file_menu.addAction(self.open_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        self.reopen_action = self._action("Re&open", self.reopen, tip="Open the file again with the current settings")
-        self.close_action = self._action("&Close", self.close_document, QKeySequence.StandardKey.Close)
-        self.save_action = self._action("&Save", lambda: self.saver.save(), QKeySequence.StandardKey.Save,
-                                        tip="Write the edits into the file (journaled: a crash cannot half-write it)")
-        self.revert_action = self._action("Re&vert", lambda: self.saver.revert(), tip="Discard all unsaved edits")
-        for action in (self.reopen_action, self.close_action, None, self.save_action, self.revert_action, None,
-                       self.exporter.frame_action, self.exporter.cine_action, None):
-            file_menu.addAction(action) if action is not None else file_menu.addSeparator()
-        file_menu.addAction(self._action("&Quit", self.close, QKeySequence.StandardKey.Quit))
-
-        edit_menu = menus.addMenu("&Edit")
-        self.undo_action = self._action("&Undo", self._undo, QKeySequence.StandardKey.Undo)
-        self.redo_action = self._action("&Redo", self._redo, QKeySequence.StandardKey.Redo)
-        # Read/write mode: the model switches and takes the edit lock; the
-        # editing tools follow its mode_changed.
-        self.write_action = self._action(
-            "&Read/Write Mode", self._set_writable, "Ctrl+E", checkable=True,
-            tip="Switch between read-only and read/write (takes the file's edit lock)",
-        )
-        for action in (self.undo_action, self.redo_action, None, self.exporter.copy_action, None, self.write_action,
-                       None):
-            edit_menu.addAction(action) if action is not None else edit_menu.addSeparator()
-        self.settings_action = self._action("&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
-        edit_menu.addAction(self.settings_action)
-
-        view_menu = menus.addMenu("&View")
-        self.fit_action = self._action("&Fit to Window", self.image_view.fit, "F")
-        self.actual_size_action = self._action("&Actual Size (1:1)", self.image_view.actual_size, "1")
-        self.invert_action = self._action("&Invert", self.state.set_invert, "I", checkable=True)
-        self.reset_window_action = self._action("&Reset Window", self.state.reset_window, "R")
-        for action in (self.fit_action, self.actual_size_action, self.invert_action, self.reset_window_action):
-            view_menu.addAction(action)
-        view_menu.addSeparator()
-        view_menu.addAction(self.tag_browser.toggleViewAction())
-        view_menu.addAction(self.edit_panel.toggleViewAction())
-        self.tag_browser.toggleViewAction().setShortcut(QKeySequence("Ctrl+T"))
-
-        play_menu = menus.addMenu("&Playback")
-        self.play_action = self._action("&Play/Pause", self.player.toggle, Qt.Key.Key_Space)
-        play_menu.addAction(self.play_action)
-        modes = QActionGroup(self)
-        for text, mode in (("&Loop", LOOP), ("&Bounce", BOUNCE)):
-            action = self._action(text, lambda checked, m=mode: checked and self._set_mode(m), checkable=True)
-            action.setChecked(mode == LOOP)
-            modes.addAction(action)
-            play_menu.addAction(action)
-
-        tools_menu = menus.addMenu("&Tools")
-        tools_menu.addActions(list(self.edit_toolbar.tool_actions.values()))
-        tools_menu.addSeparator()
-        self.mask_regions_action = self._action(
-            "&Mask Outside Ultrasound Regions…", self.deidentify.start,
-            tip="De-identify: mask everything outside the ultrasound regions on all frames (previewed first)",
-        )
-        tools_menu.addAction(self.mask_regions_action)
-
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("MainToolbar")
-        for action in (self.open_action, self.write_action, None, self.fit_action, self.actual_size_action, None):
-            toolbar.addAction(action) if action is not None else toolbar.addSeparator()
-        toolbar.addWidget(self.window_level)
-        self.addToolBar(toolbar)
-        self.addToolBar(Qt.ToolBarArea.LeftToolBarArea, self.edit_toolbar)  # a tool palette; the top row is full
-        self._update_recent_menu(self.store.recent_files())
-        self._update_document_actions()
+    def _image_with_hint(self) -> QGridLayout:
+        """The image, with "Open a DICOM file (Ctrl+O) or drop it here" over it while no file is open."""
+        self.empty_hint = QLabel(EMPTY_HINT)
+        self.empty_hint.setObjectName("EmptyHint")
+        self.empty_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty_hint.setStyleSheet("#EmptyHint { color: #c8c8c8; font-size: 15pt; }")  # on the view's black
+        self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # drops reach the window
+        cell = QGridLayout()
+        cell.addWidget(self.image_view, 0, 0)
+        cell.addWidget(self.empty_hint, 0, 0)
+        return cell
 
     def _wire(self) -> None:
         self.image_view.wheel_frames.connect(self.state.step)
@@ -240,11 +176,12 @@ class MainWindow(QMainWindow):
         self.state.mode_changed.connect(self._on_mode_changed)
         self.state.history_changed.connect(self._update_history_actions)
         self.edit_tools.failed.connect(lambda exc: show_error(self, exc, "edit"))
+        self.edit_tools.applied.connect(lambda text: self.status.showMessage(text, 10000))
         self.saver.about_to_save.connect(self.player.pause)
         self.saver.saved.connect(lambda document: self.status.showMessage(f"Saved {os.path.basename(document.path)}", 5000))
         self.saver.reload_requested.connect(lambda _path: self.reopen())
         self.store.changed.connect(self._on_settings_changed)
-        self.store.recent_changed.connect(self._update_recent_menu)
+        self.store.recent_changed.connect(self.update_recent_menu)
 
     # -------------------------------------------------------------- opening
     @property
@@ -265,31 +202,25 @@ class MainWindow(QMainWindow):
         path = os.fspath(path)
         if not self.saver.settle(f"opening {os.path.basename(path)}"):
             return
-        settings = self.store.settings
-        dialog = QProgressDialog(f"Opening {os.path.basename(path)}…", "", 0, 0, self)
-        dialog.setCancelButton(None)
-        dialog.setWindowTitle(APP_NAME)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(1 << 30)  # shown by the timer below, only if opening is slow
-        self._finish_open_dialog()
-        self._open_dialog = dialog
-        QTimer.singleShot(_OPEN_PROGRESS_DELAY_MS, dialog, lambda: dialog.show() if self._open_dialog is dialog else None)
-        run_in_background(
-            lambda _progress: open_with_settings(path, settings),
-            on_success=lambda result: self._on_opened(result, frame, play),
-            on_failure=lambda exc, trace: self._on_open_failed(path, exc, trace),
-            context=self,
-        )
+        self.opener.open(path, self.store.settings, frame=frame, play=play)
 
-    def _finish_open_dialog(self) -> None:
-        if self._open_dialog is not None:
-            self._open_dialog.reset()
-            self._open_dialog.deleteLater()
-            self._open_dialog = None
+    def open_demo(self, fresh: bool = False) -> DemoBuilder | None:
+        """Open the demo cine, writing it first if needed (or again if `fresh`); returns the builder.
 
-    def _on_opened(self, result: tuple[Document, list[str]], frame: int, play: bool = False) -> None:
-        self._finish_open_dialog()
-        document, notes = result
+        A demo shown in this window is closed before it is written again
+        (its unsaved edits are settled first); None if the user kept it.
+        """
+        document = self.document
+        if fresh and document is not None and os.path.abspath(document.path) == os.path.abspath(demo_path()):
+            if not self.close_document():
+                return None
+        builder = DemoBuilder(self)
+        builder.ready.connect(self.open_path)
+        builder.failed.connect(lambda exc: show_error(self, exc, "write the demo file"))
+        builder.start(fresh=fresh)
+        return builder
+
+    def _on_opened(self, document: Document, notes: list[str], request: dict) -> None:
         try:
             self.show_document(document)
         except Exception as exc:  # noqa: BLE001 -- a model bug must not leave a half-shown window
@@ -298,9 +229,9 @@ class MainWindow(QMainWindow):
             show_error(self, exc, "show")
             self.open_failed.emit(document.path, exc)
             return
-        if frame:
-            self.state.set_frame(frame)
-        if play:
+        if request.get("frame"):
+            self.state.set_frame(request["frame"])
+        if request.get("play"):
             self.player.play()
         self.store.add_recent_file(document.path)
         messages = notes + list(document.warnings)
@@ -310,8 +241,7 @@ class MainWindow(QMainWindow):
             show_message(self, APP_NAME, f"Notes on {os.path.basename(document.path)}", "\n".join(messages), warning=True)
         self.document_opened.emit(document)
 
-    def _on_open_failed(self, path: str, exc: BaseException, trace: str) -> None:
-        self._finish_open_dialog()
+    def _on_open_failed(self, path: str, exc: BaseException) -> None:
         show_error(self, exc, "open")  # logs the traceback too
         self.open_failed.emit(path, exc)
 
@@ -328,7 +258,7 @@ class MainWindow(QMainWindow):
             old.close()
         self._update_title()
         self.setWindowFilePath(document.path if document is not None else "")
-        self._update_document_actions()
+        self.update_document_actions()
 
     def reopen(self) -> None:
         """Open the current file again (new settings take effect), on the same frame, playing if it was."""
@@ -353,12 +283,17 @@ class MainWindow(QMainWindow):
         return True
 
     # -------------------------------------------------------------- actions
-    def _update_document_actions(self) -> None:
+    def update_document_actions(self) -> None:
         document = self.document
         has_document = document is not None
+        playable = has_document and document.num_frames > 1
         for action in (self.reopen_action, self.close_action, self.fit_action, self.actual_size_action,
-                       self.invert_action, self.reset_window_action, self.play_action):
+                       self.invert_action, self.reset_window_action):
             action.setEnabled(has_document)
+        self.play_action.setEnabled(playable)
+        self.play_modes.setEnabled(playable)
+        self.cine_controls.setEnabled(playable)
+        self.empty_hint.setVisible(not has_document)
         # Enabled even when the file cannot be edited: trying says why, in a dialog.
         self.write_action.setEnabled(has_document)
         self.write_action.setToolTip(
@@ -367,7 +302,7 @@ class MainWindow(QMainWindow):
         self.mask_regions_action.setEnabled(self.deidentify.available())
         self._on_mode_changed(document.writable if has_document else False)
 
-    def _set_writable(self, writable: bool) -> None:
+    def set_writable(self, writable: bool) -> None:
         document = self.document
         if document is None or document.writable == writable:
             return
@@ -403,15 +338,15 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title(document.path if document is not None else None,
                                          dirty=document is not None and document.dirty))
 
-    def _undo(self) -> None:
+    def undo(self) -> None:
         if self.document is not None and self.document.can_undo:
             self.document.undo()
 
-    def _redo(self) -> None:
+    def redo(self) -> None:
         if self.document is not None and self.document.can_redo:
             self.document.redo()
 
-    def _set_mode(self, mode: str) -> None:
+    def set_play_mode(self, mode: str) -> None:
         self.player.set_mode(mode)
         index = self.cine_controls.mode.findData(mode)
         self.cine_controls.mode.setCurrentIndex(index)
@@ -448,7 +383,7 @@ class MainWindow(QMainWindow):
         self.read_ahead.set_frames(settings.read_ahead_frames)
         self.player.set_default_fps(settings.cine_default_fps)
 
-    def _update_recent_menu(self, files: list[str]) -> None:
+    def update_recent_menu(self, files: list[str]) -> None:
         self.recent_menu.clear()
         for path in files:
             action = self.recent_menu.addAction(os.path.basename(path))
@@ -483,4 +418,5 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.player.pause()
+        self.store.save_window_geometry(self.saveGeometry())
         super().closeEvent(event)

@@ -1,54 +1,33 @@
-"""Deliver the model's plain-Python signals as Qt signals on the UI thread.
+"""Run the model's callbacks on the GUI thread.
 
 The model's :class:`viewer.model.events.Signal` calls its callbacks in the
-emitting thread, which may be a worker. :class:`DocumentBridge` connects to
-the document's signals and re-emits them as Qt signals; Qt queues emissions
-from other threads to the bridge's thread, so slots always run on the UI
-thread.
+emitting thread, which may be a worker (a save announces edits from one).
+:class:`UiThreadCaller` is the ``call_soon`` the
+:class:`~viewer.model.view.ViewerModel` takes: a call from the GUI thread
+runs at once, a call from any other thread is queued to the GUI thread by
+Qt's event loop.
 """
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from PySide6.QtCore import QObject, Signal
 
-from viewer.model import Document
 
+class UiThreadCaller(QObject):
+    """``call_soon(function, *args)`` on the thread this object lives in."""
 
-class DocumentBridge(QObject):
-    """Qt signals mirroring a :class:`~viewer.model.Document`'s events.
+    _requested = Signal(object, object)
 
-    Signals
-    -------
-    frames_changed(object)
-        A set of frame indices, or None for all frames.
-    mode_changed(bool)
-        The new writable flag.
-    history_changed()
-        Undo/redo/dirty state changed.
-    """
-
-    frames_changed = Signal(object)
-    mode_changed = Signal(bool)
-    history_changed = Signal()
-
-    def __init__(self, document: Document, parent: QObject | None = None) -> None:
+    def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.document = document
-        document.frames_changed.connect(self._emit_frames_changed)
-        document.mode_changed.connect(self._emit_mode_changed)
-        document.history_changed.connect(self._emit_history_changed)
+        # AutoConnection: direct from this thread, queued from any other.
+        self._requested.connect(self._run)
 
-    def _emit_frames_changed(self, frames=None) -> None:
-        self.frames_changed.emit(frames)
+    def call_soon(self, function: Callable[..., Any], *args: Any) -> None:
+        self._requested.emit(function, args)
 
-    def _emit_mode_changed(self, writable: bool) -> None:
-        self.mode_changed.emit(bool(writable))
-
-    def _emit_history_changed(self, *args) -> None:
-        self.history_changed.emit()
-
-    def detach(self) -> None:
-        """Stop listening to the document (before it is closed)."""
-        self.document.frames_changed.disconnect(self._emit_frames_changed)
-        self.document.mode_changed.disconnect(self._emit_mode_changed)
-        self.document.history_changed.disconnect(self._emit_history_changed)
+    @staticmethod
+    def _run(function: Callable[..., Any], args: tuple) -> None:
+        function(*args)

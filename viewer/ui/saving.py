@@ -3,7 +3,9 @@
 :class:`SaveController` runs :meth:`Document.save` on a worker thread: the
 journaled write of thousands of frames takes seconds. A window-modal busy
 dialog is up for the whole save, so that nothing can edit the document
-while the worker writes it (the edit session is not thread-safe). When the
+while the worker writes it (the edit session is not thread-safe); it says
+which step the save is in (original frames copied to the journal, then the
+edited frames written) and how many frames of how many. When the
 save fails the model leaves the file as it was and the edits pending; the
 user sees the model's message and can try again. A file changed on disk by
 another program cannot be saved over: the user is offered to reload it.
@@ -18,14 +20,17 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
-from PySide6.QtWidgets import QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QMessageBox, QProgressBar, QProgressDialog, QWidget
 
 from viewer.model import DicomError, FileChangedError
 from viewer.ui.error_dialog import show_error, write_log
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 from viewer.ui.workers import Cancelled, Task, run_in_background
 
 TITLE = "Cinemap"
+SAVE_DIALOG_MIN_WIDTH = 420
+SAVE_SAFETY_NOTE = "If anything stops the save, the next open puts the file back as it was."
+_WIDEST_FRAME_COUNT = 88_888_888  # sizes the dialog for any count a file can have
 
 
 def ask_unsaved(parent: QWidget | None, name: str, doing: str) -> QMessageBox.StandardButton:
@@ -56,7 +61,7 @@ class SaveController(QObject):
     reload_requested = Signal(str)
     _finished = Signal()
 
-    def __init__(self, state: ViewerState, window: QWidget) -> None:
+    def __init__(self, state: ViewerModel, window: QWidget) -> None:
         super().__init__(window)
         self.state = state
         self.window = window
@@ -102,23 +107,14 @@ class SaveController(QObject):
         self._finished.disconnect(loop.quit)
         return self._succeeded
 
-    def _busy_dialog(self, name: str) -> QProgressDialog:
+    def _busy_dialog(self, name: str) -> "SaveProgressDialog":
         # Shown at once, not after a delay: while it is up nothing can edit
         # the document the worker is writing.
-        dialog = QProgressDialog(f"Saving {name}…", "", 0, 0, self.window)
-        dialog.setObjectName("SaveProgress")
-        dialog.setCancelButton(None)
-        dialog.setWindowTitle(TITLE)
-        dialog.setWindowModality(Qt.WindowModality.WindowModal)
-        dialog.setMinimumDuration(0)
-        dialog.open()
-        return dialog
+        return save_progress_dialog(self.window, name)
 
     def _show_progress(self, done: int, total: int) -> None:
-        """Frames journaled and written so far, of twice the edited frames."""
-        if self._dialog is not None and total > 0:
-            self._dialog.setMaximum(total)
-            self._dialog.setValue(min(done, total - 1))  # the dialog closes itself at the maximum
+        if self._dialog is not None:
+            self._dialog.show_progress(done, total)
 
     def _on_done(self, document, exc: BaseException | None, trace: str) -> None:
         self._task = None
@@ -205,6 +201,63 @@ class SaveController(QObject):
             document.revert()
             return True
         return False
+
+
+def save_progress_text(name: str, done: int, total: int) -> str:
+    """What the Save dialog says: which of the two steps, and how many frames of how many.
+
+    `done` and `total` count each edited frame twice (journaled, then
+    written), as :meth:`~viewer.model.Document.save` reports them.
+    """
+    frames = total // 2
+    if frames <= 0:
+        step = "Preparing…"
+    elif done < frames:
+        step = f"Step 1 of 2: copying the original frames to the journal, {done:,} of {frames:,}"
+    else:
+        step = f"Step 2 of 2: writing the edited frames, {min(done - frames, frames):,} of {frames:,}"
+    return f"Saving {name}\n{step}\n{SAVE_SAFETY_NOTE}"
+
+
+class SaveProgressDialog(QProgressDialog):
+    """The window-modal Save dialog: the step and frame counts above a bar without text."""
+
+    def __init__(self, name: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self.setObjectName("SaveProgress")
+        self.setWindowTitle(TITLE)
+        self._bar = QProgressBar(self)
+        self._bar.setTextVisible(False)  # the label says how far; a percentage drawn on the bar overlapped it
+        self.setBar(self._bar)
+        self.setCancelButton(None)
+        self.setWindowModality(Qt.WindowModality.WindowModal)
+        self.setMinimumDuration(0)
+        self.setRange(0, 0)
+        # As wide as the longest step text, so the label never changes the dialog's size.
+        self.setLabelText(save_progress_text(name, 0, 2 * _WIDEST_FRAME_COUNT))
+        self.setMinimumWidth(max(self.sizeHint().width(), SAVE_DIALOG_MIN_WIDTH))
+        self.setLabelText(save_progress_text(name, 0, 0))
+
+    def show_progress(self, done: int, total: int) -> None:
+        """Frames journaled and written so far, of twice the edited frames.
+
+        The bar is set directly, not through ``QProgressDialog.setValue``: on a
+        modal dialog that runs the event loop, which can deliver the end of
+        the save and delete this dialog while it is still in ``setValue``
+        (a crash seen on a loaded machine).
+        """
+        self.setLabelText(save_progress_text(self.name, done, total))
+        if total > 0:
+            self._bar.setRange(0, total)
+            self._bar.setValue(min(done, total - 1))
+
+
+def save_progress_dialog(window: QWidget, name: str) -> SaveProgressDialog:
+    """Open the Save dialog for file `name` over `window`."""
+    dialog = SaveProgressDialog(name, window)
+    dialog.open()
+    return dialog
 
 
 def _never_cancelled(progress):

@@ -3,7 +3,8 @@
 Each field of :class:`viewer.model.settings.Settings` becomes one row: its
 title, an editor chosen from its type (check box, choice, number with unit,
 byte size in KiB/MiB), its one-sentence description and when a change takes
-effect. Nothing here knows the individual settings.
+effect, in full at the dialog's default size and in a colour of at least 7:1
+contrast. Nothing here knows the individual settings.
 """
 
 from __future__ import annotations
@@ -19,13 +20,13 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from viewer.model.settings import IMMEDIATELY, NEXT_OPEN, NOT_USED_YET, SettingInfo, Settings
+from viewer.ui.text_layout import style_help_text, wrapped_label
 
 _BYTE_UNITS = (("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30))
 _EFFECT_TEXT = {
@@ -125,9 +126,8 @@ class SettingsDialog(QDialog):
             editor.setObjectName(name)
             setter(getattr(settings, name))
             self.editors[name] = (editor, getter, setter)
-            note = QLabel(f"{info.description} <i>{_EFFECT_TEXT[info.effect]}</i>")
-            note.setWordWrap(True)
-            note.setStyleSheet("color: palette(mid);")
+            note = style_help_text(wrapped_label(f"{info.description} <i>{_EFFECT_TEXT[info.effect]}</i>"))
+            note.setObjectName("SettingHelp")
             cell = QWidget()
             column = QVBoxLayout(cell)
             column.setContentsMargins(0, 0, 0, 6)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QByteArray, QObject, QSettings, Signal
 
 from viewer.model.settings import Settings
 
@@ -18,6 +18,7 @@ APPLICATION = "Cinemap"
 MAX_RECENT_FILES = 10
 _GROUP = "settings"
 _RECENT_KEY = "recent_files"
+_GEOMETRY_KEY = "window/geometry"
 
 
 class SettingsStore(QObject):
@@ -88,3 +89,13 @@ class SettingsStore(QObject):
         self.qsettings.setValue(_RECENT_KEY, files)
         self.qsettings.sync()
         self.recent_changed.emit(files)
+
+    # ------------------------------------------------------ window geometry
+    def window_geometry(self) -> QByteArray | None:
+        """The main window's geometry as the user left it (``QWidget.saveGeometry``), or None."""
+        value = self.qsettings.value(_GEOMETRY_KEY)
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def save_window_geometry(self, geometry: QByteArray) -> None:
+        self.qsettings.setValue(_GEOMETRY_KEY, geometry)
+        self.qsettings.sync()

@@ -18,6 +18,8 @@ OTHER = "Other"
 FRAMES = "Frames"
 IMAGE = "Image"
 MOUSE = "Mouse"
+DEFAULT_HEIGHT = 560
+COLUMN_SLACK = 24  # pixels beyond the columns' contents: a last column flush with the frame looks cut
 
 
 def key_text(sequence: QKeySequence) -> str:
@@ -98,13 +100,22 @@ class ShortcutsDialog(QDialog):
                 sections[section] = header
             QTreeWidgetItem(sections[section], [what, keys])
         self.tree.expandAll()
-        self.tree.resizeColumnToContents(0)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addWidget(self.tree)
         layout.addWidget(buttons)
-        self.resize(520, 560)
+        self.resize(self._width_for_contents(), DEFAULT_HEIGHT)
+
+    def _width_for_contents(self) -> int:
+        """Wide enough for every action and every key (e.g. ``Ctrl+Shift+Z, Ctrl+Y``) without cutting one."""
+        for column in range(self.tree.columnCount()):
+            self.tree.resizeColumnToContents(column)
+        header = self.tree.header()
+        columns = sum(header.sectionSize(column) for column in range(self.tree.columnCount()))
+        chrome = 2 * self.tree.frameWidth() + self.tree.verticalScrollBar().sizeHint().width()
+        margins = self.layout().contentsMargins()
+        return columns + chrome + margins.left() + margins.right() + COLUMN_SLACK
 
     def texts(self) -> list[str]:
         """Every cell's text (for tests and copying)."""

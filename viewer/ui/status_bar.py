@@ -1,8 +1,10 @@
-"""Status bar: file size, bytes mapped, file access, memory of the process, mode, fps, pixel under the cursor.
+"""Status bar: the pixel under the cursor, background work, playback rate, and one plain summary.
 
-Memory is read from ``/proc`` once a second, so that a user can watch a 4 GB
-file cost little: the mapped pixel data shows up in resident memory only as
-file pages the kernel can drop, not as anonymous memory.
+The summary reads ``Read-only · 2.1 GB file, 115 MB memory``; its tool tip
+has the details (file access, mapped values, file pages cached). Memory is
+read once a second and counts only what no file backs: pages of a mapped
+file are the system's cache, which it drops when memory is needed, so a
+4 GB file played through does not look like 4 GB of memory used.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QWidget
 
-from viewer.model import format_bytes
 from viewer.model.storage import fileaccess
-from viewer.ui.cine_player import CinePlayer, FpsMeter
+from viewer.model.view import FpsMeter, Playback
+from viewer.model.view.captions import MemoryFigures, readout_text, status_details, status_summary
 from viewer.ui.memory import memory_use
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 MEMORY_INTERVAL_MS = 1000
 FPS_INTERVAL_MS = 500
@@ -22,7 +24,7 @@ _READ_PREFIX = fileaccess.READ_PREFIX
 
 
 def file_access_text(document) -> tuple[str, str]:
-    """(label, tooltip) of how `document` reads its file: "memory-mapped" or "read: <reason>".
+    """(label, reason) of how `document` reads its file: "memory-mapped" or "read: <reason>".
 
     A mapped file held under a kernel read lease says so: another program's
     write then waits until Cinemap has let go of the mapping.
@@ -42,7 +44,7 @@ def file_access_text(document) -> tuple[str, str]:
 class StatusBar(QStatusBar):
     """The main window's status bar, listening to the state and the player."""
 
-    def __init__(self, state: ViewerState, player: CinePlayer, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, player: Playback, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self.player = player
@@ -53,52 +55,38 @@ class StatusBar(QStatusBar):
         self.progress.setTextVisible(False)
         self.progress.hide()
         self.fps = QLabel()
-        self.mode = QLabel()
-        self.file = QLabel()
-        self.access = QLabel()
-        self.memory = QLabel()
-        self.memory.setToolTip(
-            "Resident memory of Cinemap, and the part of it that is anonymous (not backed by a file). "
-            "Mapped file pages are resident only while the kernel keeps them and cost no anonymous memory."
-        )
+        self.summary = QLabel()
+        self.summary.setObjectName("StatusSummary")
         self.addWidget(self.pixel, 1)
-        for widget in (self.progress, self.fps, self.mode, self.file, self.access, self.memory):
+        for widget in (self.progress, self.fps, self.summary):
             self.addPermanentWidget(widget)
 
+        self._memory = MemoryFigures(None, None)
         self._memory_timer = QTimer(self, interval=MEMORY_INTERVAL_MS)
         self._memory_timer.timeout.connect(self.update_memory)
         self._memory_timer.start()
         self._fps_timer = QTimer(self, interval=FPS_INTERVAL_MS)
         self._fps_timer.timeout.connect(self._show_fps)
-        state.document_changed.connect(self._on_document_changed)
-        state.mode_changed.connect(self._show_mode)
+        state.document_changed.connect(lambda _document: self.show_summary())
+        state.mode_changed.connect(lambda _writable: self.show_summary())
         player.playing_changed.connect(self._on_playing_changed)
-        self._on_document_changed(state.document)
         self.update_memory()
 
-    # ------------------------------------------------------------- document
-    def _on_document_changed(self, document) -> None:
-        if document is None:
-            self.file.setText("")
-            self.mode.setText("")
-            self.access.setText("")
-            return
-        self.file.setText(f"file {format_bytes(document.file_size)}, mapped {format_bytes(document.mapped_bytes)}")
-        self._show_mode(document.writable)
-        self.show_file_access()
-
-    def show_file_access(self) -> None:
-        """Refresh the access label (the lease goes when another program writes, or in write mode)."""
+    # -------------------------------------------------------------- summary
+    def show_summary(self) -> None:
+        """Refresh the summary and its details (the lease goes when another program writes, or in write mode)."""
         document = self.state.document
-        if document is None or document.closed:
-            self.access.setText("")
-            return
-        text, tip = file_access_text(document)
-        self.access.setText(text)
-        self.access.setToolTip(tip)
+        if document is not None and document.closed:
+            document = None
+        access, reason = file_access_text(document) if document is not None else ("", "")
+        self.summary.setText(status_summary(document.writable if document is not None else None,
+                                            document.file_size if document is not None else None, self._memory))
+        self.summary.setToolTip(status_details(document, access, reason, self._memory))
 
-    def _show_mode(self, writable: bool) -> None:
-        self.mode.setText("Read-write" if writable else "Read-only")
+    def update_memory(self) -> None:
+        use = memory_use()
+        self._memory = MemoryFigures.from_resident(use.resident, use.anonymous, use.file_backed)
+        self.show_summary()  # once a second: cheap, and the lease may have gone
 
     # ------------------------------------------------------------------ fps
     def count_painted_frame(self) -> None:
@@ -109,31 +97,23 @@ class StatusBar(QStatusBar):
     def _on_playing_changed(self, playing: bool) -> None:
         self.meter.reset()
         if playing:
-            self.fps.setText(f"target {self.player.fps:.3g} fps")
+            self.fps.setText(f"playing at {self.player.fps:.3g} fps")
             self._fps_timer.start()
         else:
             self._fps_timer.stop()
             self.fps.setText("")
 
     def _show_fps(self) -> None:
-        self.fps.setText(
-            f"{self.meter.fps():.1f} fps of {self.player.fps:.3g}, {self.player.dropped_frames} dropped"
-        )
-
-    # --------------------------------------------------------------- memory
-    def update_memory(self) -> None:
-        self.show_file_access()  # once a second too: cheap, and the lease may have gone
-        use = memory_use()
-        if use.resident is None:
-            self.memory.setText("")
-            return
-        anonymous = format_bytes(use.anonymous) if use.anonymous is not None else "?"
-        self.memory.setText(f"RSS {format_bytes(use.resident)}, anon {anonymous}")
+        dropped = self.player.dropped_frames
+        self.fps.setText(f"{self.meter.fps():.1f} fps of {self.player.fps:.3g}"
+                         + (f", {dropped} dropped" if dropped else ""))
+        self.fps.setToolTip("Frames per second reaching the screen, of the rate asked for; frames the machine "
+                            "could not show in time are dropped so that playback keeps to the clock")
 
     # ---------------------------------------------------------- pixel, work
     def show_pixel(self, readout) -> None:
         """Show a :class:`~viewer.model.display.render.PixelReadout` (None: clear)."""
-        self.pixel.setText(readout.text() if readout is not None else "")
+        self.pixel.setText(readout_text(readout))
 
     def show_progress(self, text: str, done: int, total: int) -> None:
         """Show background work; ``done >= total`` hides the bar (a text stays as a message)."""

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetIt
 
 from viewer.model import MappedValue
 from viewer.model.dicom.tags import describe_value, element_name, matches, tag_text
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 
 MAX_FILTER_MATCHES = 500
 MAX_LAZY_ITEMS = 5000  # per-frame items listed under a lazily parsed sequence
@@ -24,24 +24,23 @@ PER_FRAME_TAG = 0x52009230
 _DATASET_ROLE = Qt.ItemDataRole.UserRole
 _FRAME_ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # index of a per-frame item parsed on demand
 _COLUMNS = ("Tag", "Name", "VR", "Value")
+VALUE_COLUMN_WIDTH = 260  # pixels of Value the dock opens with; the column stretches when it is wider
 
 
 class TagBrowser(QDockWidget):
     """Dock with a filter box over a tree of the document's dataset."""
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__("Tags", parent)
         self.setObjectName("TagBrowser")
         self.state = state
         self.filter = QLineEdit()
-        self.filter.setPlaceholderText("Filter by keyword, name or tag, e.g. Window or 0028,1050")
+        self.filter.setPlaceholderText("Filter: keyword, name or tag (e.g. Window, 0028,1050)")
         self.filter.setClearButtonEnabled(True)
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(list(_COLUMNS))
         self.tree.setUniformRowHeights(True)
-        self.tree.setColumnWidth(0, 110)
-        self.tree.setColumnWidth(1, 200)
-        self.tree.setColumnWidth(2, 40)
+        self.tree.header().setStretchLastSection(True)  # Value takes what Tag, Name and VR leave
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
@@ -55,6 +54,7 @@ class TagBrowser(QDockWidget):
         self._filter_timer.timeout.connect(self.rebuild)
         self.filter.textChanged.connect(self._filter_timer.start)
         self.tree.itemExpanded.connect(self._on_expanded)
+        self.tree.itemExpanded.connect(lambda _item: self._fit_columns())
         state.document_changed.connect(lambda _document: self.rebuild())
         self.rebuild()
 
@@ -75,6 +75,7 @@ class TagBrowser(QDockWidget):
         for title, dataset in roots:
             top = QTreeWidgetItem([title, "", "", ""])
             self.tree.addTopLevelItem(top)
+            top.setFirstColumnSpanned(True)  # a heading, not a tag: it must not widen the Tag column
             if needle:
                 budget = [MAX_FILTER_MATCHES]
                 self._add_matching(top, dataset, needle, budget)
@@ -82,6 +83,20 @@ class TagBrowser(QDockWidget):
             else:
                 self._add_elements(top, dataset)
             top.setExpanded(True)
+        self._fit_columns()
+
+    def _fit_columns(self) -> None:
+        """Tag, Name and VR as wide as what is shown in them; Value stretches over the rest."""
+        for column in range(len(_COLUMNS) - 1):
+            self.tree.resizeColumnToContents(column)
+
+    def preferred_width(self) -> int:
+        """The dock width that shows Tag, Name and VR in full and leaves Value room to read."""
+        header = self.tree.header()
+        columns = sum(header.sectionSize(column) for column in range(len(_COLUMNS) - 1))
+        chrome = 2 * self.tree.frameWidth() + self.tree.verticalScrollBar().sizeHint().width() + 8
+        text = self.filter.fontMetrics().horizontalAdvance(self.filter.placeholderText()) + 3 * self.filter.height()
+        return max(columns + VALUE_COLUMN_WIDTH, text) + chrome
 
     def _element_item(self, parent: QTreeWidgetItem, dataset: Dataset, tag: int) -> tuple[QTreeWidgetItem, list | None]:
         vr, text, items = describe_value(dataset, tag)

@@ -3,7 +3,7 @@
 The presets are the file's VOIs (VOI LUTs by their explanation, then
 windows), the automatic window and the full range. The automatic window is
 computed from percentiles of a few frames spread over the file
-(:func:`viewer.model.display.pipeline.document_automatic_window`) on a worker
+(:meth:`viewer.model.view.ViewerModel.automatic_window_job`) on a worker
 thread, because decoding sampled frames of a compressed file can take seconds.
 """
 
@@ -20,19 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from viewer.model.display.pipeline import AUTOMATIC_WINDOW_FRAMES as AUTO_WINDOW_FRAMES
-from viewer.model.display.pipeline import GreyPipeline, document_automatic_window
 from viewer.model.display.voi import LUT
-from viewer.ui.viewer_state import ViewerState
+from viewer.model.view import ViewerModel
 from viewer.ui.workers import Cancelled, Task, run_in_background
-
-
-def sample_auto_window(document, progress) -> object:
-    """Automatic window of `document` from :data:`AUTO_WINDOW_FRAMES` sampled frames (worker thread).
-
-    A pipeline of its own: the view's is used on the UI thread meanwhile.
-    """
-    return document_automatic_window(document, GreyPipeline.for_document(document), progress, AUTO_WINDOW_FRAMES)
 
 
 class WindowLevelControls(QWidget):
@@ -46,7 +36,7 @@ class WindowLevelControls(QWidget):
 
     progress = Signal(str, int, int)
 
-    def __init__(self, state: ViewerState, parent: QWidget | None = None) -> None:
+    def __init__(self, state: ViewerModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.state = state
         self._task: Task | None = None
@@ -150,7 +140,7 @@ class WindowLevelControls(QWidget):
         self.cancel()
         self.auto_button.setEnabled(False)
         task = run_in_background(
-            lambda progress: sample_auto_window(document, progress),
+            self.state.automatic_window_job(),
             on_success=lambda preset: self._on_auto_window(document, preset, apply),
             on_failure=lambda exc, _trace: self._on_auto_failed(document, exc),
             on_progress=lambda done, total: self.progress.emit("Sampling frames for the automatic window", done, total),

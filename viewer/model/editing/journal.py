@@ -544,7 +544,8 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
                                   f"A save of {name} had finished but left its journal behind; the journal was "
                                   "removed and the file keeps the saved contents.")
         return RecoveryReport(path, journal_path, "discarded", 0, 0,
-                              f"A save of {name} was interrupted before it changed the file; the file is as it was.")
+                              f"A save of {name} was interrupted before it changed the file: the file is as it was, "
+                              "and the edits that save was writing are gone.")
     try:
         status = os.stat(path)
     except OSError as exc:
@@ -579,8 +580,8 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
     opened.delete()
     return RecoveryReport(
         path, journal_path, "restored", journal.count, journal.total,
-        f"A save of {name} was interrupted; the original contents of {journal.count} changed range(s) "
-        f"({journal.total:,} bytes) were restored, so the file is as it was before that save.",
+        f"A save of {name} was interrupted, so the file was put back exactly as it was before that save: "
+        f"the edits that save was writing are gone. ({journal.count:,} changed range(s), {journal.total:,} bytes.)",
     )
 
 

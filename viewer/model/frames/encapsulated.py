@@ -156,6 +156,13 @@ class EncapsulatedFrames(FrameSource):
                 del self._in_flight[index]
             mine.set()
 
+    def prefetch(self, indices) -> None:
+        """Decode `indices` into the caches, skipping frames already there. Decoding takes a while:
+        the viewer's read-ahead calls this on its worker thread, one frame at a time."""
+        for index in indices:
+            if index not in self._cache:
+                self.frame(index)
+
     def _load(self, index: int) -> np.ndarray:
         disk = self._disk
         frame = disk.get(index) if disk is not None else None

@@ -1,30 +1,60 @@
-"""The Qt-side controller: which document is open, which frame and window are shown.
+"""What the viewer shows: the document, the frame, the window/level. No Qt.
 
-Every widget listens to :class:`ViewerState`'s signals and changes the view
-only through its setters, so there is one direction per wire: widget ->
-setter -> signal -> every widget (the one that asked included, which blocks
-its own signals while it updates itself).
+:class:`ViewerModel` is the one place this state lives (napari's
+``ViewerModel`` is the precedent). Widgets subscribe to its signals and
+change it only through its methods, so there is one direction per wire:
+widget -> command -> signal -> every widget (the one that asked included,
+which blocks its own signals while it updates itself).
+
+Threads: commands come from one thread (the GUI's) and signals are emitted
+on it. The document may announce edits and mode changes from a worker (a
+save runs on one); the model hears them through `call_soon`, which the host
+provides to run a function on its thread (the GUI posts it to Qt's event
+loop). Without one, calls are direct.
+
+Frames: :meth:`ViewerModel.frame` fetches the frame shown once and keeps it
+until the frame index, the document or the frame's pixels change, so that
+the image, the initial window and the automatic window share one fetch.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
+from typing import Any, Callable
 
-from viewer.model import DicomError, Document, WindowPreset
+import numpy as np
+
 from viewer.model.display import render
-from viewer.model.display.pipeline import GreyPipeline
-from viewer.ui.qt_bridge import DocumentBridge
+from viewer.model.display.metadata import WindowPreset
+from viewer.model.display.pipeline import AUTOMATIC_WINDOW_FRAMES, GreyPipeline
+from viewer.model.errors import DicomError
+from viewer.model.events import Signal
 
-LOOP = "loop"
-BOUNCE = "bounce"
+Fetch = Callable[[Any, int], np.ndarray]
 
 
-class ViewerState(QObject):
+def _fetch_frame(document, index: int) -> np.ndarray:
+    return document.frame(index)
+
+
+def _call_now(function: Callable[..., Any], *args: Any) -> None:
+    function(*args)
+
+
+class ViewerModel:
     """The shown document, frame and window/level.
+
+    Parameters
+    ----------
+    fetch : callable, optional
+        ``fetch(document, index) -> frame``; the GUI passes a fetch that
+        copies frames out of a mapping no lease protects.
+    call_soon : callable, optional
+        ``call_soon(function, *args)`` runs `function` on the model's thread
+        (for document events from workers). Direct by default.
 
     Signals
     -------
-    document_changed(object)
+    document_changed(document)
         The new :class:`~viewer.model.Document`, or None after closing.
     frame_changed(int)
         The frame index to show (also re-emitted when its pixels changed).
@@ -41,17 +71,8 @@ class ViewerState(QObject):
         Undo/redo state changed.
     """
 
-    document_changed = Signal(object)
-    frame_changed = Signal(int)
-    window_changed = Signal(float, float)
-    invert_changed = Signal(bool)
-    presets_changed = Signal(list)
-    mode_changed = Signal(bool)
-    history_changed = Signal()
-
-    def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.document: Document | None = None
+    def __init__(self, fetch: Fetch | None = None, call_soon: Callable[..., None] | None = None) -> None:
+        self.document = None
         self.frame_index = 0
         self.direction = 1  # of the last frame change: read-ahead follows it
         self.center = 0.0
@@ -62,7 +83,16 @@ class ViewerState(QObject):
         self.window_chosen_by_user = False
         self.voi_source = None  # the file's VOI shown (VoiRef, resolved per frame), or None: center/width
         self.pipeline: GreyPipeline | None = None  # grey documents only
-        self._bridge: DocumentBridge | None = None
+        self._fetch = fetch or _fetch_frame
+        self._call_soon = call_soon or _call_now
+        self._shown: tuple[Any, int, np.ndarray] | None = None  # (document, index, frame) fetched last
+        self.document_changed = Signal()
+        self.frame_changed = Signal()
+        self.window_changed = Signal()
+        self.invert_changed = Signal()
+        self.presets_changed = Signal()
+        self.mode_changed = Signal()
+        self.history_changed = Signal()
 
     # ------------------------------------------------------------- document
     @property
@@ -80,12 +110,13 @@ class ViewerState(QObject):
     def is_grey(self) -> bool:
         return self.document is not None and self.display_kind == render.GREY
 
-    def set_document(self, document: Document | None) -> None:
+    def set_document(self, document) -> None:
         """Show `document` from its first frame (None: show nothing). Does not close the old one."""
-        if self._bridge is not None:
-            self._bridge.detach()
-            self._bridge.deleteLater()
-            self._bridge = None
+        old = self.document
+        if old is not None:
+            old.frames_changed.disconnect(self._document_frames_changed)
+            old.mode_changed.disconnect(self._document_mode_changed)
+            old.history_changed.disconnect(self._document_history_changed)
         self.document = document
         self.frame_index = 0
         self.direction = 1
@@ -93,13 +124,13 @@ class ViewerState(QObject):
         self.window_chosen_by_user = False
         self.voi_source = None
         self.pipeline = None
+        self._shown = None
         if document is not None and self.is_grey:
             self.pipeline = GreyPipeline.for_document(document)
         if document is not None:
-            self._bridge = DocumentBridge(document, self)
-            self._bridge.frames_changed.connect(self._on_frames_changed)
-            self._bridge.mode_changed.connect(self.mode_changed)
-            self._bridge.history_changed.connect(self.history_changed)
+            document.frames_changed.connect(self._document_frames_changed)
+            document.mode_changed.connect(self._document_mode_changed)
+            document.history_changed.connect(self._document_history_changed)
             self._choose_initial_window()
         else:
             self.presets = []
@@ -121,10 +152,10 @@ class ViewerState(QObject):
             file_presets = pipeline.presets(0)  # VOI LUTs by explanation, then windows
             automatic = None
             if not file_presets and document.num_frames:
-                # A quick guess from a grid of the first frame; the background
-                # auto-window over sampled frames refines it.
+                # A quick guess from a grid of the first frame (the one shown, fetched
+                # once); the background auto-window over sampled frames refines it.
                 try:
-                    automatic = pipeline.automatic_window([(0, document.frame(0))])
+                    automatic = pipeline.automatic_window([(0, self.frame(0))])
                 except DicomError:
                     automatic = None  # the image view reports the frame it cannot show
             self.presets = render.presets_for(file_presets, automatic, pipeline.full_range(0))
@@ -138,11 +169,49 @@ class ViewerState(QObject):
         name = next((p.name for p in self.presets if self.voi_source is not None and p.source == self.voi_source), "")
         return WindowPreset(self.center, self.width, name, self.voi_source)
 
-    def _on_frames_changed(self, frames) -> None:
+    # The document's events may come from a worker thread: hop to ours first.
+    def _document_frames_changed(self, frames=None) -> None:
+        self._call_soon(self.frames_edited, self.document, frames)
+
+    def _document_mode_changed(self, writable: bool) -> None:
+        self._call_soon(self._relay_if_current, self.document, self.mode_changed, bool(writable))
+
+    def _document_history_changed(self, *_: object) -> None:
+        self._call_soon(self._relay_if_current, self.document, self.history_changed)
+
+    def _relay_if_current(self, document, signal: Signal, *args: Any) -> None:
+        if document is self.document and document is not None:
+            signal.emit(*args)
+
+    def frames_edited(self, document, frames) -> None:
+        """The pixels of `frames` (a set of indices, None: all) of `document` changed: show them again."""
+        if document is not self.document or document is None:
+            return
         if frames is None or self.frame_index in frames:
+            self._shown = None
             self.frame_changed.emit(self.frame_index)
 
     # ---------------------------------------------------------------- frames
+    def frame(self, index: int | None = None) -> np.ndarray:
+        """Frame `index` (default: the one shown), fetched once while it is the one shown.
+
+        Raises
+        ------
+        DicomError
+            As the document's ``frame`` does (a file changed on disk, a frame that cannot be decoded).
+        """
+        document = self.document
+        if document is None:
+            raise ValueError("no document is shown")
+        index = self.frame_index if index is None else int(index)
+        shown = self._shown
+        if shown is not None and shown[0] is document and shown[1] == index:
+            return shown[2]
+        frame = self._fetch(document, index)
+        if index == self.frame_index:
+            self._shown = (document, index, frame)
+        return frame
+
     def set_frame(self, index: int) -> None:
         """Show frame `index` (clamped to the document's frames)."""
         if self.document is None or not self.num_frames:
@@ -219,3 +288,34 @@ class ViewerState(QObject):
             return None
         value = stored if not float(stored).is_integer() else int(stored)
         return float(self.pipeline.modality(self.frame_index, [value])[0])
+
+    def automatic_window_job(self) -> Callable[[Callable[[int, int], None]], WindowPreset | None]:
+        """A function for a worker: the automatic window from frames sampled over the file.
+
+        Call it on the model's thread; run what it returns anywhere. It uses
+        a pipeline of its own (the view's is used on the GUI thread
+        meanwhile), and the frame shown, already fetched, is not fetched
+        again.
+        """
+        document = self.document
+        if document is None or not document.num_frames or not self.is_grey:
+            return lambda progress: None
+        indices = render.sample_indices(document.num_frames, AUTOMATIC_WINDOW_FRAMES)
+        known = {}
+        shown = self._shown
+        if shown is not None and shown[0] is document:
+            known[shown[1]] = shown[2]
+        fetch = self._fetch
+
+        def job(progress: Callable[[int, int], None]) -> WindowPreset | None:
+            pipeline = GreyPipeline.for_document(document)
+
+            def frames():
+                for done, index in enumerate(indices):
+                    progress(done, len(indices))
+                    yield index, known[index] if index in known else fetch(document, index)
+                progress(len(indices), len(indices))
+
+            return pipeline.automatic_window(frames())
+
+        return job
