@@ -93,8 +93,8 @@ class Document:
         self.open_seconds = time.perf_counter() - started
 
     def _map_under_lease(self) -> bool:
-        """Map the file if a read lease can be had (nothing is ever mapped without one)."""
-        if not self.file.size or not self.guard.take_lease():
+        """Map the file if that is safe here: under a read lease, or where mapped files cannot be truncated."""
+        if not self.file.size or not self.guard.protect_mapping():
             return False
         self.file.map()
         return True

@@ -104,7 +104,7 @@ def choose_source(header: FileHeader, guard: FileGuard, memory: FrameCache, disk
             header.pixel_options(extent.frames), window, geometry.frame_bits, geometry.bits_allocated,
         )
     mapping = header.opened.mapping  # read once: a lease break may drop it any moment
-    if mapping is not None and guard.has_lease:
+    if mapping is not None and guard.mapping_protected:
         return MappedNative(header.opened, mapping, layout, extent.frames)
     return ReadNative(header.opened, layout, extent.frames)
 

@@ -25,6 +25,7 @@ import os
 import time
 
 from viewer.model.errors import FileChangedError
+from viewer.model.platform import CAPABILITIES
 from viewer.model.storage import lease
 from viewer.model.storage.opened import OpenedFile
 
@@ -81,6 +82,21 @@ class FileGuard:
                 return False  # leases are not allowed here (not the owner, file system)
             time.sleep(_LEASE_RETRY_SECONDS)
         return False
+
+    @property
+    def mapping_protected(self) -> bool:
+        """True if a mapping of the file cannot fault because another program truncates it.
+
+        Under a read lease (Linux), the break handler neutralises the mapping
+        first; on Windows, another program simply cannot truncate a file that is
+        mapped (``SetEndOfFile`` fails with a sharing violation), so the mapping
+        needs no lease there.
+        """
+        return self.has_lease or CAPABILITIES.mapping_blocks_truncation
+
+    def protect_mapping(self) -> bool:
+        """Take what makes mapping safe here (a lease on Linux); True if the file may be mapped."""
+        return self.take_lease() or CAPABILITIES.mapping_blocks_truncation
 
     def release_lease(self) -> None:
         """Give the lease up (read/write mode); the mapping goes first, neutralised."""
