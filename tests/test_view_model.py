@@ -167,3 +167,35 @@ def test_window_invert_presets_and_reset(document):
     model.apply_preset(model.presets[-1])
     model.set_automatic_window(render.auto_window([document.frame(0)]))
     assert (model.center, model.width) == (model.presets[-1].center, model.presets[-1].width)  # kept
+
+
+def test_a_frame_count_settled_by_the_background_index_reaches_the_widgets(tmp_path, monkeypatch):
+    """Compressed data without a table says Number of Frames at open; the index finds fewer: the frame follows."""
+    from pydicom import dcmread
+
+    import viewer.model.document as document_module
+    from viewer.synthetic.encapsulated import write_encapsulated_cine
+
+    class NotStarted:  # the background walk, run by the test instead
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(document_module.threading, "Thread", NotStarted)
+    path = tmp_path / "short.dcm"
+    write_encapsulated_cine(path, frames=6, rows=32, columns=32, syntax="jpeg", table="empty")
+    dataset = dcmread(path)
+    dataset.NumberOfFrames = 9  # the header claims more than the file holds
+    dataset.save_as(path, enforce_file_format=True)
+    with open_document(path) as doc:
+        assert doc.num_frames == 9
+        model = ViewerModel()
+        counts = []
+        model.frame_count_changed.connect(counts.append)
+        model.set_document(doc)
+        model.set_frame(8)
+        doc.source.index.complete_index()
+        assert counts == [6] and doc.num_frames == 6
+        assert model.frame_index == 5

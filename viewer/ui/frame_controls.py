@@ -74,6 +74,7 @@ class FrameControls(QWidget):
         self.spin.valueChanged.connect(lambda number: self.state.set_frame(number - 1))
         state.document_changed.connect(self._on_document_changed)
         state.frame_changed.connect(self._on_frame_changed)
+        state.frame_count_changed.connect(lambda _count: self._on_document_changed(self.state.document))
         self._on_document_changed(state.document)
 
     def _on_document_changed(self, document) -> None:

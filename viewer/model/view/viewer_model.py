@@ -65,6 +65,9 @@ class ViewerModel:
         The user's invert flag (MONOCHROME1 is inverted on top of it).
     presets_changed(list)
         The window presets available (file, automatic, full range).
+    frame_count_changed(int)
+        The document's frame count became final (compressed data without
+        offset tables is counted on a background thread: Number of Frames until then).
     mode_changed(bool)
         The document switched between read-only (False) and read/write.
     history_changed()
@@ -91,6 +94,7 @@ class ViewerModel:
         self.window_changed = Signal()
         self.invert_changed = Signal()
         self.presets_changed = Signal()
+        self.frame_count_changed = Signal()
         self.mode_changed = Signal()
         self.history_changed = Signal()
 
@@ -117,6 +121,7 @@ class ViewerModel:
             old.frames_changed.disconnect(self._document_frames_changed)
             old.mode_changed.disconnect(self._document_mode_changed)
             old.history_changed.disconnect(self._document_history_changed)
+            old.frame_count_changed.disconnect(self._document_frame_count_changed)
         self.document = document
         self.frame_index = 0
         self.direction = 1
@@ -131,6 +136,7 @@ class ViewerModel:
             document.frames_changed.connect(self._document_frames_changed)
             document.mode_changed.connect(self._document_mode_changed)
             document.history_changed.connect(self._document_history_changed)
+            document.frame_count_changed.connect(self._document_frame_count_changed)
             self._choose_initial_window()
         else:
             self.presets = []
@@ -178,6 +184,17 @@ class ViewerModel:
 
     def _document_history_changed(self, *_: object) -> None:
         self._call_soon(self._relay_if_current, self.document, self.history_changed)
+
+    def _document_frame_count_changed(self, count: int) -> None:
+        self._call_soon(self.frame_count_settled, self.document, int(count))
+
+    def frame_count_settled(self, document, count: int) -> None:
+        """`document`'s final frame count is `count`: keep the frame shown inside it and tell the widgets."""
+        if document is not self.document or document is None:
+            return
+        self.frame_count_changed.emit(count)
+        if count and self.frame_index >= count:
+            self.set_frame(count - 1)
 
     def _relay_if_current(self, document, signal: Signal, *args: Any) -> None:
         if document is self.document and document is not None:
