@@ -29,15 +29,11 @@ from dataclasses import dataclass
 import numpy as np
 from pydicom.uid import JPEGBaseline8Bit, RLELossless
 
-from viewer.synthetic.cine import (
-    ProgressCallback,
-    _build_dataset,
-    _encode_header,
-    _file_meta,
-    _painter,
-    _ProgressReporter,
-    _sop_class,
-)
+from viewer.synthetic.cine import ProgressCallback, _painter, _ProgressReporter
+from viewer.synthetic.dataset import build_dataset as _build_dataset
+from viewer.synthetic.dataset import encode_header as _encode_header
+from viewer.synthetic.dataset import file_meta as _file_meta
+from viewer.synthetic.dataset import sop_class as _sop_class
 
 __all__ = ["EncapsulatedCine", "encapsulated_frames_for_size", "write_encapsulated_cine"]
 
