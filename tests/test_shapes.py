@@ -131,3 +131,17 @@ def test_random_polygons_match_ray_casting(vertices, rule):
     expected = _reference(SHAPE, lambda p: (_winding(p, vertices)[index] != 0) if index else
                           _winding(p, vertices)[0] % 2 == 1)
     np.testing.assert_array_equal(shapes.polygon(SHAPE, vertices, rule, outline=False), expected)
+
+
+def test_box_forms_cost_the_shape_not_the_frame():
+    huge = (30000, 30000)
+    dab = shapes.disc_box(huge, (15000, 20000), 5)
+    assert dab.mask.shape == (11, 11) and (dab.top, dab.left) == (14995, 19995)
+    line = shapes.thick_line_box(huge, (10, 10), (10, 500), 3)
+    assert (line.top, line.left, line.mask.shape) == (9, 9, (3, 493)) and line.mask.all(axis=0).sum() > 480
+    rect = shapes.rectangle_box(huge, (29990, 29990), (40000, 40000))  # clipped at the frame's corner
+    assert (rect.top, rect.left, rect.mask.shape) == (29990, 29990, (10, 10)) and rect.mask.all()
+    poly = shapes.polygon_box(huge, [(100, 100), (100, 300), (250, 200)])
+    assert (poly.top, poly.left) == (100, 100) and poly.mask.shape == (151, 201)
+    assert shapes.disc_box(huge, (-50, -50), 3).mask.size == 0
+

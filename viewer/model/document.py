@@ -70,6 +70,7 @@ class Document:
         self.mode_changed = Signal()  # emits the new writable flag
         self.history_changed = Signal()  # undo/redo/dirty state changed
         self.frame_count_changed = Signal()  # emits the final frame count once a background index settles it
+        self._overview = None  # the pyramid levels, made on first use (viewer.model.frames.overview)
         self._cache = FrameCache(cache_bytes)
         self._mode = EditMode(self)
         status = dicom_header.open_mode_ok(path)
@@ -279,8 +280,40 @@ class Document:
         step = max(1, int(step))
         edits = self.edits
         if edits is not None and edits.is_edited(index):
-            return np.array(self.frame(index)[rows, cols][::step, ::step])
+            # Pending edits painted on the region alone: O(output) however large the frame.
+            top, left = rows.indices(self.frame_shape[0])[0], cols.indices(self.frame_shape[1])[0]
+            pixels = np.array(source.region(index, rows, cols, step))
+            return source.layout.from_stored(edits.render_region(index, pixels, top, left, step))  # type: ignore[attr-defined]
         return source.region(index, rows, cols, step)
+
+    # ------------------------------------------------------------- overviews
+    @property
+    def file_identity(self) -> tuple[str, int, int]:
+        """(path, size, modification time in ns) as last seen; it changes when Cinemap saves into the file."""
+        return self.path, self.file.size, self.file.mtime_ns
+
+    @property
+    def overviews(self):
+        """The :class:`~viewer.model.frames.overview.Overview` of this document (created on first use)."""
+        overview = self._overview
+        if overview is None:
+            from viewer.model.frames.overview import Overview
+
+            if self.closed:
+                raise ValueError("the document is closed")
+            folder, capacity = self.disk_cache_settings or (None, 0)
+            overview = self._overview = Overview(self, folder, capacity)
+        return overview
+
+    def overview(self, frame: int, level: int, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
+        """Pyramid level `level` of frame `frame` (or a region of it, in pixels of the level).
+
+        Each pixel of level ``k`` is the mean of a ``2**k`` x ``2**k`` block of
+        the frame (clipped at the edges, rounded half to even), pending edits
+        included: see :mod:`viewer.model.frames.overview`. Built on first call
+        and kept in the disk cache folder; level 0 is :meth:`region`.
+        """
+        return self.overviews.region(self._check_index(frame), level, rows, cols)
 
     def prefetch(self, indices) -> None:
         """Read-ahead hint: these frames will be shown soon (compressed ones are decoded into the caches)."""
@@ -369,13 +402,17 @@ class Document:
             raise ReadOnlyError(self.path, "the document is read-only: switch to read/write mode to edit")
         return edits
 
-    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, *, label: str = "Mask") -> None:
+    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, *, label: str = "Mask",
+                   origin: tuple[int, int] | None = None) -> None:
         """Set the pixels under the boolean ``(rows, cols)`` `mask` to `value` on `frames` (None: all).
 
         Pending until :meth:`save`; `value` is per sample for colour images;
-        `frames` is an int, range, slice, iterable of int or None.
+        `frames` is an int, range, slice, iterable of int or None. With
+        `origin`, `mask` is a box of any size inside the frame whose corner is
+        there (a :class:`~viewer.model.editing.shapes.BoxMask`): a shape on a
+        huge frame then costs what it covers.
         """
-        self._require_edits().apply_mask(mask, value, frames, label=label)
+        self._require_edits().apply_mask(mask, value, frames, label=label, origin=origin)
 
     def begin_stroke(self, label: str = "Brush") -> None:
         """Start grouping edits into one undo step (a brush drag)."""
@@ -462,6 +499,9 @@ class Document:
     def close(self) -> None:
         """Release the lock, the lease, the caches and the file handles (idempotent)."""
         self._mode.leave(remap=False)
+        if self._overview is not None:
+            self._overview.close()
+            self._overview = None
         if self.source is not None:
             self.source.close()
         self._cache.clear()

@@ -167,6 +167,37 @@ class EditSession:
         """True if frame `index` has pending edits."""
         return any(index in op.frames for op in self._pending_mask_ops())
 
+    def mask_ops(self, index: int | None = None) -> list[MaskOp]:
+        """The pending mask operations in the order they apply (those touching frame `index` if given).
+
+        Their boxes (``top``, ``left``, ``bottom``, ``right``) say which pixels
+        the pending edits may change: what an overview must recompute.
+        """
+        ops = self._pending_mask_ops()
+        return ops if index is None else [op for op in ops if index in op.frames]
+
+    def render_region(self, index: int, pixels: np.ndarray, top: int, left: int, step: int = 1) -> np.ndarray:
+        """Apply frame `index`'s pending edits to a region read at a decimation, in place.
+
+        Parameters
+        ----------
+        index : int
+            The frame.
+        pixels : numpy.ndarray
+            A writable copy of the stored region, ``stored[top::step, left::step]``
+            cut to some size: element ``[i, j]`` is frame pixel ``(top + i*step, left + j*step)``.
+        top, left, step : int
+            Where the region starts in the frame, and its decimation.
+
+        Returns
+        -------
+        numpy.ndarray
+            `pixels`, edited. The work is bounded by the region and the edits' boxes.
+        """
+        for op in self.mask_ops(index):
+            op.paint_sampled(pixels, top, left, step)
+        return pixels
+
     def render(self, index: int, base_frame: np.ndarray) -> np.ndarray:
         """Frame `index` with its pending edits applied.
 
@@ -194,32 +225,42 @@ class EditSession:
         return pixels
 
     # ------------------------------------------------------------------ edits
-    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, label: str = "Mask") -> None:
+    def apply_mask(self, mask: np.ndarray, value: Any, frames: Any = None, label: str = "Mask", *,
+                   origin: tuple[int, int] | None = None) -> None:
         """Set the pixels under `mask` to `value` on `frames` (pending until :meth:`save`).
 
         Parameters
         ----------
         mask : numpy.ndarray
-            Boolean ``(rows, cols)``. An empty mask is a no-op (no undo step).
+            Boolean ``(rows, cols)``, or with `origin` a box of any size inside the
+            frame. An empty mask is a no-op (no undo step).
         value : scalar or sequence
             The new pixel value; for colour data a scalar or one value per sample.
         frames : int, range, slice, iterable of int or None
             The frames to change; None means all.
         label : str
             Undo step name ("Mask region" gives "Undo Mask region"); ignored inside a stroke.
+        origin : (int, int), optional
+            Frame row and column of ``mask[0, 0]`` when `mask` is a cropped box
+            (:class:`viewer.model.editing.shapes.BoxMask`): then time and memory
+            follow the box, not the frame.
 
         Raises
         ------
         ValueError
-            If the mask has the wrong shape or dtype, a frame is out of range, or
-            `value` does not fit the pixel type.
+            If the mask has the wrong shape or dtype or lies outside the frame, a
+            frame is out of range, or `value` does not fit the pixel type.
         """
         frame_count, rows, cols = self._frames.shape[:3]
         mask = np.asarray(mask)
         if mask.dtype != np.bool_:
             raise ValueError(f"the mask must be boolean, not {mask.dtype}")
-        if mask.shape != (rows, cols):
+        origin_row, origin_col = (0, 0) if origin is None else (int(origin[0]), int(origin[1]))
+        if origin is None and mask.shape != (rows, cols):
             raise ValueError(f"the mask has shape {mask.shape}, but frames are {rows} x {cols}")
+        if mask.ndim != 2 or origin_row < 0 or origin_col < 0 or origin_row + mask.shape[0] > rows \
+                or origin_col + mask.shape[1] > cols:
+            raise ValueError(f"a {mask.shape} mask at {(origin_row, origin_col)} is not inside {rows} x {cols} frames")
         selection = FrameSelection.parse(frames, frame_count)
         fill = fill_value(value, self._frames.dtype, self._frames.shape[3] if self._frames.ndim == 4 else None)
         box = bounding_box(mask)
@@ -228,7 +269,7 @@ class EditSession:
         top, bottom, left, right = box
         cropped = mask[top:bottom, left:right].copy()
         cropped.setflags(write=False)
-        self._record(MaskOp(selection, top, left, cropped, fill), label)
+        self._record(MaskOp(selection, origin_row + top, origin_col + left, cropped, fill), label)
         self.changed.emit(selection.as_sequence())
 
     def set_header_patch(self, offset: int, new_bytes: bytes, label: str = "Edit header") -> None:

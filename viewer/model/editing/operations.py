@@ -174,12 +174,37 @@ class MaskOp:
         rows = slice(self.top - top, self.bottom - top)
         cols = slice(self.left - left, self.right - left)
         box = pixels[..., rows, cols, :] if self.value.ndim else pixels[..., rows, cols]
-        if self.mask.all():  # a rectangle: a slice assignment is much faster than a masked one
-            box[...] = self.value
-        elif self.value.ndim:  # colour: the trailing axis holds the samples
-            box[..., self.mask, :] = self.value
-        else:
-            box[..., self.mask] = self.value
+        _fill(box, self.mask, self.value)
+
+    def paint_sampled(self, pixels: np.ndarray, top: int, left: int, step: int = 1) -> None:
+        """Apply to `pixels`, whose element ``[i, j]`` is frame pixel ``(top + i*step, left + j*step)``.
+
+        For a region read at a decimation (:meth:`EditSession.render_region`):
+        the work is bounded by the overlap of the box with the region.
+        """
+        first_row, stop_row, mask_row = _sampled_span(self.top, self.bottom, top, step, pixels.shape[0])
+        first_col, stop_col, mask_col = _sampled_span(self.left, self.right, left, step, pixels.shape[1])
+        if first_row >= stop_row or first_col >= stop_col:
+            return
+        mask = self.mask[mask_row::step, mask_col::step][: stop_row - first_row, : stop_col - first_col]
+        _fill(pixels[first_row:stop_row, first_col:stop_col], mask, self.value)
+
+
+def _fill(box: np.ndarray, mask: np.ndarray, value: np.ndarray) -> None:
+    if mask.all():  # a rectangle: a slice assignment is much faster than a masked one
+        box[...] = value
+    elif value.ndim:  # colour: the trailing axis holds the samples
+        box[..., mask, :] = value
+    else:
+        box[..., mask] = value
+
+
+def _sampled_span(low: int, high: int, origin: int, step: int, count: int) -> tuple[int, int, int]:
+    """Indices ``[first, stop)`` of samples ``origin + i*step`` (``i < count``) inside ``[low, high)``,
+    and the offset of the first one from `low`."""
+    first = max(0, -(-(low - origin) // step))
+    stop = min(count, -(-(high - origin) // step))
+    return first, stop, origin + first * step - low
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,8 +4,13 @@ The editing tools draw in pixel coordinates: a point ``(row, col)`` is the
 centre of pixel ``[row, col]``, so the pixel covers ``row - 0.5 .. row + 0.5``
 and ``col - 0.5 .. col + 0.5``. Every function returns a boolean mask of the
 frame's ``(rows, cols)`` shape, ready for :meth:`Document.apply_mask`; shapes
-reaching past the frame are clipped. The work is done inside the shape's
-bounding box only, so a small brush dab on a large frame stays cheap.
+reaching past the frame are clipped. Each also has a bounded-box form
+(:func:`thick_line_box`, ...) returning a :class:`BoxMask`: the mask of the
+shape's bounding box (clipped to the frame) and its corner, for
+``apply_mask(mask, value, origin=(top, left))``. That form costs time and
+memory in proportion to the shape, not the frame: a brush dab on a
+30,000 x 30,000 frame is a few hundred booleans, where the full-frame mask
+would be 900 MB.
 
 Which pixels a shape covers
 ---------------------------
@@ -22,11 +27,14 @@ Which pixels a shape covers
 
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
 import numpy as np
 
-__all__ = ["EVEN_ODD", "NONZERO", "disc", "polygon", "rectangle", "thick_line"]
+__all__ = [
+    "EVEN_ODD", "NONZERO", "BoxMask", "disc", "disc_box", "polygon", "polygon_box", "rectangle", "rectangle_box",
+    "thick_line", "thick_line_box",
+]
 
 EVEN_ODD = "even-odd"
 NONZERO = "nonzero"
@@ -37,16 +45,56 @@ Point = Sequence[float]
 _EPSILON = 1e-9
 
 
+class BoxMask(NamedTuple):
+    """A shape's mask cropped to its bounding box (clipped to the frame), and where the box is.
+
+    Attributes
+    ----------
+    top, left : int
+        Frame row and column of ``mask[0, 0]``.
+    mask : numpy.ndarray
+        Boolean; may be empty (0 rows or columns) when the shape misses the frame.
+    """
+
+    top: int
+    left: int
+    mask: np.ndarray
+
+    def to_frame(self, shape: tuple[int, int]) -> np.ndarray:
+        """The full ``(rows, cols)`` mask."""
+        full = np.zeros(_frame_shape(shape), dtype=bool)
+        rows, cols = self.mask.shape
+        full[self.top:self.top + rows, self.left:self.left + cols] = self.mask
+        return full
+
+
+def _empty_box() -> BoxMask:
+    return BoxMask(0, 0, np.zeros((0, 0), dtype=bool))
+
+
 def disc(shape: tuple[int, int], center: Point, radius: float) -> np.ndarray:
     """Pixels whose centre is at most `radius` from `center` (``(row, col)``).
 
     A radius of 0 centred on a pixel covers that pixel alone.
     """
-    return thick_line(shape, center, center, 2 * radius)
+    return disc_box(shape, center, radius).to_frame(shape)
+
+
+def disc_box(shape: tuple[int, int], center: Point, radius: float) -> BoxMask:
+    """:func:`disc` as a :class:`BoxMask`."""
+    return thick_line_box(shape, center, center, 2 * radius)
 
 
 def thick_line(shape: tuple[int, int], start: Point, end: Point, width: float) -> np.ndarray:
     """Pixels whose centre is within ``width / 2`` of the segment `start`-`end` (round caps).
+
+    See :func:`thick_line_box` for the parameters.
+    """
+    return thick_line_box(shape, start, end, width).to_frame(shape)
+
+
+def thick_line_box(shape: tuple[int, int], start: Point, end: Point, width: float) -> BoxMask:
+    """Pixels whose centre is within ``width / 2`` of the segment `start`-`end` (round caps), in their box.
 
     A width of 1 gives an 8-connected line one pixel thick: for any slope,
     every row or column the segment crosses keeps a pixel within 0.5.
@@ -67,9 +115,8 @@ def thick_line(shape: tuple[int, int], start: Point, end: Point, width: float) -
     (r0, c0), (r1, c1) = _point(start), _point(end)
     top, bottom = _span(min(r0, r1) - radius, max(r0, r1) + radius, rows)
     left, right = _span(min(c0, c1) - radius, max(c0, c1) + radius, cols)
-    mask = np.zeros((rows, cols), dtype=bool)
     if top >= bottom or left >= right:
-        return mask
+        return _empty_box()
     row = np.arange(top, bottom, dtype=np.float64)[:, None]
     col = np.arange(left, right, dtype=np.float64)[None, :]
     d_row, d_col = r1 - r0, c1 - c0
@@ -79,19 +126,23 @@ def thick_line(shape: tuple[int, int], start: Point, end: Point, width: float) -
     else:
         along = np.clip(((row - r0) * d_row + (col - c0) * d_col) / length2, 0.0, 1.0)
     distance2 = (row - (r0 + along * d_row)) ** 2 + (col - (c0 + along * d_col)) ** 2
-    mask[top:bottom, left:right] = distance2 <= radius * radius + _EPSILON
-    return mask
+    return BoxMask(top, left, distance2 <= radius * radius + _EPSILON)
 
 
 def rectangle(shape: tuple[int, int], corner: Point, opposite: Point) -> np.ndarray:
     """Every pixel from the pixel under `corner` to the pixel under `opposite`, both included."""
+    return rectangle_box(shape, corner, opposite).to_frame(shape)
+
+
+def rectangle_box(shape: tuple[int, int], corner: Point, opposite: Point) -> BoxMask:
+    """:func:`rectangle` as a :class:`BoxMask`."""
     rows, cols = _frame_shape(shape)
     (r0, c0), (r1, c1) = _point(corner), _point(opposite)
-    top, bottom = _pixel_index(min(r0, r1)), _pixel_index(max(r0, r1)) + 1
-    left, right = _pixel_index(min(c0, c1)), _pixel_index(max(c0, c1)) + 1
-    mask = np.zeros((rows, cols), dtype=bool)
-    mask[max(top, 0):max(bottom, 0), max(left, 0):max(right, 0)] = True
-    return mask
+    top, bottom = max(0, _pixel_index(min(r0, r1))), min(rows, _pixel_index(max(r0, r1)) + 1)
+    left, right = max(0, _pixel_index(min(c0, c1))), min(cols, _pixel_index(max(c0, c1)) + 1)
+    if top >= bottom or left >= right:
+        return _empty_box()
+    return BoxMask(top, left, np.ones((bottom - top, right - left), dtype=bool))
 
 
 def polygon(shape: tuple[int, int], vertices: Iterable[Point], rule: str = NONZERO, *,
@@ -113,17 +164,32 @@ def polygon(shape: tuple[int, int], vertices: Iterable[Point], rule: str = NONZE
         Also include the pixels the edges pass through (a 1-pixel line),
         so that pixel centres on the boundary are always covered.
     """
+    return polygon_box(shape, vertices, rule, outline=outline).to_frame(shape)
+
+
+def polygon_box(shape: tuple[int, int], vertices: Iterable[Point], rule: str = NONZERO, *,
+                outline: bool = True) -> BoxMask:
+    """:func:`polygon` as a :class:`BoxMask` (the polygon's bounding box, clipped to the frame)."""
     rows, cols = _frame_shape(shape)
     if rule not in (NONZERO, EVEN_ODD):
         raise ValueError(f"the fill rule must be {NONZERO!r} or {EVEN_ODD!r}, not {rule!r}")
     points = np.array([_point(vertex) for vertex in vertices], dtype=np.float64).reshape(-1, 2)
-    mask = np.zeros((rows, cols), dtype=bool)
+    if not len(points):
+        return _empty_box()
+    # The outline reaches half a pixel past the vertices' centres.
+    top, bottom = _span(points[:, 0].min() - 0.5, points[:, 0].max() + 0.5, rows)
+    left, right = _span(points[:, 1].min() - 0.5, points[:, 1].max() + 0.5, cols)
+    if top >= bottom or left >= right:
+        return _empty_box()
+    mask = np.zeros((bottom - top, right - left), dtype=bool)
     if len(points) >= 3:
-        _fill_interior(mask, points, rule)
-    if outline and len(points):
+        _fill_interior(mask, points - (top, left), rule)
+    if outline:
         for start, end in zip(points, np.roll(points, -1, axis=0)):
-            mask |= thick_line((rows, cols), start, end, 1.0)
-    return mask
+            edge = thick_line_box((rows, cols), start, end, 1.0)
+            height, width = edge.mask.shape
+            mask[edge.top - top:edge.top - top + height, edge.left - left:edge.left - left + width] |= edge.mask
+    return BoxMask(top, left, mask)
 
 
 def _fill_interior(mask: np.ndarray, points: np.ndarray, rule: str) -> None:

@@ -50,23 +50,34 @@ _HEADER = struct.Struct("<16sIII8sQQ")  # magic, clean, ndim, reserved, dtype, f
 _SHAPE = struct.Struct("<4Q")
 
 
-def scratch_name(path: str, size: int, mtime_ns: int) -> str:
+SCRATCH_SUFFIXES = (".frames", ".levels")
+"""Kinds of scratch file sharing the folder and its budget: decoded frames, overview levels
+(:mod:`viewer.model.storage.tilestore`)."""
+
+
+def scratch_name(path: str, size: int, mtime_ns: int, suffix: str = ".frames") -> str:
     """Scratch file name for a source file's identity."""
     key = f"{os.path.realpath(path)}\0{size}\0{mtime_ns}".encode()
-    return hashlib.sha256(key).hexdigest()[:32] + ".frames"
+    return hashlib.sha256(key).hexdigest()[:32] + suffix
+
+
+def _disk_bytes(status: os.stat_result) -> int:
+    """Bytes a file takes on disk: a sparse overview file counts what it holds, not its length."""
+    blocks = getattr(status, "st_blocks", None)
+    return min(status.st_size, blocks * 512) if blocks is not None else status.st_size
 
 
 def trim_folder(folder: Path, keep_bytes: int, exclude: Path | None = None) -> None:
     """Delete the least recently used scratch files until the folder fits `keep_bytes`."""
     files = []
-    for entry in folder.glob("*.frames"):
+    for entry in (entry for suffix in SCRATCH_SUFFIXES for entry in folder.glob("*" + suffix)):
         if exclude is not None and entry == exclude:
             continue
         try:
             status = entry.stat()
         except OSError:
             continue
-        files.append((status.st_atime, status.st_size, entry))
+        files.append((status.st_atime, _disk_bytes(status), entry))
     total = sum(size for _, size, _ in files)
     for _, size, entry in sorted(files):
         if total <= keep_bytes:
