@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
              "which release the GIL, the decode pool, reduced decodes (a few minutes; writes no file)")
     add("--decoder-seconds", type=float, default=0.5, metavar="S",
         help="time per plugin and case of --decoders (default 0.5)")
+    add("--huge", action="store_true",
+        help="also measure very large frames in the viewer: a 30,000 x 30,000 16-bit frame (1.8 GB) and "
+             "2048x2048 and 4096x4096 cines (1 GB each)")
+    add("--huge-side", type=int, default=30000, metavar="PIXELS", help="side of the huge frame (default 30000)")
+    add("--huge-cine-size", type=_size, default=bench_files.parse_size("1G"), metavar="SIZE",
+        help="pixel data of each large cine (default 1G)")
     return parser
 
 
@@ -238,10 +244,18 @@ def run_bench(options: argparse.Namespace) -> dict[str, Any]:
         "methods": dict(report.METHODS),
         "column_notes": column_notes,
         "rows": rows,
-        "goals": report.goals(rows, results, run_options),
+        "goals": report.goals(rows, results, run_options) + _huge_goals(results, options),
         "results": results,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _huge_goals(results: dict[str, Any], options: argparse.Namespace) -> list[dict[str, Any]]:
+    if not options.huge:
+        return []
+    from viewer.benchmarks import huge_report
+
+    return huge_report.goals(results)
 
 
 def _options_json(options: argparse.Namespace) -> dict[str, Any]:
@@ -266,6 +280,10 @@ def _check_disk(folder: pathlib.Path, options: argparse.Namespace, gui: bool) ->
     needed = options.size + options.indexed_size + (min(options.size, options.gui_size_limit) if gui else 0)
     if options.size > options.pydicom_full_limit:
         needed += options.pydicom_full_limit
+    if options.huge and gui:
+        from viewer.benchmarks import huge_report
+
+        needed += huge_report.needed_bytes(options.huge_side, options.huge_cine_size)
     free = shutil.disk_usage(folder).free
     if free < needed * 1.1:
         raise OSError(f"{folder} has {free / 2**30:.1f} GiB free; the files need about {needed / 2**30:.1f} GiB")
@@ -297,6 +315,10 @@ def _prepare_files(fileset: bench_files.FileSet, options: argparse.Namespace, gu
     for frames in options.enhanced_frames:
         _say(f"enhanced file: {frames} frames 64x64")
         prepared[f"enhanced_{frames}"] = _enhanced_file(fileset, frames, enhanced)
+    if options.huge and gui:
+        from viewer.benchmarks import huge_report
+
+        prepared["huge"] = huge_report.prepare(fileset, options.huge_side, options.huge_cine_size, _say)
     return prepared
 
 
@@ -409,6 +431,10 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
                 {"task": "gui", "path": bench_file.path, "seconds": options.gui_seconds},
                 env={"QT_QPA_PLATFORM": "offscreen", "CINEMAP_CACHE_DIR": gui_cache},
             )
+    if "huge" in prepared:
+        from viewer.benchmarks import huge_report
+
+        results.update(huge_report.measure_all(prepared["huge"], run_worker, options, _say))
     return results
 
 

@@ -35,7 +35,8 @@ class RecordingCanvas:
         self.calls: list[tuple] = []
 
     def fill(self, mask, label):
-        self.calls.append(("fill", mask.copy(), label))
+        assert isinstance(mask, shapes.BoxMask)  # the tools hand over the shape's box, not a frame-sized mask
+        self.calls.append(("fill", mask.to_frame(SHAPE), label))
 
     def begin_stroke(self, label):
         self.calls.append(("begin", label))

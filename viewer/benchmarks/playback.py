@@ -21,11 +21,22 @@ DEFAULT_TARGET_FPS = 1000.0  # faster than any screen: measures what the viewer 
 
 
 def _run_events_until(app, done, timeout: float) -> None:
-    from PySide6.QtCore import QEventLoop
+    """Run the event loop until `done()`, blocking between events as the application's own loop does.
+
+    A loop polling ``processEvents`` would keep the UI thread (and the GIL)
+    busy and starve the threads that read frames ahead: not what the
+    application does.
+    """
+    from PySide6.QtCore import QEventLoop, QTimer
 
     deadline = time.perf_counter() + timeout
-    while not done() and time.perf_counter() < deadline:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+    tick = QTimer()
+    tick.start(10)  # a wake-up now and then, to check done() and the deadline
+    try:
+        while not done() and time.perf_counter() < deadline:
+            app.processEvents(QEventLoop.ProcessEventsFlag.WaitForMoreEvents)
+    finally:
+        tick.stop()
 
 
 def measure_playback(

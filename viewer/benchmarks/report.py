@@ -123,6 +123,10 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
                 "pydicom_index": "n/a (no rescale API)", "memmap": NO_HEADER, "pread": NO_HEADER}
         rows.append((Row(f"enhanced_rescale_{frames}", f"  ... + rescale of the last frame, {frames:,} frames",
                          "ms", "lower", f"enhanced_{frames}", _path("open_ms"), floor=None), last))
+    if options.get("huge"):
+        from viewer.benchmarks import huge_report
+
+        rows += huge_report.rows(options["huge_side"])
     return rows
 
 

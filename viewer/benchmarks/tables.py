@@ -78,14 +78,14 @@ def _column_notes(report: dict[str, Any]) -> list[str]:
 def _goal_lines(report: dict[str, Any]) -> list[str]:
     lines = []
     for goal in report["goals"]:
-        value = goal["value"]
-        shown = "n/a" if value is None else (f"{value:.2f}x" if goal["unit"] == "x" else f"{value:.1f} ms")
+        value, unit = goal["value"], goal["unit"]
+        shown = "n/a" if value is None else (f"{value:.2f}x" if unit == "x" else f"{value:.1f} {unit}".rstrip())
         if goal["target"] is None:
             verdict = "(for information)"
         else:
-            target = f"{goal['target']:g}x" if goal["unit"] == "x" else f"{goal['target']:g} ms"
+            target = f"{goal['target']:g}x" if unit == "x" else f"{goal['target']:g} {unit}".rstrip()
             status = {True: "MET", False: "NOT MET", None: "not measured"}[goal["met"]]
-            verdict = f"goal <= {target}: {status}"
+            verdict = f"goal {'>=' if goal.get('at_least') else '<='} {target}: {status}"
             if "rescale_ok" in goal:
                 verdict += f", rescale right: {goal['rescale_ok']}"
         lines.append(f"{goal['goal']}: {shown}  {verdict}")

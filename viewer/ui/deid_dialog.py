@@ -130,7 +130,7 @@ class Deidentify(QObject):
         self.window = window
         self.dialog: DeidentifyDialog | None = None
         self.tint: pg.ImageItem | None = None
-        self.outline = overlay_item(view.image_item, REGION_OUTLINE, z=16)
+        self.outline = overlay_item(view.frame_item, REGION_OUTLINE, z=16)
         state.document_changed.connect(lambda _document: self._close())
 
     def available(self) -> bool:
@@ -184,7 +184,7 @@ class Deidentify(QObject):
         tint[outside] = MASKED_TINT
         self.tint = pg.ImageItem(tint, levels=(0, 255))
         self.tint.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.tint.setParentItem(self.view.image_item)
+        self.tint.setParentItem(self.view.frame_item)
         self.tint.setZValue(15)
         path = QPainterPath()
         for region in regions:

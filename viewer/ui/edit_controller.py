@@ -18,6 +18,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from viewer.model import DicomError
+from viewer.model.editing import shapes
 from viewer.model.view.captions import frame_number, frames_phrase
 from viewer.ui.edit_tools import (
     NAVIGATE,
@@ -118,11 +119,16 @@ class EditController(QObject):
         document = self.state.document
         return tuple(document.frame_shape[:2]) if document is not None else (0, 0)
 
-    def fill(self, mask: np.ndarray, label: str) -> None:
+    def fill(self, mask: shapes.BoxMask | np.ndarray, label: str) -> None:
+        """Apply a shape (a :class:`~viewer.model.editing.shapes.BoxMask`, or a full-frame mask)."""
         stroke = self._stroke_frames is not None
         frames = self._stroke_frames if stroke else self.frames()
         document = self._document()
-        document.apply_mask(mask, self.value(), frames, label=self.where(label, frames))
+        if isinstance(mask, shapes.BoxMask):
+            document.apply_mask(mask.mask, self.value(), frames, label=self.where(label, frames),
+                                origin=(mask.top, mask.left))
+        else:
+            document.apply_mask(mask, self.value(), frames, label=self.where(label, frames))
         if not stroke:
             self._announce(label, frames)
 

@@ -1,6 +1,6 @@
 """Outlines drawn over the image: a tool's preview, the regions de-identification keeps.
 
-The items are children of the view's ``ImageItem``, so they share its
+The items are children of the view's ``frame_item``, so they share its
 coordinates: pixel ``(row, col)`` covers ``x = col .. col + 1`` and
 ``y = row .. row + 1``. They take no mouse buttons, so clicks still reach
 the view box and the tools.
@@ -71,7 +71,7 @@ class EditOverlay(QObject):
         super().__init__(parent)
         self.controller = controller
         self.view = view
-        self.item = overlay_item(view.image_item, PREVIEW_COLOUR, PREVIEW_FILL, z=20)
+        self.item = overlay_item(view.frame_item, PREVIEW_COLOUR, PREVIEW_FILL, z=20)
         view.pointer_tool = controller
         controller.preview_changed.connect(self._show_preview)
         controller.tool_changed.connect(self._update_cursor)

@@ -2,7 +2,9 @@
 
 The image view turns mouse events into pixels ``(row, col)`` (the pixel
 under the pointer) and calls the active :class:`Tool`. A tool turns them into
-boolean masks (:mod:`viewer.model.editing.shapes`) and hands those to a
+boolean masks of the shape's bounding box
+(:class:`viewer.model.editing.shapes.BoxMask`: a brush dab on a 30,000 x
+30,000 frame costs the dab, not the frame) and hands those to a
 :class:`Canvas`, which applies them to the document with the fill value and
 frames chosen in the panel. A tool also describes what to draw before it
 applies anything (:class:`Preview`).
@@ -23,7 +25,6 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Protocol, Sequence
 
-import numpy as np
 
 from viewer.model.editing import shapes
 from viewer.model.dicom.geometry import stored_limits
@@ -163,7 +164,7 @@ class Canvas(Protocol):
 
     shape: tuple[int, int]
 
-    def fill(self, mask: np.ndarray, label: str) -> None: ...
+    def fill(self, mask: shapes.BoxMask, label: str) -> None: ...
 
     def begin_stroke(self, label: str) -> None: ...
 
@@ -272,7 +273,7 @@ class BrushTool(Tool):
         # A capsule of the brush's width joins this dab to the last one, so
         # the stroke is continuous however far the pointer jumped.
         width = max(2 * self.options.brush_radius, 1)
-        self.canvas.fill(shapes.thick_line(self.canvas.shape, start, end, width), self.label)
+        self.canvas.fill(shapes.thick_line_box(self.canvas.shape, start, end, width), self.label)
 
 
 class _DragShapeTool(Tool):
@@ -303,7 +304,7 @@ class _DragShapeTool(Tool):
     def cancel(self) -> None:
         self._anchor = self._end = None
 
-    def _mask(self, start: Pixel, end: Pixel) -> np.ndarray:
+    def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
         raise NotImplementedError
 
 
@@ -318,8 +319,8 @@ class LineTool(_DragShapeTool):
             return None
         return Preview("line", (self._anchor, self._end), self.options.line_width)
 
-    def _mask(self, start: Pixel, end: Pixel) -> np.ndarray:
-        return shapes.thick_line(self.canvas.shape, start, end, max(self.options.line_width, 1))
+    def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
+        return shapes.thick_line_box(self.canvas.shape, start, end, max(self.options.line_width, 1))
 
 
 class RectangleTool(_DragShapeTool):
@@ -331,8 +332,8 @@ class RectangleTool(_DragShapeTool):
     def preview(self) -> Preview | None:
         return Preview("rectangle", (self._anchor, self._end)) if self._anchor is not None else None
 
-    def _mask(self, start: Pixel, end: Pixel) -> np.ndarray:
-        return shapes.rectangle(self.canvas.shape, start, end)
+    def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
+        return shapes.rectangle_box(self.canvas.shape, start, end)
 
 
 class PolygonTool(Tool):
@@ -372,7 +373,7 @@ class PolygonTool(Tool):
         if len(self.vertices) < 3:
             return
         vertices, self.vertices = self.vertices, []
-        self.canvas.fill(shapes.polygon(self.canvas.shape, vertices, self.options.rule), self.label)
+        self.canvas.fill(shapes.polygon_box(self.canvas.shape, vertices, self.options.rule), self.label)
 
     def cancel(self) -> None:
         self.vertices = []

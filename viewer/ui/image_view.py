@@ -10,6 +10,19 @@ nothing per frame looks at every pixel in Python; otherwise (a Modality or
 VOI LUT, SIGMOID) the frame is one lookup in a table built once per frame
 group and window. Inversion is a 256-entry LUT.
 
+Frames with more pixels than the view has physical screen pixels are never
+handed over whole (pyqtgraph would convert, and past 32,767 pixels
+downsample, the whole array on every update): the view asks for the region
+it shows at the screen's scale (:func:`viewer.model.display.viewport.plan_view`),
+from an area-averaged pyramid level when one is built (a strided view until
+then, and while a cine plays), reads it off the UI thread
+(:mod:`viewer.ui.region_loader`) and places the screen-sized image over that
+region with ``setRect``. Pan, zoom and resize ask again (coalesced per event
+loop turn); window/level, invert and palette apply to that image only.
+:attr:`ImageView.frame_item` keeps frame pixel coordinates whatever is drawn:
+the readout, the cursor and the editing tools use it, so they stay exact at
+every zoom.
+
 Mouse: wheel steps frames, Ctrl+wheel zooms, left drag pans, right drag
 changes the window (centre up/down, width left/right). While an editing tool
 draws (:attr:`ImageView.pointer_tool`), the left button and Enter/Escape go
@@ -22,37 +35,18 @@ import dataclasses
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from viewer.model import DicomError
-from viewer.model.display import render
+from viewer.model.display import render, viewport
 from viewer.model.view import ViewerModel
+from viewer.ui.image_items import FrameArea, FrameImageItem
+from viewer.ui.region_loader import Loaded, RegionLoader, read_view
 
 _WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
-
-
-class FrameImageItem(pg.ImageItem):
-    """An ``ImageItem`` that counts the frames it actually paints."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.painted_frames = 0
-        self.on_new_frame_painted = None  # callable() or None
-        self._fresh = False
-
-    def setImage(self, image=None, autoLevels=None, **kwargs):  # noqa: N802 -- pyqtgraph API
-        super().setImage(image, autoLevels, **kwargs)
-        if image is not None:
-            self._fresh = True
-
-    def paint(self, painter, *args):
-        super().paint(painter, *args)
-        if self._fresh and self.qimage is not None:
-            self._fresh = False
-            self.painted_frames += 1
-            if self.on_new_frame_painted is not None:
-                self.on_new_frame_painted()
+VIEW_MARGIN = 0.125  # region read beyond each side of the view, as a fraction of it: small pans need no read
+MIN_SCREEN = (640, 480)  # physical pixels below which frames are still drawn whole
 
 
 class FrameViewBox(pg.ViewBox):
@@ -153,13 +147,32 @@ class ImageView(QWidget):
         # An editing tool (EditController): while its ``drawing`` is True it gets
         # the left button, Enter and Escape as pixels and gestures.
         self.pointer_tool = None
+        self.playing = False  # a cine plays: strided views are fine
+        self.shown_request: viewport.ViewRequest | None = None  # what image_item shows, if not the whole frame
+        self.shown_stored: np.ndarray | None = None  # its pixels as read (before palette or byte swap)
+        self.shown_current = True  # False while it comes from levels still averaging in an edit
+        self._generation = 0  # of the document and its pixels; reads of older ones are dropped
+        self._wanted_index: int | None = None
+        self._wanted: viewport.ViewRequest | None = None
 
         self.graphics = pg.GraphicsView(background="k")
         self.view_box = FrameViewBox(self)
         self.graphics.setCentralItem(self.view_box)
+        self.frame_item = FrameArea()
+        self.view_box.addItem(self.frame_item)
         self.image_item = FrameImageItem()
         self.image_item.on_new_frame_painted = self.frame_painted.emit
-        self.view_box.addItem(self.image_item)
+        self.view_box.addItem(self.image_item, ignoreBounds=True)  # it may cover only what is visible
+        self.loader = RegionLoader(self)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self.loader.built.connect(self._on_levels_built)
+        self._view_timer = QTimer(self)
+        self._view_timer.setSingleShot(True)
+        self._view_timer.setInterval(0)  # once per event loop turn, however many range changes came
+        self._view_timer.timeout.connect(lambda: self._request_view(force=False))
+        self.view_box.sigRangeChanged.connect(self._on_view_changed)
+        self.view_box.sigResized.connect(self._on_view_changed)
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
@@ -174,23 +187,34 @@ class ImageView(QWidget):
 
     # ------------------------------------------------------------- document
     def _on_document_changed(self, document) -> None:
+        self.loader.stop()  # before the old document closes
+        self._generation += 1
         self.shown_index = None
         self.stored_frame = None
+        self.shown_request = self.shown_stored = None
+        self._wanted_index = None
         self._palette = None
         if document is None or not document.num_frames:
             self.image_item.clear()
+            self.frame_item.set_shape(0, 0)
             return
+        self.frame_item.set_shape(*document.frame_shape[:2])
         if self.state.display_kind == render.PALETTE:
             self._palette = render.PaletteTable(document.dataset, document.geometry.bits_stored)
+        self.fit()  # first: a region view reads what the fitted view shows
         self.show_frame(self.state.frame_index)
         self._apply_lut()
-        self.fit()
 
     # ---------------------------------------------------------------- frames
     def show_frame(self, index: int) -> None:
-        """Fetch frame `index` from the document and display it."""
+        """Fetch frame `index` from the document and display it (whole, or the region the view shows)."""
         document = self.state.document
         if document is None:
+            return
+        if self.uses_regions:
+            if index in (self.shown_index, self._wanted_index):
+                self._generation += 1  # the same frame again: its pixels changed, drop reads of the old ones
+            self._request_view(force=True, index=index)
             return
         try:
             stored = self.state.frame(index)  # fetched once per frame shown
@@ -208,7 +232,10 @@ class ImageView(QWidget):
             levels = render.colour_levels(image.dtype)
         else:
             image, levels = self._grey_image(stored, index)
+        self.shown_request = self.shown_stored = None
+        self.image_item.smooth_when_reduced = False
         self.image_item.setImage(image, autoLevels=False, levels=levels)
+        self.image_item.resetTransform()
         if self._last_hover is not None:
             self._emit_readout(self._last_hover)
 
@@ -221,15 +248,118 @@ class ImageView(QWidget):
             return render.contiguous_native(stored), mapping.levels
         return mapping.normalised(stored), (0.0, 255.0)
 
+    # -------------------------------------------------------------- regions
+    def screen_size(self) -> tuple[float, float]:
+        """The view's size in physical pixels (device pixel ratio included)."""
+        ratio = self.graphics.devicePixelRatioF() or 1.0
+        return self.view_box.width() * ratio, self.view_box.height() * ratio
+
+    @property
+    def uses_regions(self) -> bool:
+        """True if frames are shown as screen-sized regions rather than whole.
+
+        A view not laid out yet counts as :data:`MIN_SCREEN`, so that small
+        frames never take the region path because of a momentary size.
+        """
+        document = self.state.document
+        if document is None or not document.num_frames:
+            return False
+        width, height = self.screen_size()
+        return not viewport.fits_screen(document.frame_shape, (max(width, MIN_SCREEN[0]), max(height, MIN_SCREEN[1])))
+
+    def set_playing(self, playing: bool) -> None:
+        """A cine started or stopped: strided views while it plays, averaged ones when it stops."""
+        self.playing = bool(playing)
+        if not self.playing and self.uses_regions:
+            self._request_view(force=False)
+
+    def _on_view_changed(self, *_args) -> None:
+        if self.uses_regions or self.shown_request is not None:
+            self._view_timer.start()
+
+    def _visible_rect(self) -> viewport.Rect:
+        rect = self.view_box.viewRect()
+        return rect.left(), rect.top(), rect.right(), rect.bottom()
+
+    def _levels_for(self, document, index: int) -> tuple[object, int]:
+        """The overview to read levels from and how many are ready for `index` (0: stride only)."""
+        if self.playing or self.state.display_kind == render.PALETTE:  # palette indices do not average
+            return None, 0
+        if document.is_encapsulated and document.geometry.frame_nbytes > document.cache.capacity_bytes // 2:
+            return None, 0  # each block read would decode the whole frame again: strided views only
+        overview = document.overviews
+        if not overview.available or not overview.levels:
+            return None, 0
+        if overview.is_ready(index):
+            return overview, overview.levels
+        scale = viewport.image_pixels_per_screen_pixel(self._visible_rect(), self.screen_size())
+        if viewport.choose_level(scale, overview.levels)[0] > 0:
+            self.loader.build(overview, index)  # show the stride now, the averages when they are built
+        return (overview, overview.levels) if overview.is_built(index) else (None, 0)
+
+    def _request_view(self, *, force: bool, index: int | None = None) -> None:
+        """Ask for the region the view shows (unless the image shown already covers it)."""
+        document = self.state.document
+        if document is None or not document.num_frames:
+            return
+        if not self.uses_regions:
+            if self.shown_request is not None:  # the window grew past the frame: draw it whole again
+                self.show_frame(self.state.frame_index)
+            return
+        index = self.state.frame_index if index is None else index
+        overview, levels = self._levels_for(document, index)
+        view, screen, shape = self._visible_rect(), self.screen_size(), document.frame_shape
+        visible = viewport.plan_view(shape, view, screen, levels=levels, coarse=self.playing)
+        shown = self.shown_request
+        if not force and shown is not None and self.shown_index == index and shown.covers(visible):
+            return
+        if not force and self._wanted_index == index and self.loader.busy and self._wanted == visible:
+            return
+        request = viewport.plan_view(shape, view, screen, levels=levels, margin=VIEW_MARGIN, coarse=self.playing)
+        self._wanted_index, self._wanted = index, visible
+        kind, palette = self.state.display_kind, self._palette
+        self.loader.request(self._generation, index,
+                            lambda: read_view(document, index, request, overview, kind, palette))
+
+    def _on_loaded(self, loaded: Loaded) -> None:
+        if loaded.generation != self._generation or self.state.document is None:
+            return
+        if not self.uses_regions:
+            return
+        self.shown_index, self.shown_request, self.shown_stored = loaded.index, loaded.request, loaded.stored
+        self.shown_current = loaded.current
+        self.stored_frame = None
+        if self.state.display_kind == render.GREY:
+            image, levels = self._grey_image(loaded.stored, loaded.index)  # the window applies to the region only
+        else:
+            image, levels = loaded.pixels, render.colour_levels(loaded.pixels.dtype)
+        item = self.image_item
+        item.smooth_when_reduced = not self.playing  # a playing cine is decimated: filtering costs frames
+        item.setImage(image, autoLevels=False, levels=levels)
+        x, y, _, _ = loaded.request.rect
+        size = loaded.request.pixel_size
+        item.setRect(QRectF(x, y, loaded.pixels.shape[1] * size, loaded.pixels.shape[0] * size))
+        if self._last_hover is not None:
+            self._emit_readout(self._last_hover)
+
+    def _on_load_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, DicomError):
+            self.frame_failed.emit(exc)
+
+    def _on_levels_built(self, index: int) -> None:
+        if self.state.document is not None and index == self.state.frame_index and self.uses_regions:
+            self._request_view(force=True)
+
     def _apply_levels(self, *_: float) -> None:
-        if self.stored_frame is None or self.shown_index is None or not self.state.is_grey:
+        stored = self.stored_frame if self.stored_frame is not None else self.shown_stored  # whole frame, or region
+        if stored is None or self.shown_index is None or not self.state.is_grey:
             return
         mapping = self.state.pipeline.mapping(self.shown_index, self.state.choice)
         if mapping.levels is not None and self._shown_linear:
-            self.image_item.setLevels(mapping.levels)  # the stored frame is shown already
+            self.image_item.setLevels(mapping.levels)  # the stored pixels are shown already
             return
-        image, levels = self._grey_image(self.stored_frame, self.shown_index)
-        self.image_item.setImage(image, autoLevels=False, levels=levels)
+        image, levels = self._grey_image(stored, self.shown_index)
+        self.image_item.setImage(image, autoLevels=False, levels=levels)  # the item keeps its placement
 
     def _apply_lut(self, *_: bool) -> None:
         pipeline = self.state.pipeline
@@ -277,7 +407,7 @@ class ImageView(QWidget):
 
     def pixel_at(self, scene_pos: QPointF) -> tuple[int, int]:
         """The (row, col) of the pixel under a scene position (may lie outside the frame)."""
-        point = self.image_item.mapFromScene(scene_pos)
+        point = self.frame_item.mapFromScene(scene_pos)
         return int(np.floor(point.y())), int(np.floor(point.x()))
 
     def keyPressEvent(self, event) -> None:  # noqa: N802 -- Qt API
@@ -300,18 +430,39 @@ class ImageView(QWidget):
             tool.hover(self.pixel_at(scene_pos))
 
     def _emit_readout(self, scene_pos: QPointF) -> None:
-        frame = self.stored_frame
-        if frame is None or self.shown_index is None:
+        frame, document = self.stored_frame, self.state.document
+        if document is None or self.shown_index is None or (frame is None and self.shown_request is None):
             self.pixel_hovered.emit(None)
             return
-        point = self.image_item.mapFromScene(scene_pos)
-        row, column = int(np.floor(point.y())), int(np.floor(point.x()))
+        row, column = self.pixel_at(scene_pos)
         slope, intercept = self.state.rescale()
-        unit = self.state.document.rescale_unit if self.state.document is not None else ""
-        readout = render.pixel_readout(frame, row, column, self.shown_index, slope, intercept, unit)
+        if frame is None:  # a region is shown: the stored pixel, exact at every zoom
+            pixel = self._stored_pixel(document, row, column)
+            readout = None if pixel is None else \
+                render.pixel_readout(pixel, 0, 0, self.shown_index, slope, intercept, document.rescale_unit)
+            if readout is not None:
+                readout = dataclasses.replace(readout, row=row, column=column)
+        else:
+            readout = render.pixel_readout(frame, row, column, self.shown_index, slope, intercept,
+                                           document.rescale_unit)
         if readout is not None and readout.value is not None and self.state.pipeline is not None:
             readout = dataclasses.replace(readout, value=self.state.modality_value(readout.stored[0]))
         self.pixel_hovered.emit(readout)
+
+    def _stored_pixel(self, document, row: int, column: int) -> np.ndarray | None:
+        """The stored value at (row, column) as a 1 x 1 region: from the image shown when it holds it, else read."""
+        rows, cols = document.frame_shape[:2]
+        if not (0 <= row < rows and 0 <= column < cols):
+            return None
+        request, stored = self.shown_request, self.shown_stored
+        if request is not None and stored is not None and request.pixel_size == 1:
+            inside_row, inside_col = row - request.rows[0], column - request.cols[0]
+            if 0 <= inside_row < stored.shape[0] and 0 <= inside_col < stored.shape[1]:
+                return stored[inside_row:inside_row + 1, inside_col:inside_col + 1]
+        try:
+            return document.region(self.shown_index, slice(row, row + 1), slice(column, column + 1))
+        except DicomError:
+            return None
 
     def leaveEvent(self, event) -> None:  # noqa: N802 -- Qt API
         self._last_hover = None
@@ -320,3 +471,4 @@ class ImageView(QWidget):
         if tool is not None:
             tool.leave()
         super().leaveEvent(event)
+

@@ -167,6 +167,7 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.image_view.wheel_frames.connect(self.state.step)
+        self.player.playing_changed.connect(self.image_view.set_playing)
         self.image_view.frame_painted.connect(self.status.count_painted_frame)
         self.image_view.pixel_hovered.connect(self.status.show_pixel)
         self.image_view.frame_failed.connect(self._on_frame_failed)

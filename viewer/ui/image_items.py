@@ -1,0 +1,72 @@
+"""The two graphics items of the image view: the image drawn, and the frame's area.
+
+:class:`FrameImageItem` is what is drawn (a whole frame, or a screen-sized
+region placed over the part of the frame it shows); :class:`FrameArea` is an
+invisible item covering the frame in frame pixel coordinates, whatever is
+drawn: Fit zooms to it, overlays are its children, pointer positions are
+mapped through it.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QPainter
+
+
+class FrameImageItem(pg.ImageItem):
+    """An ``ImageItem`` that counts the frames it actually paints.
+
+    With :attr:`smooth_when_reduced` it filters an image it draws smaller
+    than its pixels (a screen-sized image covers up to two screen pixels per
+    pixel), so no row or column of it is dropped; magnified pixels stay sharp.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.painted_frames = 0
+        self.on_new_frame_painted = None  # callable() or None
+        self.smooth_when_reduced = False
+        self._fresh = False
+
+    def setImage(self, image=None, autoLevels=None, **kwargs):  # noqa: N802 -- pyqtgraph API
+        super().setImage(image, autoLevels, **kwargs)
+        if image is not None:
+            self._fresh = True
+
+    def paint(self, painter, *args):
+        if self.smooth_when_reduced:
+            transform = painter.transform()
+            reduced = max(abs(transform.m11()) + abs(transform.m21()), abs(transform.m12()) + abs(transform.m22())) < 1
+            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, reduced)
+        super().paint(painter, *args)
+        if self._fresh and self.qimage is not None:
+            self._fresh = False
+            self.painted_frames += 1
+            if self.on_new_frame_painted is not None:
+                self.on_new_frame_painted()
+
+
+class FrameArea(pg.GraphicsObject):
+    """An invisible item covering the frame, in frame pixel coordinates.
+
+    Its bounds are what Fit zooms to, and overlays (tool previews, regions)
+    are its children: it never moves, whatever image is drawn.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._rect = QRectF()
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_shape(self, rows: int, cols: int) -> None:
+        if self._rect != QRectF(0, 0, cols, rows):
+            self.prepareGeometryChange()
+            self._rect = QRectF(0, 0, cols, rows)
+            self.informViewBoundsChanged()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 -- Qt API
+        return self._rect
+
+    def paint(self, *_args) -> None:
+        pass
