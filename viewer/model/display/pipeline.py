@@ -421,7 +421,7 @@ def document_automatic_window(document, pipeline: GreyPipeline | None = None, pr
         for done, index in enumerate(indices):
             if progress is not None:
                 progress(done, len(indices))
-            yield index, document.frame(index)
+            yield index, render.sample_region(document, index)
         if progress is not None:
             progress(len(indices), len(indices))
 

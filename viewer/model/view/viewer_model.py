@@ -36,6 +36,16 @@ def _fetch_frame(document, index: int) -> np.ndarray:
     return document.frame(index)
 
 
+LARGE_FRAME_BYTES = 64 << 20
+"""Frames above this are sampled for the automatic window as strided regions, never fetched whole
+(a 30,000 x 30,000 frame: 65,536 pixels read instead of 1.8 GB; see :func:`render.sample_region`)."""
+
+
+def _large(document) -> bool:
+    geometry = document.geometry
+    return geometry is not None and geometry.frame_nbytes > LARGE_FRAME_BYTES
+
+
 def _call_now(function: Callable[..., Any], *args: Any) -> None:
     function(*args)
 
@@ -161,7 +171,8 @@ class ViewerModel:
                 # A quick guess from a grid of the first frame (the one shown, fetched
                 # once); the background auto-window over sampled frames refines it.
                 try:
-                    automatic = pipeline.automatic_window([(0, self.frame(0))])
+                    sample = render.sample_region(document, 0) if _large(document) else self.frame(0)
+                    automatic = pipeline.automatic_window([(0, sample)])
                 except DicomError:
                     automatic = None  # the image view reports the frame it cannot show
             self.presets = render.presets_for(file_presets, automatic, pipeline.full_range(0))
@@ -322,7 +333,7 @@ class ViewerModel:
         shown = self._shown
         if shown is not None and shown[0] is document:
             known[shown[1]] = shown[2]
-        fetch = self._fetch
+        fetch = render.sample_region if _large(document) else self._fetch
 
         def job(progress: Callable[[int, int], None]) -> WindowPreset | None:
             pipeline = GreyPipeline.for_document(document)
