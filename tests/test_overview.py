@@ -205,3 +205,21 @@ def test_region_with_pending_edits_is_the_slice_of_the_edited_frame(tmp_path, kw
         assert doc.edits.memory_bytes < 10_000  # boxes, not frames
         with pytest.raises(ValueError):
             doc.apply_mask(disc, value, frames=0, origin=(690, 0))  # the box pokes out of the frame
+
+
+def test_a_cancelled_update_leaves_its_boxes_to_do(tmp_path):
+    path, cache = _editable(tmp_path)
+    with open_document(path, writable=True, **cache) as doc:
+        overview = doc.overviews
+        overview.refresh(0)
+        doc.apply_mask(np.ones((50, 50), dtype=bool), 0, frames=0, origin=(600, 400))
+
+        def cancel(done, total):
+            raise KeyboardInterrupt  # what a cancelled worker raises from its progress callback
+
+        with pytest.raises(KeyboardInterrupt):
+            overview.refresh(0, cancel)
+        assert not overview.is_ready(0)
+        overview.refresh(0)
+        assert overview.is_ready(0)
+        np.testing.assert_array_equal(doc.overview(0, 1), reference_level(doc.frame(0), 1))

@@ -315,7 +315,10 @@ class ImageView(QWidget):
             return
         if not force and self._wanted_index == index and self.loader.busy and self._wanted == visible:
             return
-        request = viewport.plan_view(shape, view, screen, levels=levels, margin=VIEW_MARGIN, coarse=self.playing)
+        # A margin makes the next small pans free; a zoom step (new level or stride) does without, for speed.
+        panning = shown is not None and (shown.level, shown.step) == (visible.level, visible.step)
+        request = viewport.plan_view(shape, view, screen, levels=levels, margin=VIEW_MARGIN if panning else 0.0,
+                                     coarse=self.playing)
         self._wanted_index, self._wanted = index, visible
         kind, palette = self.state.display_kind, self._palette
         self.loader.request(self._generation, index,

@@ -202,8 +202,13 @@ class Overview:
                     boxes, self._stale[frame] = self._stale.get(frame, []), []
                 if not boxes:
                     break
-                for box in _merge(boxes):
-                    self._compute(frame, store, box, progress)
+                try:
+                    for box in _merge(boxes):
+                        self._compute(frame, store, box, progress)
+                except BaseException:
+                    with self._lock:  # cancelled or failed: the boxes are still to do
+                        self._stale.setdefault(frame, []).extend(boxes)
+                    raise
                 with self._lock:
                     self._sync(frame, store)
                     self._mark(frame, store)
