@@ -48,7 +48,7 @@ def expected_shown(view: ImageView) -> np.ndarray:
 
 def wait_for(qtbot, view: ImageView, condition) -> None:
     qtbot.waitUntil(lambda: view.shown_request is not None and not view.loader.busy and view.shown_current
-                    and condition(), timeout=30000)
+                    and not view._view_timer.isActive() and condition(), timeout=30000)
 
 
 def check_drawn(view: ImageView) -> None:
