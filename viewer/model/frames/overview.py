@@ -222,7 +222,14 @@ class Overview:
                 self._stale.pop(other, None)
             snapshot = self._current_ops(frame)
         store.set_state(frame, EMPTY)  # a crash or a cancel leaves the slot empty
-        self._compute(frame, store, (0, self.geometry.rows, 0, self.geometry.cols), progress)
+        try:
+            self._compute(frame, store, (0, self.geometry.rows, 0, self.geometry.cols), progress)
+        finally:
+            # The whole frame went through the mapping: its pages leave this process (they stay
+            # in the page cache), so the resident size shows what the viewer holds, not the file.
+            release = getattr(self._document, "release", None)
+            if release is not None and not self._document.closed:
+                release([frame])
         with self._lock:
             self._seen[frame], self._stale[frame] = snapshot, []
             self._sync(frame, store)  # edits made while building become stale boxes
