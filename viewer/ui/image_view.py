@@ -46,7 +46,7 @@ from viewer.ui.region_loader import Loaded, RegionLoader, read_view
 
 _WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
 VIEW_MARGIN = 0.125  # region read beyond each side of the view, as a fraction of it: small pans need no read
-MIN_SCREEN = (640, 480)  # physical pixels below which frames are still drawn whole
+MIN_SCREEN = (1920, 1080)  # the screen a view not laid out yet counts as (small frames are drawn whole)
 
 
 class FrameViewBox(pg.ViewBox):
@@ -258,14 +258,16 @@ class ImageView(QWidget):
     def uses_regions(self) -> bool:
         """True if frames are shown as screen-sized regions rather than whole.
 
-        A view not laid out yet counts as :data:`MIN_SCREEN`, so that small
-        frames never take the region path because of a momentary size.
+        A view not shown or not laid out yet counts as :data:`MIN_SCREEN`, so
+        that ordinary frames never take the region path because of a momentary size.
         """
         document = self.state.document
-        if document is None or not document.num_frames:
+        if document is None or document.closed or not document.num_frames:
             return False
         width, height = self.screen_size()
-        return not viewport.fits_screen(document.frame_shape, (max(width, MIN_SCREEN[0]), max(height, MIN_SCREEN[1])))
+        if not self.isVisible() or width < MIN_SCREEN[0] / 4 or height < MIN_SCREEN[1] / 4:  # no size yet
+            width, height = MIN_SCREEN
+        return not viewport.fits_screen(document.frame_shape, (width, height))
 
     def set_playing(self, playing: bool) -> None:
         """A cine started or stopped: strided views while it plays, averaged ones when it stops."""
@@ -300,8 +302,8 @@ class ImageView(QWidget):
     def _request_view(self, *, force: bool, index: int | None = None) -> None:
         """Ask for the region the view shows (unless the image shown already covers it)."""
         document = self.state.document
-        if document is None or not document.num_frames:
-            return
+        if document is None or document.closed or not document.num_frames:
+            return  # (a coalesced update may come after the document was closed)
         if not self.uses_regions:
             if self.shown_request is not None:  # the window grew past the frame: draw it whole again
                 self.show_frame(self.state.frame_index)
