@@ -67,7 +67,7 @@ class Overview:
         self.levels = pyramid.top_level(shape)
         samples = shape[2] if len(shape) > 2 else 1
         dtype = np.dtype(document.dtype).newbyteorder("=")
-        self.geometry = LevelGeometry(int(shape[0]), int(shape[1]), samples, dtype, max(1, self.levels))
+        self.geometry = LevelGeometry(int(shape[0]), int(shape[1]), samples, dtype, max(1, self.levels), pyramid.TILE)
         self._folder, self._capacity, self._memory_bytes = folder, int(capacity_bytes), int(memory_bytes)
         self._store: TileStore | None = None
         self._store_tried = False

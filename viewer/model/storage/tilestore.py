@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.model.display.pyramid import TILE, level_shape
 from viewer.model.platform import OPEN_FLAGS, durable, locking, positional
 from viewer.model.storage import diskcache
 
@@ -46,6 +45,9 @@ HEADER_BYTES = 4096
 SUFFIX = ".levels"
 _HEADER = struct.Struct("<16sI8sIIIIIQ")  # magic, clean, dtype, rows, cols, samples, tile, levels, slots
 _SLOT = struct.Struct("<qq")  # frame index (-1: empty), state
+
+TILE = 256
+"""Side of the square tiles (the pyramid's coarsest level fits one: :data:`viewer.model.display.pyramid.TILE`)."""
 
 EMPTY, READY, DIRTY = 0, 1, 2
 """Slot states: nothing usable; the levels of the file's pixels; levels that include unsaved edits."""
@@ -67,8 +69,9 @@ class LevelGeometry:
         return self.tile * self.tile * self.samples * self.dtype.itemsize
 
     def tiles(self, level: int) -> tuple[int, int]:
-        """Tile rows and columns of `level`."""
-        rows, cols = level_shape((self.rows, self.cols), level)
+        """Tile rows and columns of `level` (``ceil(size / 2**level)`` pixels a side)."""
+        factor = 1 << level
+        rows, cols = -(-self.rows // factor), -(-self.cols // factor)
         return -(-rows // self.tile), -(-cols // self.tile)
 
     def level_offset(self, level: int) -> int:
