@@ -227,7 +227,7 @@ def run_bench(options: argparse.Namespace) -> dict[str, Any]:
         if not options.keep:
             fileset.cleanup()
     run_options = _options_json(options)
-    rows = report.table(results, run_options)
+    rows = report.table(results, run_options, _huge_rows(options))
     dcmread_file = prepared["pydicom_full"]
     column_notes = {}
     if dcmread_file is not prepared["main"]:
@@ -248,6 +248,14 @@ def run_bench(options: argparse.Namespace) -> dict[str, Any]:
         "results": results,
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def _huge_rows(options: argparse.Namespace) -> list:
+    if not options.huge:
+        return []
+    from viewer.benchmarks import huge_report
+
+    return huge_report.rows(options.huge_side)
 
 
 def _huge_goals(results: dict[str, Any], options: argparse.Namespace) -> list[dict[str, Any]]:

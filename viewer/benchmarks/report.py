@@ -123,10 +123,6 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
                 "pydicom_index": "n/a (no rescale API)", "memmap": NO_HEADER, "pread": NO_HEADER}
         rows.append((Row(f"enhanced_rescale_{frames}", f"  ... + rescale of the last frame, {frames:,} frames",
                          "ms", "lower", f"enhanced_{frames}", _path("open_ms"), floor=None), last))
-    if options.get("huge"):
-        from viewer.benchmarks import huge_report
-
-        rows += huge_report.rows(options["huge_side"])
     return rows
 
 
@@ -201,7 +197,8 @@ def _ratio(value: dict[str, Any], reference: dict[str, Any] | None, unit: str) -
     return round(value["value"] / denominator, 3)
 
 
-def table(results: dict[str, Any], options: dict[str, Any]) -> list[dict[str, Any]]:
+def table(results: dict[str, Any], options: dict[str, Any],
+          extra: list[tuple[Row, dict[str, Any]]] = ()) -> list[dict[str, Any]]:
     """Rows with one cell per method and the cells' ratios, JSON-ready.
 
     Parameters
@@ -210,9 +207,11 @@ def table(results: dict[str, Any], options: dict[str, Any]) -> list[dict[str, An
         ``results[source][method]`` = a worker's JSON (``gui`` is keyed by row).
     options : dict
         The run's options (``enhanced_frames``).
+    extra : list
+        More rows, as :func:`build_rows` gives them (``--huge``'s).
     """
     rows = []
-    for row, extractors in build_rows(options):
+    for row, extractors in build_rows(options) + list(extra):
         group = results.get(row.source, {})
         cells = {}
         for method in METHODS:

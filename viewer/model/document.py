@@ -45,6 +45,7 @@ from viewer.model.frames.base import FrameSource
 from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
 from viewer.model.dicom.frame_index import IndexStatus
 from viewer.model.frames.encapsulated import EncapsulatedFrames
+from viewer.model.frames.overview import Overview
 from viewer.model.frames.stack import FrameStack
 from viewer.model.storage import fileaccess, filelock
 from viewer.model.storage.cache import FrameCache
@@ -70,7 +71,7 @@ class Document:
         self.mode_changed = Signal()  # emits the new writable flag
         self.history_changed = Signal()  # undo/redo/dirty state changed
         self.frame_count_changed = Signal()  # emits the final frame count once a background index settles it
-        self._overview = None  # the pyramid levels, made on first use (viewer.model.frames.overview)
+        self._overview: Overview | None = None
         self._cache = FrameCache(cache_bytes)
         self._mode = EditMode(self)
         status = dicom_header.open_mode_ok(path)
@@ -280,39 +281,18 @@ class Document:
         step = max(1, int(step))
         edits = self.edits
         if edits is not None and edits.is_edited(index):
-            # Pending edits painted on the region alone: O(output) however large the frame.
-            top, left = rows.indices(self.frame_shape[0])[0], cols.indices(self.frame_shape[1])[0]
-            pixels = np.array(source.region(index, rows, cols, step))
-            return source.layout.from_stored(edits.render_region(index, pixels, top, left, step))  # type: ignore[attr-defined]
+            return source.layout.from_stored(  # type: ignore[attr-defined]  # edits painted on the region: O(output)
+                edits.render_region(index, source.region(index, rows, cols, step), rows, cols, step))
         return source.region(index, rows, cols, step)
 
-    # ------------------------------------------------------------- overviews
     @property
-    def file_identity(self) -> tuple[str, int, int]:
-        """(path, size, modification time in ns) as last seen; it changes when Cinemap saves into the file."""
-        return self.path, self.file.size, self.file.mtime_ns
-
-    @property
-    def overviews(self):
-        """The :class:`~viewer.model.frames.overview.Overview` of this document (created on first use)."""
-        overview = self._overview
-        if overview is None:
-            from viewer.model.frames.overview import Overview
-
-            if self.closed:
-                raise ValueError("the document is closed")
-            folder, capacity = self.disk_cache_settings or (None, 0)
-            overview = self._overview = Overview(self, folder, capacity)
-        return overview
+    def overviews(self) -> Overview:
+        """The area-averaged pyramid levels (:mod:`viewer.model.frames.overview`), made on first use."""
+        self._overview = self._overview or Overview.for_document(self)
+        return self._overview
 
     def overview(self, frame: int, level: int, rows: slice = slice(None), cols: slice = slice(None)) -> np.ndarray:
-        """Pyramid level `level` of frame `frame` (or a region of it, in pixels of the level).
-
-        Each pixel of level ``k`` is the mean of a ``2**k`` x ``2**k`` block of
-        the frame (clipped at the edges, rounded half to even), pending edits
-        included: see :mod:`viewer.model.frames.overview`. Built on first call
-        and kept in the disk cache folder; level 0 is :meth:`region`.
-        """
+        """Level `level` of frame `frame` (a region of it in level pixels): means of ``2**level`` blocks."""
         return self.overviews.region(self._check_index(frame), level, rows, cols)
 
     def prefetch(self, indices) -> None:
@@ -406,11 +386,8 @@ class Document:
                    origin: tuple[int, int] | None = None) -> None:
         """Set the pixels under the boolean ``(rows, cols)`` `mask` to `value` on `frames` (None: all).
 
-        Pending until :meth:`save`; `value` is per sample for colour images;
-        `frames` is an int, range, slice, iterable of int or None. With
-        `origin`, `mask` is a box of any size inside the frame whose corner is
-        there (a :class:`~viewer.model.editing.shapes.BoxMask`): a shape on a
-        huge frame then costs what it covers.
+        Pending until :meth:`save`; `value` is per sample for colour images; `frames` is an int,
+        range, slice, iterable of int or None; `origin`: `mask` is a box with its corner there.
         """
         self._require_edits().apply_mask(mask, value, frames, label=label, origin=origin)
 
@@ -501,7 +478,6 @@ class Document:
         self._mode.leave(remap=False)
         if self._overview is not None:
             self._overview.close()
-            self._overview = None
         if self.source is not None:
             self.source.close()
         self._cache.clear()

@@ -106,7 +106,8 @@ class GridPainter:
 
     def values(self, row_cells, row_kinds, col_cells, col_kinds, channel: int) -> np.ndarray:
         """Pixel values for (broadcast) row and column classes: a bright line wins over a faint one over a cell."""
-        level = (row_cells % _CELL_LEVELS).astype(np.uint8) + ((2 * col_cells + channel) % _CELL_LEVELS).astype(np.uint8)
+        level = (row_cells % _CELL_LEVELS).astype(np.uint8) \
+            + ((2 * col_cells + channel) % _CELL_LEVELS).astype(np.uint8)
         code = np.minimum(row_kinds, col_kinds).astype(np.uint8) * np.uint8(2 * _CELL_LEVELS) + level
         return self._lut.take(code)
 

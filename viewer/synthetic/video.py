@@ -36,7 +36,9 @@ from pydicom.uid import generate_uid
 from pydicom.valuerep import format_number_as_ds
 
 from viewer.model.frames.video_codec import codec_for
-from viewer.synthetic.cine import _add_patient_and_study, _encode_header, _file_meta
+from viewer.synthetic.dataset import _add_patient_and_study
+from viewer.synthetic.dataset import encode_header as _encode_header
+from viewer.synthetic.dataset import file_meta as _file_meta
 
 __all__ = ["FRAGMENTABLE", "VIDEO_SOP_CLASS", "VideoFile", "frame_index_of", "video_frame", "write_video"]
 

@@ -168,32 +168,18 @@ class EditSession:
         return any(index in op.frames for op in self._pending_mask_ops())
 
     def mask_ops(self, index: int | None = None) -> list[MaskOp]:
-        """The pending mask operations in the order they apply (those touching frame `index` if given).
-
-        Their boxes (``top``, ``left``, ``bottom``, ``right``) say which pixels
-        the pending edits may change: what an overview must recompute.
-        """
+        """The pending mask operations in order (touching frame `index` if given): their boxes say what may change."""
         ops = self._pending_mask_ops()
         return ops if index is None else [op for op in ops if index in op.frames]
 
-    def render_region(self, index: int, pixels: np.ndarray, top: int, left: int, step: int = 1) -> np.ndarray:
-        """Apply frame `index`'s pending edits to a region read at a decimation, in place.
+    def render_region(self, index: int, pixels: np.ndarray, rows: slice, cols: slice, step: int = 1) -> np.ndarray:
+        """Paint frame `index`'s pending edits on `pixels` in place and return it.
 
-        Parameters
-        ----------
-        index : int
-            The frame.
-        pixels : numpy.ndarray
-            A writable copy of the stored region, ``stored[top::step, left::step]``
-            cut to some size: element ``[i, j]`` is frame pixel ``(top + i*step, left + j*step)``.
-        top, left, step : int
-            Where the region starts in the frame, and its decimation.
-
-        Returns
-        -------
-        numpy.ndarray
-            `pixels`, edited. The work is bounded by the region and the edits' boxes.
+        `pixels` is a writable copy of ``frame[rows, cols][::step, ::step]``
+        (plain slices). The work is bounded by the region and the edits'
+        boxes, not the frame.
         """
+        top, left = rows.indices(self._frames.shape[1])[0], cols.indices(self._frames.shape[2])[0]
         for op in self.mask_ops(index):
             op.paint_sampled(pixels, top, left, step)
         return pixels
@@ -242,8 +228,7 @@ class EditSession:
             Undo step name ("Mask region" gives "Undo Mask region"); ignored inside a stroke.
         origin : (int, int), optional
             Frame row and column of ``mask[0, 0]`` when `mask` is a cropped box
-            (:class:`viewer.model.editing.shapes.BoxMask`): then time and memory
-            follow the box, not the frame.
+            (a :class:`~viewer.model.editing.shapes.BoxMask`): cost follows the box.
 
         Raises
         ------

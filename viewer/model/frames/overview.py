@@ -54,7 +54,7 @@ class Overview:
     ----------
     document : Document
         Read through ``region``; its ``frames_changed`` and ``history_changed``
-        are followed, and ``file_identity`` names the scratch file.
+        are followed, and its file's identity names the scratch file.
     folder, capacity_bytes : optional
         The disk cache folder and its budget; without them small pyramids are
         kept in memory (:data:`IN_MEMORY_BYTES`) and large ones are not kept.
@@ -71,7 +71,7 @@ class Overview:
         self._folder, self._capacity, self._memory_bytes = folder, int(capacity_bytes), int(memory_bytes)
         self._store: TileStore | None = None
         self._store_tried = False
-        self._identity = document.file_identity
+        self._identity = _identity(document)
         self._lock = threading.RLock()  # guards _seen and _stale
         self._refresh_lock = threading.Lock()  # one build or update at a time
         self._seen: dict[int, frozenset] = {}  # frame -> mask ops its levels reflect (or will, once stale is done)
@@ -79,6 +79,14 @@ class Overview:
         self.builds = 0  # frames built (for tests and the benchmark)
         document.frames_changed.connect(self._on_frames_changed)
         document.history_changed.connect(self._check_identity)
+
+    @classmethod
+    def for_document(cls, document) -> "Overview":
+        """The overview of an open document, kept in its disk cache folder if it has one."""
+        if document.closed:
+            raise ValueError("the document is closed")
+        folder, capacity = document.disk_cache_settings or (None, 0)
+        return cls(document, folder, capacity)
 
     # ------------------------------------------------------------ the store
     @property
@@ -127,13 +135,14 @@ class Overview:
         if not added and not removed:
             return
         saved = removed and not added and self._file_written()
-        self._stale[frame].extend((op.top, op.bottom, op.left, op.right) for op in (added if saved else added | removed))
+        changed = added if saved else added | removed
+        self._stale[frame].extend((op.top, op.bottom, op.left, op.right) for op in changed)
         self._seen[frame] = current
         self._mark(frame, store)
 
     def _mark(self, frame: int, store: TileStore) -> None:
         """Record in the store whether `frame`'s levels are exactly the file's (lock held)."""
-        clean = not self._seen[frame] and not self._stale[frame] and self._identity == self._document.file_identity
+        clean = not self._seen[frame] and not self._stale[frame] and self._identity == _identity(self._document)
         store.set_state(frame, READY if clean else DIRTY)
 
     def _file_written(self) -> bool:
@@ -169,7 +178,7 @@ class Overview:
 
     def _check_identity(self, *_args) -> None:
         """After Cinemap saved into the file: rename the store to the file's new identity."""
-        identity = self._document.file_identity
+        identity = _identity(self._document)
         if identity == self._identity:
             return
         with self._lock:
@@ -300,6 +309,11 @@ class Overview:
             store, self._store, self._store_tried = self._store, None, True
         if store is not None:
             store.close()
+
+
+def _identity(document) -> tuple[str, int, int]:
+    """(path, size, modification time in ns) as the document last saw them (they change when Cinemap saves)."""
+    return document.path, document.file.size, document.file.mtime_ns
 
 
 def _merge(boxes: list[Box]) -> list[Box]:

@@ -206,7 +206,7 @@ class TileStore:
         return slot_start + g.level_offset(level) + (tile_row * across + tile_col) * g.tile_bytes
 
     def write_level(self, frame: int, level: int, top: int, left: int, pixels: np.ndarray) -> None:
-        """Store `pixels` as `level`'s pixels from (`top`, `left`); partly covered tiles are read, patched, rewritten."""
+        """Store `pixels` as `level`'s pixels from (`top`, `left`); partly covered tiles are read and patched."""
         g, tile = self.geometry, self.geometry.tile
         pixels = pixels.reshape(pixels.shape[:2] + g.tile_shape()[2:])
         bottom, right = top + pixels.shape[0], left + pixels.shape[1]
