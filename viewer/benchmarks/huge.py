@@ -89,7 +89,7 @@ class Session:
         self.document = None
 
     def open(self) -> None:
-        from viewer.ui.main_window import open_with_settings
+        from viewer.ui.opening import open_with_settings
 
         self.document, _notes = open_with_settings(self.path, self.store.settings)  # default 2 GB disk cache
         self.window.show_document(self.document)
