@@ -100,7 +100,10 @@ def test_choice_follows_the_measured_order():
     assert choice.choose_plugin(uid.JPEGBaseline8Bit, 8, ["gdcm", "pillow", "pylibjpeg"]).plugin == "pillow"
     assert choice.choose_plugin(uid.JPEGBaseline8Bit, 8, ["pillow"]).releases_gil
     assert choice.choose_plugin(uid.JPEGExtended12Bit, 12, ["gdcm", "pillow", "pylibjpeg"]).plugin == "pylibjpeg"
-    assert choice.choose_plugin(uid.JPEGLossless, 16, ["gdcm", "pylibjpeg"]).plugin == "gdcm"
+    # GDCM aborts the process on malformed frames: never chosen, not even as a fallback.
+    gdcm_offered = choice.choose_plugin(uid.JPEGLossless, 16, ["gdcm", "pylibjpeg"])
+    assert gdcm_offered.plugin == "pylibjpeg" and "gdcm" not in gdcm_offered.fallbacks
+    assert choice.choose_plugin(uid.JPEGLossless, 16, ["gdcm"]).plugin == ""
     assert choice.choose_plugin(uid.JPEGLossless, 16, ["pylibjpeg"]).plugin == "pylibjpeg"  # no GDCM installed
     assert choice.choose_plugin(uid.JPEGLSLossless, 16, ["gdcm", "pyjpegls", "pylibjpeg"]).plugin == "pyjpegls"
     assert choice.choose_plugin(uid.RLELossless, 16, ["pydicom", "pylibjpeg"]).plugin == "pylibjpeg"

@@ -173,7 +173,7 @@ def test_a_frame_count_settled_by_the_background_index_reaches_the_widgets(tmp_p
     """Compressed data without a table says Number of Frames at open; the index finds fewer: the frame follows."""
     from pydicom import dcmread
 
-    import viewer.model.document as document_module
+    import viewer.model.frames.encapsulated as encapsulated_module
     from viewer.synthetic.encapsulated import write_encapsulated_cine
 
     class NotStarted:  # the background walk, run by the test instead
@@ -183,7 +183,7 @@ def test_a_frame_count_settled_by_the_background_index_reaches_the_widgets(tmp_p
         def start(self) -> None:
             pass
 
-    monkeypatch.setattr(document_module.threading, "Thread", NotStarted)
+    monkeypatch.setattr(encapsulated_module.threading, "Thread", NotStarted)
     path = tmp_path / "short.dcm"
     write_encapsulated_cine(path, frames=6, rows=32, columns=32, syntax="jpeg", table="empty")
     dataset = dcmread(path)

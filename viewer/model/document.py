@@ -24,7 +24,6 @@ editing methods below forward to ``doc.edits``.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from typing import Any, Callable
 
@@ -105,17 +104,10 @@ class Document:
         return choose_source(self.header, self.guard, self._cache, self.disk_cache_settings)
 
     def _start_indexing(self) -> None:
-        """Compressed data without offset tables: complete the frame index on a background thread.
-
-        Frames can be read meanwhile (each one walks only as far as it
-        needs); the final count arrives through :attr:`frame_count_changed`.
-        """
-        source = self.source
-        if not isinstance(source, EncapsulatedFrames):
-            return
-        source.add_index_callback(self._on_index_complete)
-        if not source.index.complete:
-            threading.Thread(target=source.index.complete_index, name="cinemap-index", daemon=True).start()
+        """Compressed data without offset tables: the index completes on a background thread (frames
+        can be read meanwhile); the final count arrives through :attr:`frame_count_changed`."""
+        if isinstance(self.source, EncapsulatedFrames):
+            self.source.index_in_background(self._on_index_complete)
 
     def _on_index_complete(self, status: IndexStatus) -> None:
         """The frame index is complete (any thread): keep the end of the data, tell the views."""

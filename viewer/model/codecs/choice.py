@@ -26,6 +26,7 @@ RLE Lossless               1024 x 1024 16-bit      - / - / 2.1 / - / 6.9
 HTJ2K                      (no sample file)        pylibjpeg only
 =========================  ======================  ===========================
 
+GDCM (python-gdcm) is measured in the table but never used: see :data:`NEVER`.
 Pillow refuses 12-bit JPEG, gdcm too (pydicom's plugins say so), so JPEG
 Extended above 8 bits has pylibjpeg alone. For JPEG 2000, Pillow is as fast
 as pylibjpeg but cannot decode some files (GDCMJ2K_TextGBR.dcm) nor colour
@@ -51,18 +52,25 @@ from dataclasses import dataclass
 
 from pydicom import uid
 
-__all__ = ["DecoderChoice", "GIL_FREE", "PREFERENCES", "choose_plugin"]
+__all__ = ["DecoderChoice", "GIL_FREE", "NEVER", "PREFERENCES", "choose_plugin"]
 
-_JPEG_8BIT = ("pillow", "gdcm", "pylibjpeg")
-_J2K = ("pylibjpeg", "pillow", "gdcm")
+NEVER = frozenset({"gdcm"})
+"""Plugins never used, even where installed: GDCM aborts the process (an uncaught C++
+``gdcm::Exception``, SIGABRT) on malformed frames, which the fuzzer found within
+minutes; it was the fastest JPEG Lossless decoder (6.8 ms against pylibjpeg's
+18.8 on a real 8-bit frame), but no speed is worth a crash on a patient's file.
+"""
+
+_JPEG_8BIT = ("pillow", "pylibjpeg")
+_J2K = ("pylibjpeg", "pillow")
 
 PREFERENCES: dict[str, tuple[str, ...]] = {
     uid.JPEGBaseline8Bit: _JPEG_8BIT,
     uid.JPEGExtended12Bit: _JPEG_8BIT,  # 8-bit samples; see choose_plugin for 12-bit
-    uid.JPEGLossless: ("gdcm", "pylibjpeg"),
-    uid.JPEGLosslessSV1: ("gdcm", "pylibjpeg"),
-    uid.JPEGLSLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
-    uid.JPEGLSNearLossless: ("pyjpegls", "gdcm", "pylibjpeg"),
+    uid.JPEGLossless: ("pylibjpeg",),
+    uid.JPEGLosslessSV1: ("pylibjpeg",),
+    uid.JPEGLSLossless: ("pyjpegls", "pylibjpeg"),
+    uid.JPEGLSNearLossless: ("pyjpegls", "pylibjpeg"),
     uid.JPEG2000Lossless: _J2K,
     uid.JPEG2000: _J2K,
     uid.HTJ2KLossless: ("pylibjpeg",),
@@ -136,6 +144,7 @@ def choose_plugin(transfer_syntax: str, bits_stored: int, available: tuple[str, 
         gets pydicom's first available plugin (none: ``plugin == ""``, which
         lets pydicom try them all and say what is missing).
     """
+    available = [name for name in available if name not in NEVER]
     ranked = [name for name in preferences(transfer_syntax, bits_stored) if name in available]
     ranked += [name for name in available if name not in ranked]
     if not ranked:

@@ -16,6 +16,7 @@ by default, or a faster one from :mod:`viewer.model.codecs`.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import Any, Callable, Iterable
 
@@ -123,6 +124,20 @@ class EncapsulatedFrames(FrameSource):
         completed the index: the document re-emits it to the UI thread.
         """
         self.index.add_done_callback(callback)
+
+    def index_in_background(self, callback: Callable[[IndexStatus], None]) -> None:
+        """Call ``callback(status)`` once the count is final, completing the index on a daemon thread if needed.
+
+        The walk's errors are what reading those frames will say, and a
+        document closed meanwhile (:meth:`close` cancels the walk) just ends it.
+        """
+        self.add_index_callback(callback)
+        if not self.index.complete:
+            threading.Thread(target=self._complete_index, name="cinemap-index", daemon=True).start()
+
+    def _complete_index(self) -> None:
+        with contextlib.suppress(DicomError, OSError, ValueError):
+            self.index.complete_index()
 
     def _index_complete(self, status: IndexStatus) -> None:
         self.num_frames = status.num_frames

@@ -19,6 +19,8 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
+from viewer.model.codecs.choice import choose_plugin
+
 from viewer.model.errors import DicomError, UnsupportedError
 from viewer.model.slide.scan import InstanceHeader
 
@@ -53,6 +55,10 @@ class TileDecoder:
         )
         if header.samples > 1:
             self._options["planar_configuration"] = header.planar_configuration
+        # The fastest plugin, never one that can abort the process (codecs.choice.NEVER).
+        choice = choose_plugin(header.transfer_syntax, header.bits_allocated,
+                               tuple(self._decoder.available_plugins) if self._decoder is not None else ())
+        self._plugin: dict[str, Any] = {"decoding_plugin": choice.plugin} if choice.plugin else {}
 
     def decode(self, codestream: bytes) -> np.ndarray:
         """The tile's pixels; DicomError naming the file if the codestream is bad."""
@@ -60,7 +66,8 @@ class TileDecoder:
             if self.uses_pillow:
                 tile = _decode_pillow(codestream)
             else:
-                tile, _ = self._decoder.as_array(encapsulate([codestream]), index=0, **self._options)
+                tile, _ = self._decoder.as_array(encapsulate([codestream]), index=0, **self._options,
+                                                 **self._plugin)
         except Exception as exc:
             raise DicomError(self.header.path, f"cannot decode a tile: {exc}") from exc
         except BaseException as exc:  # pyo3 decoders panic with a BaseException
