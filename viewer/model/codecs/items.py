@@ -20,7 +20,7 @@ def as_encapsulated(data: bytes | bytearray | memoryview | np.ndarray) -> bytes:
     """One frame as pydicom's decoders take it: an offset table item, then the frame's items.
 
     `data` is either that already (what
-    :func:`viewer.model.dicom.encapsulated.frame_bytes` returns) or a bare
+    :meth:`viewer.model.dicom.frame_index.FrameIndex.frame_bytes` returns) or a bare
     codestream (JPEG ``FFD8...``, JPEG 2000 ``FF4F...``, RLE header), which
     is wrapped in one item.
     """

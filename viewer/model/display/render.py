@@ -10,7 +10,7 @@ from the palette (:class:`PaletteTable`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -79,8 +79,8 @@ def colour_levels(dtype: np.dtype) -> tuple[float, float]:
     return 0.0, float(np.iinfo(dtype).max)
 
 
-def rescaled(value: float, slope: float, intercept: float) -> float:
-    """The modality-rescaled value of a stored value."""
+def rescaled(value: Any, slope: float, intercept: float) -> Any:
+    """The modality-rescaled value of a stored value (or array of them)."""
     return value * slope + intercept
 
 

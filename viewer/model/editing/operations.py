@@ -19,6 +19,9 @@ import numpy as np
 __all__ = ["FrameSelection", "HeaderPatch", "MaskOp", "bounding_box", "fill_value", "union_box"]
 
 
+_NO_FRAMES = np.zeros(0, dtype=np.int64)
+
+
 class FrameSelection:
     """An immutable, sorted set of frame indices, held as a ``range`` when possible.
 
@@ -28,8 +31,8 @@ class FrameSelection:
     __slots__ = ("_range", "_array")
 
     def __init__(self, indices: range | np.ndarray) -> None:
-        self._range: range | None = None
-        self._array: np.ndarray | None = None
+        self._range: range | None = None  # when set, _array is unused
+        self._array: np.ndarray = _NO_FRAMES
         if isinstance(indices, range):
             self._range = indices
             return
@@ -84,7 +87,7 @@ class FrameSelection:
             return cls(range(0))
         return cls(np.unique(np.concatenate([selection.as_array() for selection in selections])))
 
-    def __contains__(self, index: object) -> bool:
+    def __contains__(self, index: Any) -> bool:
         try:
             index = operator.index(index)  # range's fast path needs a real int (numpy ints scan it)
         except TypeError:
@@ -125,7 +128,7 @@ class FrameSelection:
 
     @property
     def nbytes(self) -> int:
-        return 0 if self._array is None else int(self._array.nbytes)
+        return 0 if self._range is not None else int(self._array.nbytes)
 
 
 def _ascending(indices: range) -> range:
@@ -255,7 +258,8 @@ def _check_fits(item: Any, dtype: np.dtype) -> None:
         if not float(item).is_integer():
             raise ValueError(f"the value {item!r} is not a whole number, as {dtype.name} pixels need")
         limits = np.iinfo(dtype)
-        if not limits.min <= int(item) <= limits.max:
+        whole = int(item) if isinstance(item, numbers.Integral) else int(float(item))  # exact for big ints
+        if not limits.min <= whole <= limits.max:
             raise ValueError(f"the value {item!r} does not fit {dtype.name} pixels ({limits.min}..{limits.max})")
     elif dtype.kind == "f" and not np.isfinite(float(item)):
         raise ValueError(f"the value {item!r} is not a finite number")

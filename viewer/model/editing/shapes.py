@@ -27,7 +27,7 @@ Which pixels a shape covers
 
 from __future__ import annotations
 
-from typing import Iterable, NamedTuple, Sequence
+from typing import Iterable, NamedTuple, Sequence, Union
 
 import numpy as np
 
@@ -39,7 +39,7 @@ __all__ = [
 EVEN_ODD = "even-odd"
 NONZERO = "nonzero"
 
-Point = Sequence[float]
+Point = Union[Sequence[float], np.ndarray]
 
 # Distances are compared with this slack so that pixels exactly on a radius count.
 _EPSILON = 1e-9

@@ -73,7 +73,7 @@ class FrameStack:
                     index = self._index(int(first))
                     return self._source.region(index, rest[0], rest[1], 1)
                 return self._frame(int(first))[rest]
-            return self[first][(slice(None), *rest)]
+            return self[first][(slice(None),) + tuple(rest)]
         if isinstance(key, numbers.Integral):
             return self._frame(int(key))
         if isinstance(key, slice):
