@@ -28,7 +28,7 @@ from typing import Any, BinaryIO, Iterator, NamedTuple
 import pydicom
 from pydicom.dataset import Dataset
 
-from viewer.model.dicom import functional_groups, header, pydicom_adapter, quickscan
+from viewer.model.dicom import deferred, functional_groups, header, pydicom_adapter, quickscan
 from viewer.model.dicom.geometry import PixelGeometry, read_geometry
 from viewer.model.dicom.mapped import MappedElement, MappedValue
 from viewer.model.errors import DicomError, FileChangedError, NotDicomError, TruncatedFileError, UnsupportedError
@@ -272,7 +272,7 @@ def _locate_pixels(result: FileHeader, fileobj: BinaryIO) -> None:
     pixel_position = fileobj.tell()
     bits = _int_or_none(result.dataset.get("BitsAllocated"))
     pixel = header.read_pixel_element_header(result.path, fileobj, implicit, little, bits)
-    result.mapped_elements += header.map_deferred_values(
+    result.mapped_elements += deferred.map_deferred_values(
         result.path, result.dataset, result.opened.size, lambda offset, length: _window(result, offset, length), bits
     )
     if pixel is None:
@@ -304,7 +304,7 @@ def read_trailing_elements(result: FileHeader, end: int) -> None:
         trailing = header.read_trailing_elements(fileobj, end, implicit, little, result.memmap_threshold)
     if trailing is not None:
         result.dataset.update(trailing)
-        result.mapped_elements += header.map_deferred_values(
+        result.mapped_elements += deferred.map_deferred_values(
             result.path, result.dataset, result.opened.size,
             lambda offset, length: _window(result, offset, length), bits,
         )

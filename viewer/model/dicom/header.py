@@ -11,7 +11,7 @@ How a file is opened (see also :mod:`viewer.model.document`):
 3. :func:`read_pixel_element_header` reads the Pixel Data element's own
    header at the position pydicom stopped at; elements after the pixel data
    (trailing padding, signatures) are parsed the same way.
-4. :func:`map_deferred_values` replaces every deferred binary value, in
+4. :func:`viewer.model.dicom.deferred.map_deferred_values` replaces every deferred binary value, in
    nested sequences too, by a :class:`~viewer.model.dicom.mapped.MappedValue` over a
    ``numpy.memmap`` -- after checking that the value lies inside the file,
    because touching a mapping beyond the end of a file raises SIGBUS.
@@ -25,18 +25,13 @@ import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
-import numpy as np
 import pydicom
-from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileDataset
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError
-from viewer.model.dicom.mapped import MappedElement, MappedValue
+from viewer.model.dicom.deferred import BINARY_VRS
 
-BINARY_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
 UNDEFINED_LENGTH = 0xFFFFFFFF
 MAX_INFLATED_BYTES = 256 << 20
@@ -410,95 +405,6 @@ def read_trailing_elements(
     return trailing
 
 
-def _vr_for(raw: RawDataElement, bits_allocated: int | None) -> str:
-    if raw.VR:
-        return str(raw.VR)
-    try:
-        vr = dictionary_VR(raw.tag)
-    except KeyError:
-        return "UN"
-    if "OW" in vr and "OB" in vr:
-        return "OW" if (bits_allocated or 8) > 8 else "OB"
-    if " or " in vr:
-        return "OW" if "OW" in vr else vr.split(" or ")[0]
-    return vr
-
-
-def map_deferred_values(
-    path: str,
-    dataset: Dataset,
-    file_size: int,
-    make_mapping: Callable[[int, int], np.ndarray],
-    bits_allocated: int | None,
-) -> list[MappedElement]:
-    """Replace deferred binary values (recursively) by mapped values.
-
-    Parameters
-    ----------
-    make_mapping : callable
-        ``make_mapping(offset, length)`` returns a ``uint8`` mapping.
-
-    Raises
-    ------
-    TruncatedFileError
-        If a deferred value extends past the end of the file.
-    """
-    mapped: list[MappedElement] = []
-    for item in _iter_datasets(dataset):
-        for tag, raw in list(item._dict.items()):
-            if not isinstance(raw, RawDataElement) or raw.value is not None or not raw.length:
-                continue  # read already, or empty
-            vr = _vr_for(raw, bits_allocated)
-            if vr not in BINARY_VRS:
-                continue
-            name = keyword_for_tag(raw.tag) or f"({raw.tag.group:04X},{raw.tag.element:04X})"
-            if raw.value_tell + raw.length > file_size:
-                raise TruncatedFileError(
-                    path,
-                    f"{name} declares {raw.length} bytes at offset {raw.value_tell} "
-                    f"but the file ends after {file_size} bytes",
-                )
-            value = MappedValue(make_mapping(raw.value_tell, raw.length), raw.value_tell)
-            element = DataElement(raw.tag, vr, b"")
-            element._value = value  # a buffered value: pydicom shows its repr
-            item._dict[tag] = element
-            mapped.append(MappedElement(int(raw.tag), keyword_for_tag(raw.tag), vr, raw.value_tell, raw.length, value))
-    return mapped
-
-
-def _iter_datasets(dataset: Dataset):
-    """Yield `dataset` and every sequence item in it, without reading raw values."""
-    yield dataset
-    for element in list(dataset._dict.values()):
-        if isinstance(element, DataElement) and element.VR == "SQ":
-            items = element._value
-        elif isinstance(element, RawDataElement) and element.VR == "SQ" and element.value is not None:
-            items = _read_sequence(dataset, element)
-        else:
-            continue
-        if not isinstance(items, (list, DicomSequence)):  # a lazily parsed sequence is a MappedValue
-            continue
-        for item in items:
-            if isinstance(item, Dataset):
-                yield from _iter_datasets(item)
-
-
-def _read_sequence(dataset: Dataset, raw: RawDataElement):
-    """The items of a raw sequence; a sequence pydicom cannot parse is kept as raw ``UN`` bytes.
-
-    A broken sequence (a lying item length, say) should not stop the image
-    from being shown, nor raise pydicom's exceptions later when it is browsed.
-    """
-    try:
-        return dataset[raw.tag].value
-    except Exception:  # pydicom raises many types for a malformed sequence
-        element = DataElement(raw.tag, "UN", b"")
-        element.VR = "UN"  # pydicom would restore SQ from the dictionary and parse it again
-        element._value = bytes(raw.value)
-        dataset._dict[raw.tag] = element
-        return None
-
-
 def open_mode_ok(path: str) -> os.stat_result:
     """The file's status; a DicomError if `path` is not a regular file.
 
@@ -531,7 +437,6 @@ __all__ = [
     "PixelElement",
     "empty_dataset_like",
     "is_deflated",
-    "map_deferred_values",
     "open_mode_ok",
     "parse_header",
     "read_pixel_element_header",
