@@ -27,28 +27,6 @@ is kept, and the next open restores the file. A failed ``fsync`` is never
 retried: after one, the kernel may have dropped the dirty pages, so the state
 of the file is unknown and the journal is replayed instead.
 
-Journal format (little-endian)
-------------------------------
-Header::
-
-    magic    8s   b"CINEMAPJ"
-    version  u16  1
-    flags    u16  0
-    st_dev   u64  \\
-    st_ino   u64   } identity of the file the journal belongs to
-    st_size  u64  /
-    name_len u16, name (UTF-8 bytes of the file's base name)
-    crc32    u32  of all the header bytes before it
-
-Records, one per changed byte range::
-
-    offset u64, length u32, crc32 u32 (of the original bytes), original bytes
-
-Trailer (last 28 bytes)::
-
-    record_count u64, total_bytes u64,
-    crc32 u32 of all the record headers (16 bytes each), commit magic 8s b"CMJCOMMT"
-
 Recovery (:func:`recover`, called by every open)
 ------------------------------------------------
 No journal: nothing to do. A journal without a valid trailer was cut short
@@ -76,33 +54,42 @@ shares, portable mode) the exclusively created file
 ``<dir>/.<name>.cinemap-journal-lock``, removed when the save or the recovery
 ends (or, if its holder died, by the next one).
 
-Windows cannot delete a file that is open (Python opens files without
-``FILE_SHARE_DELETE``), so there (and in portable mode, which tests this
-order on Linux) a journal is deleted only after it has been closed and its
-lock released. A journal that is closed before its deletion is first made
-unreplayable: the save zeroes the commit magic at its commit point anyway;
-a rollback or a recovery that restored the file zeroes it too, before
-closing. Another process that opens the journal in the moment between the
-close and the deletion, or a deletion that failed (a virus scanner holding the
-file open), then finds a journal that is never replayed.
-
-Journal I/O goes through :mod:`viewer.model.platform.positional`
-(``pread``/``pwrite`` on POSIX, ``ReadFile``/``WriteFile`` with an offset on
-Windows); its records are written sequentially with ``os.write`` on a
-descriptor no other thread uses.
+The journal file itself -- where it lies, its format, and the order of
+closing and deleting it on each platform -- is described in
+:mod:`viewer.model.editing.journal_file`.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import struct
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, NoReturn
+from typing import Callable, Iterable, NoReturn
 
-import numpy as np
-
+from viewer.model.editing.journal_file import (
+    COMMIT_MAGIC,
+    LOCK_SUFFIX,
+    TRAILER,
+    FileIdentity,
+    OpenJournal,
+    RegionBatch,
+    Writer,
+    encode_header,
+    encode_records,
+    is_same_file,
+    journal_lock_path_for,
+    journal_path_for,
+    pread_exact,
+    pread_into,
+    pread_up_to,
+    pwrite_all,
+    read_journal,
+    remove_journal,
+    replay,
+    slice_batch,
+    verify,
+)
 from viewer.model.errors import DicomError, SaveError
 from viewer.model.platform import OPEN_FLAGS, durable, locking, positional, process
 
@@ -121,7 +108,6 @@ __all__ = [
     "recover",
 ]
 
-#: Named points of a save, in order, at which a test hook is called.
 SAVE_STEPS = (
     "journal-created",  # header written, no records yet (nothing fsynced)
     "journal-records",  # some records written (half of the first batch's), no trailer
@@ -134,68 +120,8 @@ SAVE_STEPS = (
 #: Steps after which a crash leaves the new bytes (before them: the old ones).
 COMMITTED_STEPS = ("journal-invalidated", "journal-deleted")
 
-MAGIC = b"CINEMAPJ"
-COMMIT_MAGIC = b"CMJCOMMT"
-VERSION = 1
-_HEADER = struct.Struct("<8sHHQQQH")
-_CRC = struct.Struct("<I")
-_RECORD = struct.Struct("<QII")
-_TRAILER = struct.Struct("<QQI8s")
-_IO_CHUNK = 4 << 20
-_LOCK_SUFFIX = "-lock"
-_REPLAY_GAP = 4096  # records at most this far apart are restored with one pwrite (see _replay)
-
 _UNCHANGED = "the file is unchanged and your edits are still pending"
 _RESTORED = "the original bytes were restored from the journal: the file is unchanged and your edits are still pending"
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """What tells that a file is still the one we know: device, inode, size, mtime."""
-
-    dev: int
-    ino: int
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of_fd(cls, fd: int) -> FileIdentity:
-        status = os.fstat(fd)
-        return cls(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
-
-
-@dataclass
-class RegionBatch:
-    """Byte ranges of a file with their contents (original or final, as asked).
-
-    Attributes
-    ----------
-    offsets, lengths : numpy.ndarray
-        int64 file offset and length of each range, ascending.
-    data : numpy.ndarray
-        uint8, the concatenated contents of the ranges, in order.
-    """
-
-    offsets: np.ndarray
-    lengths: np.ndarray
-    data: np.ndarray
-
-    @classmethod
-    def merged(cls, offsets: np.ndarray, lengths: np.ndarray, data: np.ndarray) -> RegionBatch:
-        """A batch in which ranges that touch the next one are merged into it."""
-        if offsets.size > 1:
-            follows = offsets[1:] == offsets[:-1] + lengths[:-1]
-            starts = np.flatnonzero(np.concatenate(([True], ~follows)))
-            offsets, lengths = offsets[starts], np.add.reduceat(lengths, starts)
-        return cls(offsets, lengths, data)
-
-    def ranges(self) -> Iterator[tuple[int, memoryview]]:
-        """``(offset, contents)`` of each range."""
-        view = np.ascontiguousarray(self.data).data.cast("B")
-        position = 0
-        for offset, length in zip(self.offsets.tolist(), self.lengths.tolist()):
-            yield offset, view[position:position + length]
-            position += length
 
 
 @dataclass(frozen=True)
@@ -227,57 +153,6 @@ class RecoveryReport:
     regions: int
     bytes_restored: int
     message: str
-
-
-def journal_path_for(path: str | os.PathLike[str]) -> str:
-    """The journal of `path`: ``<dir>/.<name>.cinemap-journal``."""
-    directory, name = os.path.split(os.path.abspath(os.fspath(path)))
-    return os.path.join(directory, f".{name}.cinemap-journal")
-
-
-def journal_lock_path_for(path: str | os.PathLike[str]) -> str:
-    """The journal's lock file, used only where no OS lock works: ``<dir>/.<name>.cinemap-journal-lock``."""
-    return journal_path_for(path) + _LOCK_SUFFIX
-
-
-class _OpenJournal:
-    """A journal's descriptor with its lock, and the order of closing and deleting it.
-
-    POSIX deletes a journal while it is open and locked, then closes it;
-    Windows cannot delete an open file, so the deletion waits for :meth:`close`.
-    """
-
-    def __init__(self, fd: int, path: str, held: locking.HeldLock) -> None:
-        self.fd = fd
-        self.path = path
-        self.held = held
-        self._delete_after_close = False
-
-    def delete(self) -> None:
-        """Delete the journal (now where the platform allows it, else after :meth:`close`)."""
-        if durable.REMOVES_OPEN_FILES:
-            _remove_journal(self.path)
-        else:
-            self._delete_after_close = True
-
-    def invalidate_before_delete(self) -> None:
-        """Zero the commit magic where the journal is closed before it is deleted (see the module notes)."""
-        if durable.REMOVES_OPEN_FILES:
-            return
-        size = os.fstat(self.fd).st_size
-        if size >= _TRAILER.size:
-            positional.pwrite_all(self.fd, bytes(len(COMMIT_MAGIC)), size - len(COMMIT_MAGIC))
-            durable.flush_file(self.fd)
-
-    def close(self) -> None:
-        """Unlock, close, then delete if :meth:`delete` had to wait."""
-        try:
-            self.held.release()
-        finally:
-            positional.forget(self.fd)
-            os.close(self.fd)
-        if self._delete_after_close:
-            _remove_journal(self.path)
 
 
 # ---------------------------------------------------------------------- save
@@ -328,7 +203,7 @@ def journaled_write(
     return SaveStats(regions=count, bytes_written=total, journal_bytes=journal_bytes)
 
 
-def _create_journal(path: str, journal_path: str) -> _OpenJournal:
+def _create_journal(path: str, journal_path: str) -> OpenJournal:
     for _attempt in range(3):
         try:
             journal_fd = os.open(journal_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | OPEN_FLAGS, 0o600)
@@ -346,39 +221,39 @@ def _create_journal(path: str, journal_path: str) -> _OpenJournal:
         # recover() in another process may have grabbed the new, empty journal and
         # deleted it before we locked it: then start again with a fresh one.
         try:
-            held = locking.acquire(journal_fd, journal_path + _LOCK_SUFFIX, describe=False, blocking=True)
+            held = locking.acquire(journal_fd, journal_path + LOCK_SUFFIX, describe=False, blocking=True)
         except (locking.Busy, OSError) as exc:
             os.close(journal_fd)
-            _remove_journal(journal_path)
+            remove_journal(journal_path)
             reason = "another process holds its lock" if isinstance(exc, locking.Busy) else exc.strerror
             raise SaveError(path, f"could not lock the journal {journal_path} ({reason}); {_UNCHANGED}") from None
-        if _is_same_file(journal_fd, journal_path):
-            return _OpenJournal(journal_fd, journal_path, held)
+        if is_same_file(journal_fd, journal_path):
+            return OpenJournal(journal_fd, journal_path, held)
         held.release()
         os.close(journal_fd)
     raise SaveError(path, f"could not create the journal {journal_path}: another process keeps removing it; {_UNCHANGED}")
 
 
-def _write_journal(path: str, fd: int, journal: _OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
+def _write_journal(path: str, fd: int, journal: OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
                    hook: Callable[[str], None]) -> tuple[int, int]:
     """Step 2: stream the original bytes into the journal and make it durable."""
     stage = "writing the journal"
     journal_fd = journal.fd
     try:
         identity = FileIdentity.of_fd(fd)
-        writer = _Writer(journal_fd)
-        writer.write(_encode_header(identity, os.path.basename(path)))
+        writer = Writer(journal_fd)
+        writer.write(encode_header(identity, os.path.basename(path)))
         hook("journal-created")
         count = total = records_crc = 0
         halfway = None
         for batch in batches("original"):
             if halfway is None:  # in the first batch, so that even one-batch saves stop midway
                 halfway = max(1, batch.offsets.size // 2)
-                parts = [_slice(batch, 0, halfway), _slice(batch, halfway, batch.offsets.size)]
+                parts = [slice_batch(batch, 0, halfway), slice_batch(batch, halfway, batch.offsets.size)]
             else:
                 parts = [batch]
             for part in parts:
-                records, headers = _encode_records(part)
+                records, headers = encode_records(part)
                 writer.write(records)
                 records_crc = zlib.crc32(headers, records_crc)
                 count += part.offsets.size
@@ -386,7 +261,7 @@ def _write_journal(path: str, fd: int, journal: _OpenJournal, batches: Callable[
                 if count == halfway and part is parts[0]:
                     writer.flush()
                     hook("journal-records")
-        writer.write(_TRAILER.pack(count, total, records_crc, COMMIT_MAGIC))
+        writer.write(TRAILER.pack(count, total, records_crc, COMMIT_MAGIC))
         writer.flush()
         stage = "flushing the journal to disk"
         durable.flush_file(journal_fd)
@@ -400,7 +275,7 @@ def _write_journal(path: str, fd: int, journal: _OpenJournal, batches: Callable[
     return count, total
 
 
-def _write_in_place(path: str, fd: int, journal: _OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
+def _write_in_place(path: str, fd: int, journal: OpenJournal, batches: Callable[[str], Iterable[RegionBatch]],
                     total: int, hook: Callable[[str], None]) -> None:
     """Step 3: write the new bytes over the file; on any failure, restore from the journal."""
     stage = "writing the file"
@@ -419,7 +294,7 @@ def _write_in_place(path: str, fd: int, journal: _OpenJournal, batches: Callable
         _raise_rolled_back(path, fd, journal, exc, stage)
 
 
-def _commit(path: str, fd: int, journal: _OpenJournal, hook: Callable[[str], None]) -> None:
+def _commit(path: str, fd: int, journal: OpenJournal, hook: Callable[[str], None]) -> None:
     """Step 4: zero the commit magic (the commit point), then delete the journal."""
     try:
         hook("before-delete")
@@ -439,15 +314,15 @@ def _commit(path: str, fd: int, journal: _OpenJournal, hook: Callable[[str], Non
         journal.delete()
 
 
-def _raise_rolled_back(path: str, fd: int, journal: _OpenJournal, exc: BaseException, stage: str) -> NoReturn:
+def _raise_rolled_back(path: str, fd: int, journal: OpenJournal, exc: BaseException, stage: str) -> NoReturn:
     """Restore the original bytes after `exc` at `stage`, then raise the matching SaveError."""
     journal_path = journal.path
     try:
-        parsed = _read_journal(journal.fd, journal_path, path, require_commit=False)
+        parsed = read_journal(journal.fd, journal_path, path, require_commit=False)
         if parsed is None:
             raise DicomError(path, "the journal is cut short")
-        _verify(parsed, journal.fd, path, FileIdentity.of_fd(fd).size)
-        _replay(parsed, journal.fd, fd)
+        verify(parsed, journal.fd, path, FileIdentity.of_fd(fd).size)
+        replay(parsed, journal.fd, fd)
         durable.flush_file(fd)  # a new flush of newly written pages, not a retry of the failed one
         journal.invalidate_before_delete()
     except (OSError, EOFError, DicomError) as restore_exc:
@@ -493,14 +368,14 @@ def recover(path: str | os.PathLike[str]) -> RecoveryReport | None:
         if isinstance(journal, RecoveryReport) or journal is None:
             return journal
         try:
-            if _is_same_file(journal.fd, journal_path):
+            if is_same_file(journal.fd, journal_path):
                 return _recover_locked(path, journal)
         finally:
             journal.close()
     return None
 
 
-def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport | None:
+def _open_locked(path: str, journal_path: str) -> OpenJournal | RecoveryReport | None:
     """The journal opened and locked; a report if another process is saving; None if there is none."""
     flags = os.O_RDONLY if durable.REMOVES_OPEN_FILES else os.O_RDWR  # RDWR: to invalidate before closing
     try:
@@ -510,7 +385,7 @@ def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport 
     except OSError as exc:
         raise DicomError(path, f"the journal of an interrupted save, {journal_path}, cannot be read: {exc.strerror}") from exc
     try:
-        held = locking.acquire(journal_fd, journal_path + _LOCK_SUFFIX, describe=False)
+        held = locking.acquire(journal_fd, journal_path + LOCK_SUFFIX, describe=False)
     except locking.Busy:
         os.close(journal_fd)
         return RecoveryReport(path, journal_path, "in-progress", 0, 0,
@@ -520,7 +395,7 @@ def _open_locked(path: str, journal_path: str) -> _OpenJournal | RecoveryReport 
         raise DicomError(path, f"a save of this file was interrupted and must be undone from the journal {journal_path}, "
                                f"but the journal cannot be locked ({exc.strerror}); open it once as a user who can "
                                "write to it and its folder (and on a writable mount) to restore it") from exc
-    return _OpenJournal(journal_fd, journal_path, held)
+    return OpenJournal(journal_fd, journal_path, held)
 
 
 def _open_journal(journal_path: str, flags: int) -> int:
@@ -532,10 +407,10 @@ def _open_journal(journal_path: str, flags: int) -> int:
         return os.open(journal_path, os.O_RDONLY | OPEN_FLAGS)  # still readable: report why later
 
 
-def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
+def _recover_locked(path: str, opened: OpenJournal) -> RecoveryReport:
     name = os.path.basename(path)
     journal_path, journal_fd = opened.path, opened.fd
-    journal = _read_journal(journal_fd, journal_path, path, require_commit=True)
+    journal = read_journal(journal_fd, journal_path, path, require_commit=True)
     if journal is None:
         finished = _was_committed(journal_fd, journal_path, path)
         opened.delete()
@@ -557,7 +432,7 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
     if not same_device or (status.st_ino, status.st_size) != journal.identity[1:]:
         raise DicomError(path, f"the journal {journal_path} of an interrupted save belongs to a different file "
                                "(device, inode or size differ); nothing was restored and the journal was left in place")
-    _verify(journal, journal_fd, path, status.st_size)
+    verify(journal, journal_fd, path, status.st_size)
     try:
         file_fd = os.open(path, os.O_RDWR | OPEN_FLAGS)
     except OSError as exc:
@@ -565,7 +440,7 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
                                f"but the file cannot be opened for writing ({exc.strerror}); open it once as a user "
                                "who can write to it (and on a writable mount) to restore it") from exc
     try:
-        _replay(journal, journal_fd, file_fd)
+        replay(journal, journal_fd, file_fd)
         durable.flush_file(file_fd)
     except OSError as exc:
         raise DicomError(path, f"restoring from the journal {journal_path} failed ({exc.strerror}); "
@@ -585,114 +460,13 @@ def _recover_locked(path: str, opened: _OpenJournal) -> RecoveryReport:
     )
 
 
-@dataclass(frozen=True)
-class _Journal:
-    identity: tuple[int, int, int]
-    records_start: int
-    records_end: int
-    count: int
-    total: int
-    records_crc: int
-
-
 def _was_committed(journal_fd: int, journal_path: str, path: str) -> bool:
     """True if the journal is complete but its commit magic is zeroed: its save (or recovery) finished."""
     try:
-        journal = _read_journal(journal_fd, journal_path, path, require_commit=False)
-        return journal is not None and _pread(journal_fd, len(COMMIT_MAGIC), journal.records_end + 20) == bytes(8)
+        journal = read_journal(journal_fd, journal_path, path, require_commit=False)
+        return journal is not None and pread_up_to(journal_fd, len(COMMIT_MAGIC), journal.records_end + 20) == bytes(8)
     except (DicomError, OSError):
         return False
-
-
-def _pread(fd: int, length: int, offset: int) -> bytes:
-    """Up to `length` bytes at `offset` (fewer at the end of the file)."""
-    buffer = bytearray(length)
-    return bytes(buffer[:positional.pread_into(fd, buffer, offset)])
-
-
-def _read_journal(journal_fd: int, journal_path: str, path: str, *, require_commit: bool) -> _Journal | None:
-    """Parse header and trailer; None if the journal is incomplete (never replay those)."""
-    size = os.fstat(journal_fd).st_size
-    head = _pread(journal_fd, _HEADER.size, 0)
-    trailer = _pread(journal_fd, _TRAILER.size, size - _TRAILER.size) if size >= _TRAILER.size else b""
-    if len(trailer) < _TRAILER.size:
-        return None
-    count, total, records_crc, commit = _TRAILER.unpack(trailer)
-    if require_commit and commit != COMMIT_MAGIC:
-        return None
-    damaged = f"the journal {journal_path} of an interrupted save is damaged"
-    if len(head) < _HEADER.size or head[:8] != MAGIC:
-        raise DicomError(path, f"{damaged} (bad header); the file was not changed")
-    _magic, version, _flags, dev, ino, file_size, name_length = _HEADER.unpack(head)
-    if version != VERSION:
-        raise DicomError(path, f"the journal {journal_path} has version {version}, which this Cinemap cannot read")
-    header_end = _HEADER.size + name_length + _CRC.size
-    header = _pread(journal_fd, header_end, 0)
-    if len(header) < header_end or _CRC.unpack(header[-_CRC.size:])[0] != zlib.crc32(header[:-_CRC.size]):
-        raise DicomError(path, f"{damaged} (header checksum); the file was not changed")
-    records_end = size - _TRAILER.size
-    if records_end - header_end != count * _RECORD.size + total:
-        raise DicomError(path, f"{damaged} (its length does not match its trailer); the file was not changed")
-    return _Journal((dev, ino, file_size), header_end, records_end, count, total, records_crc)
-
-
-def _records(journal: _Journal, journal_fd: int) -> Iterator[tuple[int, int, int, bytes]]:
-    reader = _Reader(journal_fd, journal.records_start, journal.records_end)
-    while not reader.at_end():
-        offset, length, crc = _RECORD.unpack(reader.read(_RECORD.size))
-        yield offset, length, crc, reader.read(length)
-
-
-def _verify(journal: _Journal, journal_fd: int, path: str, file_size: int) -> None:
-    """Check every record before anything is written back."""
-    count = total = records_crc = 0
-    damaged = "the journal of an interrupted save is damaged"
-    try:
-        for offset, length, crc, original in _records(journal, journal_fd):
-            records_crc = zlib.crc32(_RECORD.pack(offset, length, crc), records_crc)
-            if zlib.crc32(original) != crc or offset + length > file_size:
-                raise DicomError(path, f"{damaged} (record {count} at file offset {offset}); the file was not changed")
-            count += 1
-            total += length
-    except EOFError:
-        raise DicomError(path, f"{damaged} (record {count} is cut short); the file was not changed") from None
-    if (count, total, records_crc) != (journal.count, journal.total, journal.records_crc):
-        raise DicomError(path, f"{damaged} (record headers do not match the trailer); the file was not changed")
-
-
-def _replay(journal: _Journal, journal_fd: int, file_fd: int) -> None:
-    """Write every record's original bytes back, records less than a page apart as one span.
-
-    A masked rectangle journals one record per row and frame: 480,000 rows
-    took 480,000 ``pwrite`` calls (1.9 s of a 3.3 s recovery). The bytes
-    between such records were never changed by the save (its write pass
-    rewrites them with the values it read), so a span is read from the file,
-    the records are laid over it and it is written back with one call.
-    """
-    pieces: list[tuple[int, bytes]] = []
-    span_end = 0
-    for offset, length, _crc, original in _records(journal, journal_fd):
-        if pieces and not (span_end <= offset <= span_end + _REPLAY_GAP and
-                           offset + length - pieces[0][0] <= _IO_CHUNK):
-            _write_span(file_fd, pieces)
-            pieces = []
-        pieces.append((offset, original))
-        span_end = offset + length
-    if pieces:
-        _write_span(file_fd, pieces)
-
-
-def _write_span(file_fd: int, pieces: list[tuple[int, bytes]]) -> None:
-    """Write ascending, non-overlapping `pieces` (offset, bytes) with one ``pwrite``."""
-    start = pieces[0][0]
-    if len(pieces) == 1:
-        pwrite_all(file_fd, pieces[0][1], start)
-        return
-    end = pieces[-1][0] + len(pieces[-1][1])
-    span = bytearray(pread_exact(file_fd, end - start, start))
-    for offset, original in pieces:
-        span[offset - start : offset - start + len(original)] = original
-    pwrite_all(file_fd, span, start)
 
 
 def _remove_incomplete_journal(journal_path: str) -> bool:
@@ -706,9 +480,9 @@ def _remove_incomplete_journal(journal_path: str) -> bool:
     if isinstance(journal, RecoveryReport):
         return False  # another process is saving
     try:
-        if not _is_same_file(journal.fd, journal_path):
+        if not is_same_file(journal.fd, journal_path):
             return True
-        if _read_journal(journal.fd, journal_path, journal_path, require_commit=True) is not None:
+        if read_journal(journal.fd, journal_path, journal_path, require_commit=True) is not None:
             return False
         journal.delete()
     except (OSError, DicomError):
@@ -716,129 +490,3 @@ def _remove_incomplete_journal(journal_path: str) -> bool:
     finally:
         journal.close()
     return not os.path.lexists(journal_path)
-
-
-# ----------------------------------------------------------------- utilities
-def _slice(batch: RegionBatch, first: int, stop: int) -> RegionBatch:
-    starts = np.concatenate(([0], np.cumsum(batch.lengths)))
-    return RegionBatch(batch.offsets[first:stop], batch.lengths[first:stop], batch.data[starts[first]:starts[stop]])
-
-
-def _encode_records(batch: RegionBatch) -> tuple[memoryview | bytearray, bytes]:
-    """The journal records of `batch` and their concatenated 16-byte headers."""
-    lengths = batch.lengths
-    if lengths.size and np.all(lengths == lengths[0]):  # the common case, vectorized
-        length = int(lengths[0])
-        view = np.ascontiguousarray(batch.data).data.cast("B")
-        headers = np.empty(lengths.size, dtype=[("offset", "<u8"), ("length", "<u4"), ("crc", "<u4")])
-        headers["offset"] = batch.offsets
-        headers["length"] = length
-        pieces = map(view.__getitem__, map(slice, range(0, len(view), length), range(length, len(view) + 1, length)))
-        headers["crc"] = list(map(zlib.crc32, pieces))  # no bytecode per record: ~2x faster than a loop
-        records = np.empty(lengths.size, dtype=[("header", headers.dtype), ("data", "u1", (length,))])
-        records["header"] = headers
-        records["data"] = batch.data.reshape(lengths.size, length)
-        return records.view(np.uint8).data, headers.tobytes()
-    joined, headers_joined = bytearray(), bytearray()
-    for offset, original in batch.ranges():
-        header = _RECORD.pack(offset, len(original), zlib.crc32(original))
-        headers_joined += header
-        joined += header
-        joined += original
-    return joined, bytes(headers_joined)
-
-
-def _encode_header(identity: FileIdentity, name: str) -> bytes:
-    encoded = os.fsencode(name)[:0xFFFF]
-    header = _HEADER.pack(MAGIC, VERSION, 0, identity.dev, identity.ino, identity.size, len(encoded)) + encoded
-    return header + _CRC.pack(zlib.crc32(header))
-
-
-def pwrite_all(fd: int, data: bytes | bytearray | memoryview, offset: int) -> None:
-    """Write all of `data` at `offset` (:func:`viewer.model.platform.positional.pwrite_all`)."""
-    positional.pwrite_all(fd, data, offset)
-
-
-def pread_exact(fd: int, length: int, offset: int) -> bytes:
-    """Exactly `length` bytes at `offset` (EOFError if the file is shorter)."""
-    return bytes(positional.pread_exact(fd, length, offset))
-
-
-def pread_into(fd: int, buffer: memoryview | bytearray, offset: int) -> None:
-    """Fill `buffer` from the file at `offset` (EOFError if the file is shorter)."""
-    view = memoryview(buffer).cast("B")
-    if positional.pread_into(fd, view, offset) != len(view):
-        raise EOFError(f"the file ends before offset {offset + len(view)}")
-
-
-def _write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    view = memoryview(data).cast("B")
-    while view:
-        written = os.write(fd, view)
-        if written <= 0:
-            raise OSError(errno.EIO, "the write made no progress")
-        view = view[written:]
-
-
-class _Writer:
-    """Buffers small writes into ~4 MiB ``os.write`` calls."""
-
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._buffer = bytearray()
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        if len(data) >= _IO_CHUNK:  # large: write it as it is, without copying it into the buffer
-            self.flush()
-            _write_all(self._fd, data)
-            return
-        self._buffer += data
-        if len(self._buffer) >= _IO_CHUNK:
-            self.flush()
-
-    def flush(self) -> None:
-        if self._buffer:
-            _write_all(self._fd, self._buffer)
-            self._buffer = bytearray()
-
-
-class _Reader:
-    """Sequential reads of ``[start, end)`` of a file through a ~4 MiB buffer."""
-
-    def __init__(self, fd: int, start: int, end: int) -> None:
-        self._fd, self._next, self._end = fd, start, end
-        self._buffer = b""
-        self._position = 0
-
-    def at_end(self) -> bool:
-        return self._position == len(self._buffer) and self._next >= self._end
-
-    def read(self, length: int) -> bytes:
-        if self._position + length > len(self._buffer):
-            wanted = min(max(length, _IO_CHUNK), self._end - self._next)
-            rest = self._buffer[self._position:]
-            if len(rest) + wanted < length:
-                raise EOFError("the journal is cut short")
-            self._buffer = rest + pread_exact(self._fd, wanted, self._next)
-            self._next += wanted
-            self._position = 0
-        data = self._buffer[self._position:self._position + length]
-        self._position += length
-        return data
-
-
-def _is_same_file(fd: int, path: str) -> bool:
-    try:
-        status = os.stat(path)
-    except FileNotFoundError:
-        return False
-    opened = os.fstat(fd)
-    return (status.st_dev, status.st_ino) == (opened.st_dev, opened.st_ino)
-
-
-def _remove_journal(journal_path: str) -> None:
-    try:
-        os.unlink(journal_path)
-    except OSError:
-        return
-    durable.flush_directory(journal_path, ignore_errors=True)
