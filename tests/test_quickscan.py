@@ -16,12 +16,13 @@ import numpy as np
 import pydicom
 import pytest
 from pydicom.dataset import Dataset
+from pydicom.filereader import read_file_meta_info
 from pydicom.sequence import Sequence
 
 from dicom_builders import write_dicom
 from reference_files import reference_files
 from viewer.model import open_document
-from viewer.model.dicom import header
+from viewer.model.dicom import encoding, header
 from viewer.model.dicom import quickscan
 from viewer.synthetic import write_cine
 
@@ -44,6 +45,23 @@ def parse_count(monkeypatch):
 
     monkeypatch.setattr(header, "parse_header", counting)
     return calls
+
+
+def test_the_file_meta_walk_finds_the_transfer_syntax_pydicom_reads():
+    """encoding.scan_meta (the deflate-bomb check's reader) against pydicom's public file meta reader."""
+    checked = 0
+    for path in reference_files():
+        head = path.read_bytes()[: 1 << 16]
+        if head[128:132] != b"DICM":
+            continue  # read_file_meta_info needs the preamble
+        position, syntax = encoding.scan_meta(head)
+        meta = read_file_meta_info(path)
+        assert syntax == meta.get("TransferSyntaxUID"), path.name
+        group_length = meta.get("FileMetaInformationGroupLength")
+        if group_length is not None:
+            assert position == encoding.PREAMBLE_BYTES + 12 + group_length, path.name
+        checked += 1
+    assert checked > 100
 
 
 def test_real_plain_files_scan_as_pydicom_reads_them():

@@ -113,7 +113,7 @@ def _walk_tag_tree(dataset, depth: int = 0) -> int:
     from viewer.model.dicom.tags import describe_value
 
     count = 0
-    for tag in list(dataset._dict):
+    for tag in list(dataset.keys()):
         _, _, items = describe_value(dataset, tag)
         count += 1
         if items and depth < 3:

@@ -15,6 +15,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from viewer.model import MappedValue
+from viewer.model.dicom import pydicom_adapter
 from viewer.model.dicom.tags import describe_value, element_name, matches, tag_text
 from viewer.model.view import ViewerModel
 
@@ -109,13 +110,13 @@ class TagBrowser(QDockWidget):
         document = self.state.document
         if tag != PER_FRAME_TAG or document is None or dataset is not document.dataset:
             return 0
-        element = dataset._dict[tag]
-        if not isinstance(getattr(element, "_value", None), MappedValue):
+        element = pydicom_adapter.raw_element(dataset, tag)
+        if element is None or not isinstance(pydicom_adapter.stored_value(element), MappedValue):
             return 0
         return document.geometry.number_of_frames if document.geometry is not None else 0
 
     def _add_elements(self, parent: QTreeWidgetItem, dataset: Dataset) -> None:
-        for tag in sorted(dataset._dict):
+        for tag in sorted(dataset.keys()):
             item, items = self._element_item(parent, dataset, int(tag))
             lazy = self._lazy_per_frame(dataset, int(tag))
             if lazy:
@@ -129,7 +130,7 @@ class TagBrowser(QDockWidget):
             for number, child in enumerate(items or [], start=1):
                 child_item = QTreeWidgetItem(item, [f"Item {number}", "", "", ""])
                 child_item.setData(0, _DATASET_ROLE, child)
-                if len(child._dict):
+                if len(child):
                     child_item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
 
     def _on_expanded(self, item: QTreeWidgetItem) -> None:
@@ -144,7 +145,7 @@ class TagBrowser(QDockWidget):
     def _add_matching(self, parent: QTreeWidgetItem, dataset: Dataset, needle: str, budget: list[int]) -> bool:
         """Add the elements of `dataset` that match, and the path to nested matches."""
         found = False
-        for tag in sorted(dataset._dict):
+        for tag in sorted(dataset.keys()):
             if budget[0] <= 0:
                 return found
             tag = int(tag)

@@ -17,6 +17,7 @@ from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
+from viewer.model.dicom import pydicom_adapter
 from viewer.model.dicom.mapped import MappedElement, MappedValue
 from viewer.model.errors import TruncatedFileError
 
@@ -60,7 +61,7 @@ def map_deferred_values(
     """
     mapped: list[MappedElement] = []
     for item in _iter_datasets(dataset):
-        for tag, raw in list(item._dict.items()):
+        for tag, raw in list(pydicom_adapter.raw_items(item)):
             if not isinstance(raw, RawDataElement) or raw.value is not None or not raw.length:
                 continue  # read already, or empty
             vr = _vr_for(raw, bits_allocated)
@@ -74,9 +75,8 @@ def map_deferred_values(
                     f"but the file ends after {file_size} bytes",
                 )
             value = MappedValue(make_mapping(raw.value_tell, raw.length), raw.value_tell)
-            element = DataElement(raw.tag, vr, b"")
-            element._value = value  # a buffered value: pydicom shows its repr
-            item._dict[tag] = element
+            # A buffered value: pydicom shows its repr and never reads it unless asked.
+            pydicom_adapter.put_element(item, pydicom_adapter.buffered_element(raw.tag, vr, value))
             mapped.append(MappedElement(int(raw.tag), keyword_for_tag(raw.tag), vr, raw.value_tell, raw.length, value))
     return mapped
 
@@ -84,9 +84,9 @@ def map_deferred_values(
 def _iter_datasets(dataset: Dataset):
     """Yield `dataset` and every sequence item in it, without reading raw values."""
     yield dataset
-    for element in list(dataset._dict.values()):
+    for _tag, element in list(pydicom_adapter.raw_items(dataset)):
         if isinstance(element, DataElement) and element.VR == "SQ":
-            items = element._value
+            items = pydicom_adapter.stored_value(element)
         elif isinstance(element, RawDataElement) and element.VR == "SQ" and element.value is not None:
             items = _read_sequence(dataset, element)
         else:
@@ -107,8 +107,5 @@ def _read_sequence(dataset: Dataset, raw: RawDataElement):
     try:
         return dataset[raw.tag].value
     except Exception:  # pydicom raises many types for a malformed sequence
-        element = DataElement(raw.tag, "UN", b"")
-        element.VR = "UN"  # pydicom would restore SQ from the dictionary and parse it again
-        element._value = bytes(raw.value)
-        dataset._dict[raw.tag] = element
+        pydicom_adapter.put_element(dataset, pydicom_adapter.unparsed_element(raw.tag, bytes(raw.value)))
         return None

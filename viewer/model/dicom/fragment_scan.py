@@ -19,6 +19,7 @@ import struct
 from array import array
 from typing import Callable
 
+from viewer.model.dicom.encoding import UNDEFINED_LENGTH
 from viewer.model.errors import DicomError
 
 Reader = Callable[[int, int], bytes]
@@ -30,7 +31,6 @@ END_MARKER = b"\xff\xd9"
 """JPEG EOI, also JPEG 2000 EOC: pydicom's ``get_frame`` looks for it to split frames."""
 MARKER_WINDOW = 10
 """pydicom looks for the marker in a fragment's last 10 bytes."""
-UNDEFINED_LENGTH = 0xFFFFFFFF
 
 DELIMITER_REACHED, END_OF_FILE = "delimiter", "end of file"
 

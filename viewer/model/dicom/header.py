@@ -30,10 +30,11 @@ from pydicom.dataset import Dataset, FileDataset
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError
+from viewer.model.dicom import pydicom_adapter
 from viewer.model.dicom.deferred import BINARY_VRS
+from viewer.model.dicom.encoding import EXPLICIT_LONG_VRS, PREAMBLE_BYTES, UNDEFINED_LENGTH, VALID_VRS, scan_meta
 
 PIXEL_TAGS = {0x7FE00010: "PixelData", 0x7FE00008: "FloatPixelData", 0x7FE00009: "DoubleFloatPixelData"}
-UNDEFINED_LENGTH = 0xFFFFFFFF
 MAX_INFLATED_BYTES = 256 << 20
 """Largest dataset a Deflated file may inflate to (it is read into memory whole)."""
 MAX_ZERO_ELEMENTS = 16
@@ -56,12 +57,6 @@ IMAGE_PIXEL_TAGS = {
     0x00280101: "Bits Stored",
     0x00280102: "High Bit",
     0x00280103: "Pixel Representation",
-}
-_EXPLICIT_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
-_VALID_VRS = {
-    b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
-    b"OF", b"OL", b"OV", b"OW", b"PN", b"SH", b"SL", b"SQ", b"SS", b"ST", b"SV", b"TM", b"UC", b"UI",
-    b"UL", b"UN", b"UR", b"US", b"UT", b"UV",
 }
 
 
@@ -117,7 +112,7 @@ def _looks_like_dataset(head: bytes) -> bool:
         group, element = struct.unpack(order + "HH", head[:4])
         if group not in (0x0002, 0x0008, 0x0010, 0x0018, 0x0020, 0x0028) or element > 0x00FF and group != 0x0002:
             continue
-        if head[4:6] in _VALID_VRS:
+        if head[4:6] in VALID_VRS:
             return True
         (length,) = struct.unpack(order + "I", head[4:8])
         if order == "<" and length < 1024:  # implicit VR little endian
@@ -200,18 +195,12 @@ def check_inflated_size(path: str, fileobj: BinaryIO) -> None:
     compresses zeros about 1000:1: a 1 MB file could take gigabytes and minutes.
     The stream is inflated here a megabyte at a time, counting, keeping nothing.
     """
-    from pydicom.filereader import _read_file_meta_info, read_preamble
-
     start = fileobj.tell()
-    try:
-        read_preamble(fileobj, force=True)
-        meta = _read_file_meta_info(fileobj)
-        deflated = meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
-    except Exception:  # not for this check to report: pydicom's parse will
-        deflated = False
-    if not deflated:
+    position, syntax = _read_meta(fileobj, start)
+    if syntax != DeflatedExplicitVRLittleEndian:
         fileobj.seek(start)
         return
+    fileobj.seek(start + position)
     compressed = os.fstat(fileobj.fileno()).st_size - fileobj.tell()
     inflater = zlib.decompressobj(-zlib.MAX_WBITS)
     inflated = 0
@@ -232,6 +221,22 @@ def check_inflated_size(path: str, fileobj: BinaryIO) -> None:
     fileobj.seek(start)
 
 
+def _read_meta(fileobj: BinaryIO, start: int) -> tuple[int, str | None]:
+    """(dataset offset from `start`, transfer syntax or None) of the file meta at `start`.
+
+    The file meta is read from the bytes at hand, more of them if it runs
+    past the first 16 KB; a file without the ``DICM`` preamble may begin with it.
+    """
+    wanted = 16 << 10
+    while True:
+        fileobj.seek(start)
+        head = fileobj.read(wanted)
+        position, syntax = scan_meta(head, PREAMBLE_BYTES if head[128:132] == b"DICM" else 0)
+        if syntax is not None or position + 8 <= len(head) or len(head) < wanted:
+            return position, syntax
+        wanted *= 4
+
+
 def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: int) -> None:
     """Parse from the current position up to the pixel data, adding to `dataset`."""
     from pydicom.filereader import read_dataset
@@ -240,7 +245,7 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
     try:
         rest = read_dataset(
             fileobj, implicit, little, stop_when=_stop_when(path, frozenset(PIXEL_TAGS)),
-            defer_size=defer_size, parent_encoding=dataset._character_set,
+            defer_size=defer_size, parent_encoding=pydicom_adapter.character_set(dataset),
         )
     except DicomError:
         raise
@@ -248,7 +253,7 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
         raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
     except Exception as exc:
         raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
-    dataset._dict.update(rest._dict)
+    pydicom_adapter.merge_raw(dataset, rest)
     decode_image_pixel_elements(path, dataset)
 
 
@@ -259,7 +264,7 @@ def check_transfer_syntax(path: str, dataset: Dataset) -> None:
     the compression of the pixel data can be known.
     """
     meta = getattr(dataset, "file_meta", None)
-    if not meta or TRANSFER_SYNTAX_TAG not in meta._dict:
+    if not meta or TRANSFER_SYNTAX_TAG not in meta:
         return
     try:
         uid = meta[TRANSFER_SYNTAX_TAG].value
@@ -278,13 +283,13 @@ def decode_image_pixel_elements(path: str, dataset: Dataset) -> None:
     they must have a binary VR.
     """
     for tag, name in EXTENDED_OFFSET_TAGS.items():
-        element = dataset._dict.get(tag)
+        element = pydicom_adapter.raw_element(dataset, tag)
         if element is not None and element.VR not in (None, "OV", "OB", "UN"):
             raise UnsupportedError(
                 path, f"{name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) has VR {element.VR!r}; it must be OV"
             )
     for tag, name in IMAGE_PIXEL_TAGS.items():
-        if tag in dataset._dict:
+        if tag in dataset:
             try:
                 dataset[tag]
             except Exception as exc:  # pydicom raises many types for a malformed value
@@ -304,7 +309,7 @@ def read_sequence_header(fileobj: BinaryIO, implicit_vr: bool, little_endian: bo
     if implicit_vr:
         (length,) = struct.unpack(order + "I", head[4:8])
         value = position + 8
-    elif head[4:6] in _EXPLICIT_LONG_VRS:
+    elif head[4:6] in EXPLICIT_LONG_VRS:
         if len(head) < 12:
             return -1, position, 0
         (length,) = struct.unpack(order + "I", head[8:12])
@@ -367,7 +372,7 @@ def read_pixel_element_header(
                 f"{PIXEL_TAGS[tag]} ({group:04X},{element:04X}) has VR {vr!r}; "
                 f"it must be {' or '.join(_PIXEL_VRS[tag])}",
             )
-        if vr_bytes in _EXPLICIT_LONG_VRS:
+        if vr_bytes in EXPLICIT_LONG_VRS:
             extra = fileobj.read(4)
             if len(extra) < 4:
                 raise TruncatedFileError(path, "the file ends inside the Pixel Data element header")
@@ -400,8 +405,8 @@ def read_trailing_elements(
         trailing = read_dataset(fileobj, implicit_vr, little_endian, stop_when=stop_when, defer_size=defer_size)
     except Exception:
         return None
-    for tag in [tag for tag in trailing._dict if tag >> 16 == 0]:
-        del trailing._dict[tag]
+    for tag in [tag for tag in trailing.keys() if tag >> 16 == 0]:
+        del trailing[tag]
     return trailing
 
 

@@ -6,10 +6,13 @@ dataset instead; pydicom 3 supports such *buffered* values for the binary VRs
 (``DataElement.is_buffered``). It also walks datasets without converting raw
 elements (a deferred or malformed value must not be read or raise while the
 header is scanned). Everything here uses pydicom's public API:
-``Dataset.get_item(tag, keep_deferred=True)``, ``Dataset.items()`` (raw
-elements), ``Dataset.__setitem__`` with a ``DataElement``, and
-``pydicom.charset.convert_encodings``. ``tests/test_pydicom_adapter.py``
-fails loudly if a pydicom release changes what these rely on.
+``Dataset.get_item(tag, keep_deferred=True)``, ``Dataset.keys()``,
+``Dataset.__setitem__`` with a ``DataElement``, ``DataElement.value`` (which
+returns the value as held, a buffer included), and
+``pydicom.charset.convert_encodings`` -- except :func:`merge_raw`, which must
+keep raw elements raw and has no public way to do it (see there).
+``tests/test_pydicom_adapter.py`` fails loudly if a pydicom release changes
+what these rely on.
 """
 
 from __future__ import annotations
@@ -37,9 +40,37 @@ def buffered_element(tag: int, vr: str, value: Any, *, undefined_length: bool = 
     return element
 
 
+def unparsed_element(tag: int, data: bytes) -> DataElement:
+    """An ``UN`` element holding `data` as bytes (a sequence pydicom could not parse, say).
+
+    pydicom gives a known tag its dictionary VR when an element is made as
+    ``UN`` with a short value (and would parse an ``SQ`` again when it is
+    read), so the VR is set back to ``UN`` once the element exists.
+    """
+    element = DataElement(tag, "UN", b"")
+    element.VR = "UN"
+    element.value = data
+    return element
+
+
 def put_element(dataset: Dataset, element: DataElement) -> None:
     """Add or replace `element` in `dataset` (no conversion of other elements)."""
     dataset[element.tag] = element
+
+
+def merge_raw(dataset: Dataset, other: Dataset) -> None:
+    """Add every element of `other` to `dataset` as it is: raw elements stay raw, deferred values unread.
+
+    The one private use here: ``Dataset.update`` and ``Dataset.__setitem__``
+    convert a raw *private* element whose private creator is present (for its
+    ``private_creator``), which reads and converts its value -- a deferred large
+    value would come back as an empty element instead of being mapped, and a
+    malformed one would raise during the header parse. pydicom has no public
+    way to insert a raw element unconverted, so the element dictionary is
+    updated directly (``tests/test_pydicom_adapter.py`` checks that it is
+    still the dict behind ``Dataset.get_item``).
+    """
+    dataset._dict.update(other._dict)
 
 
 def raw_element(dataset: Dataset, tag: int) -> DataElement | RawDataElement | None:

@@ -29,22 +29,23 @@ same offset (a test checks that against every real file in the test data).
 
 from __future__ import annotations
 
-import struct
-from typing import NamedTuple
-
 import re
+from typing import NamedTuple
 
 from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
-from viewer.model.dicom.header import (
-    _EXPLICIT_LONG_VRS,
-    _VALID_VRS,
-    IMAGE_PIXEL_TAGS,
-    PIXEL_TAGS,
+from viewer.model.dicom.encoding import (
+    HEADER_BYTES,
     UNDEFINED_LENGTH,
-    PixelElement,
+    VALID_VRS,
+    scan_meta,
+    unpack_explicit,
+    unpack_implicit,
+    unpack_long,
+    unpack_short,
 )
+from viewer.model.dicom.header import IMAGE_PIXEL_TAGS, PIXEL_TAGS, PixelElement
 
 HEAD_BYTES = 16 << 10
 """Bytes read from the start of the file for the scan; longer headers take the full path."""
@@ -52,16 +53,10 @@ PER_FRAME_TAG = 0x52009230
 _PLAIN_SYNTAXES = {str(uid): uid for uid in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)}
 IMAGE_PIXEL = {tag: (keyword_for_tag(tag), dictionary_VR(tag).encode()) for tag in IMAGE_PIXEL_TAGS}
 """The Image Pixel elements the geometry is read from: keyword and the only VR accepted (US, CS or IS)."""
-_HEADER_BYTES = {vr: 12 if vr in _EXPLICIT_LONG_VRS else 8 for vr in _VALID_VRS}
-"""Explicit VR element header length by VR (4-byte lengths follow two reserved bytes)."""
 _INTEGER_STRING = re.compile(rb" *[+-]?[0-9]{1,11} *")
 _CODE_STRING = re.compile(rb" *[A-Z0-9_]{1,16} *")
 _IMPLIED_PIXEL_VR = {0x7FE00008: "OF", 0x7FE00009: "OD"}
 _PIXEL_VRS = {0x7FE00010: ("OB", "OW"), 0x7FE00008: ("OF",), 0x7FE00009: ("OD",)}
-_unpack_explicit = struct.Struct("<HH2sH").unpack_from
-_unpack_implicit = struct.Struct("<HHI").unpack_from
-_unpack_short = struct.Struct("<H").unpack_from
-_unpack_long = struct.Struct("<I").unpack_from
 
 
 class QuickHeader(NamedTuple):
@@ -97,18 +92,18 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
     """
     if len(head) < 144 or head[128:132] != b"DICM":
         return None
-    position, name = _scan_meta(head)
+    position, name = scan_meta(head)
     syntax = _PLAIN_SYNTAXES.get(name) if name is not None else None
     if syntax is None:
         return None
     implicit = syntax.is_implicit_VR
     end = len(head)
-    if position + 8 > end or (head[position + 4 : position + 6] in _VALID_VRS) == implicit:
+    if position + 8 > end or (head[position + 4 : position + 6] in VALID_VRS) == implicit:
         return None  # pydicom would switch VR encoding (and warn): the full path
     image: dict[str, int | str] = {}
     limit = min(memmap_threshold, UNDEFINED_LENGTH - 1)
-    unpack = _unpack_implicit if implicit else _unpack_explicit
-    header_sizes = _HEADER_BYTES
+    unpack = unpack_implicit if implicit else unpack_explicit
+    header_sizes = HEADER_BYTES
     while position + 8 <= end:
         # The loop runs once per element: the common case (a short element
         # before group 0028) costs one unpack, one lookup and two tests.
@@ -122,7 +117,7 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
             if size != 8:
                 if size is None or position + 12 > end:
                     return None  # not a VR: pydicom would guess
-                (length,) = _unpack_long(head, position + 8)
+                (length,) = unpack_long(head, position + 8)
         if group >= 0x0028 or group < 0x0008 or length > limit:
             tag = (group << 16) | number
             if tag in PIXEL_TAGS:
@@ -135,7 +130,7 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
                 if vr_bytes is not None and vr_bytes != expected_vr:
                     return None
                 if expected_vr == b"US" and length == 2 and position + size + 2 <= end:  # most of them
-                    image[keyword] = _unpack_short(head, position + size)[0]
+                    image[keyword] = unpack_short(head, position + size)[0]
                 else:
                     decoded = _decode(head[position + size : position + size + length], expected_vr)
                     if decoded is None or position + size + length > end:
@@ -143,29 +138,6 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
                     image[keyword] = decoded
         position += size + length
     return None  # the header goes on past the bytes read
-
-
-def _scan_meta(head: bytes) -> tuple[int, str | None]:
-    """Walk the file meta (group 0002, explicit VR little endian): (dataset offset, transfer syntax)."""
-    position = 132
-    syntax = None
-    end = len(head)
-    while position + 8 <= end:
-        group, number, vr_bytes, length = _unpack_explicit(head, position)
-        if group != 0x0002:
-            return position, syntax
-        size = _HEADER_BYTES.get(vr_bytes)
-        if size is None or position + size > end:
-            return position, None
-        if size == 12:
-            (length,) = _unpack_long(head, position + 8)
-        if length == UNDEFINED_LENGTH:
-            return position, None
-        value = position + size
-        if number == 0x0010:
-            syntax = head[value : value + length].rstrip(b"\x00 ").decode("ascii", "replace")
-        position = value + length
-    return position, None
 
 
 def _decode(value: bytes, vr: bytes) -> int | str | None:
@@ -184,13 +156,13 @@ def _pixel(
         return None
     if implicit:
         vr = _IMPLIED_PIXEL_VR.get(tag) or ("OW" if int(image.get("BitsAllocated", 8)) > 8 else "OB")
-        (length,) = _unpack_long(head, position + 4)
+        (length,) = unpack_long(head, position + 4)
         value = position + 8
     else:
         vr = head[position + 4 : position + 6].decode("ascii", "replace")
         if vr not in _PIXEL_VRS[tag]:
             return None  # UN, or a wrong VR: the full path decides (and names the problem)
-        (length,) = _unpack_long(head, position + 8)  # OB, OW, OF, OD all have 4-byte lengths
+        (length,) = unpack_long(head, position + 8)  # OB, OW, OF, OD all have 4-byte lengths
         value = position + 12
     if length == UNDEFINED_LENGTH or value + length != file_size:
         return None  # compressed, truncated, or elements follow: the full path

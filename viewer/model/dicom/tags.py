@@ -13,6 +13,7 @@ from pydicom.datadict import dictionary_description, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.tag import Tag
 
+from viewer.model.dicom import pydicom_adapter
 from viewer.model.dicom.mapped import MappedValue
 
 _MAX_VALUE_CHARS = 200
@@ -42,17 +43,19 @@ def describe_value(dataset: Dataset, tag: int) -> tuple[str, str, list[Dataset] 
     try:
         return _describe_value(dataset, tag)
     except Exception as exc:  # pydicom raises many types for malformed values
-        raw = dataset._dict.get(tag)
+        raw = pydicom_adapter.raw_element(dataset, tag)
         return str(getattr(raw, "VR", "") or ""), f"unreadable value ({type(exc).__name__}: {exc})", None
 
 
 def _describe_value(dataset: Dataset, tag: int) -> tuple[str, str, list[Dataset] | None]:
-    raw = dataset._dict[tag]
+    raw = pydicom_adapter.raw_element(dataset, tag)
+    if raw is None:
+        raise KeyError(tag_text(tag))
     if isinstance(raw, RawDataElement):
         if raw.value is None and raw.length:
             return str(raw.VR or ""), f"deferred, {raw.length} bytes at offset {raw.value_tell} (not read)", None
     element = raw if isinstance(raw, DataElement) else dataset[tag]
-    value = element._value if isinstance(element, DataElement) else None
+    value = pydicom_adapter.stored_value(element) if isinstance(element, DataElement) else None
     if isinstance(value, MappedValue):
         return element.VR, repr(value), None
     if element.VR == "SQ":
