@@ -20,9 +20,9 @@ from pydicom.filereader import read_dataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from viewer.model.dicom import pydicom_adapter
+from viewer.model.dicom.functional_groups import PER_FRAME_TAG
 from viewer.model.dicom.mapped import MappedValue
 
-PER_FRAME_TAG = 0x52009230
 PRIVATE_CREATOR, PRIVATE_BLOB = 0x00290010, 0x00291010
 BLOB_BYTES = 4096
 

@@ -16,12 +16,12 @@ from PySide6.QtWidgets import QDockWidget, QLineEdit, QTreeWidget, QTreeWidgetIt
 
 from viewer.model import MappedValue
 from viewer.model.dicom import pydicom_adapter
+from viewer.model.dicom.functional_groups import PER_FRAME_TAG
 from viewer.model.dicom.tags import describe_value, element_name, matches, tag_text
 from viewer.model.view import ViewerModel
 
 MAX_FILTER_MATCHES = 500
 MAX_LAZY_ITEMS = 5000  # per-frame items listed under a lazily parsed sequence
-PER_FRAME_TAG = 0x52009230
 _DATASET_ROLE = Qt.ItemDataRole.UserRole
 _FRAME_ITEM_ROLE = Qt.ItemDataRole.UserRole + 1  # index of a per-frame item parsed on demand
 _COLUMNS = ("Tag", "Name", "VR", "Value")

@@ -28,15 +28,15 @@ from collections import OrderedDict
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 
+from viewer.model.dicom.encoding import EXPLICIT_LONG_VRS, UNDEFINED_LENGTH
 from viewer.model.errors import DicomError, TruncatedFileError
 
 PER_FRAME_TAG = 0x52009230
+"""Per-frame Functional Groups Sequence (5200,9230): the one definition every module uses."""
 LAZY_MIN_FRAMES = 100
-UNDEFINED = 0xFFFFFFFF
 ITEM = (0xFFFE, 0xE000)
 ITEM_END = (0xFFFE, 0xE00D)
 SEQUENCE_END = (0xFFFE, 0xE0DD)
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 _ITEM_CACHE = 64
 
 
@@ -70,7 +70,7 @@ class _Walker:
         if group == 0xFFFE or self.implicit_vr:
             return (group, element), length, 8
         vr = head[4:6]
-        if vr in _LONG_VRS:
+        if vr in EXPLICIT_LONG_VRS:
             self._need(position, 12)
             return (group, element), self._long.unpack_from(head, 8)[0], 12
         return (group, element), self._short.unpack_from(head, 6)[0], 8
@@ -86,7 +86,7 @@ class _Walker:
             tag, length, size = self.header(position)
             if tag == ITEM_END:
                 return position + 8
-            if length == UNDEFINED:
+            if length == UNDEFINED_LENGTH:
                 position = self.skip_sequence_body(position + size)
             else:
                 position = self.skip_value(position + size, length)
@@ -104,7 +104,7 @@ class _Walker:
     def next_item(self, position: int) -> int:
         """Position after the item starting at `position`."""
         _, length, _ = self.header(position)
-        if length == UNDEFINED:
+        if length == UNDEFINED_LENGTH:
             return self.skip_undefined_item(position + 8)
         return self.skip_value(position + 8, length)
 
@@ -188,7 +188,7 @@ class PerFrameGroups:
 
     def _parse(self, start: int, stop: int) -> Dataset:
         _, length, _ = self._walker.header(start)
-        body_end = stop - 8 if length == UNDEFINED else stop
+        body_end = stop - 8 if length == UNDEFINED_LENGTH else stop
         body = self._buffer.read(start + 8, body_end - start - 8)
         try:
             item = read_dataset(io.BytesIO(body), self._implicit_vr, self._little_endian, parent_encoding=self._encoding)

@@ -45,11 +45,11 @@ from viewer.model.dicom.encoding import (
     unpack_long,
     unpack_short,
 )
+from viewer.model.dicom.functional_groups import PER_FRAME_TAG
 from viewer.model.dicom.header import IMAGE_PIXEL_TAGS, PIXEL_TAGS, PixelElement
 
 HEAD_BYTES = 16 << 10
 """Bytes read from the start of the file for the scan; longer headers take the full path."""
-PER_FRAME_TAG = 0x52009230
 _PLAIN_SYNTAXES = {str(uid): uid for uid in (ExplicitVRLittleEndian, ImplicitVRLittleEndian)}
 IMAGE_PIXEL = {tag: (keyword_for_tag(tag), dictionary_VR(tag).encode()) for tag in IMAGE_PIXEL_TAGS}
 """The Image Pixel elements the geometry is read from: keyword and the only VR accepted (US, CS or IS)."""

@@ -25,17 +25,16 @@ from typing import Iterator
 
 import numpy as np
 
+from viewer.model.dicom.encoding import EXPLICIT_LONG_VRS, UNDEFINED_LENGTH
+from viewer.model.dicom.functional_groups import PER_FRAME_TAG
 from viewer.model.errors import DicomError, FileChangedError, TruncatedFileError, UnsupportedError
 from viewer.model.platform.positional import pread_into
 from viewer.model.slide import positions as position_scan
 from viewer.model.slide.scan import EXTENDED_LENGTHS_TAG, EXTENDED_OFFSET_TAG, InstanceHeader
 
 PIXEL_DATA_TAG = 0x7FE00010
-_PER_FRAME_TAG = 0x52009230
-_UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xE000FFFE  # (FFFE,E000) read as a little-endian u32 of group then element
 _DELIMITER = 0xE0DDFFFE
-_LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 
 
 class DescriptorPool:
@@ -145,7 +144,7 @@ class TiledInstance:
         while position + 8 <= h.file_size:
             group, element = struct.unpack("<HH", self._read(fd, 4, position))
             tag = group << 16 | element
-            if tag == _PER_FRAME_TAG:
+            if tag == PER_FRAME_TAG:
                 value, position = position_scan.read_sequence_value(h.path, fd, position, h.implicit_vr, h.file_size)
                 if h.tiling == "TILED_SPARSE":
                     self.positions = position_scan.tile_positions(h.path, value, h.frames, h.implicit_vr)
@@ -153,10 +152,10 @@ class TiledInstance:
             length, value_start = self._element_header(fd, position)
             if tag == PIXEL_DATA_TAG:
                 self.pixel_offset = value_start
-                self.pixel_length = None if length == _UNDEFINED else length
+                self.pixel_length = None if length == UNDEFINED_LENGTH else length
                 self._check_native_length()
                 break
-            if length == _UNDEFINED:
+            if length == UNDEFINED_LENGTH:
                 raise DicomError(h.path, f"element ({group:04X},{element:04X}) of undefined length before the pixel data")
             if tag in (EXTENDED_OFFSET_TAG, EXTENDED_LENGTHS_TAG):
                 table = np.frombuffer(self._read(fd, length, value_start), "<u8").astype(np.int64)
@@ -173,7 +172,7 @@ class TiledInstance:
         head = self._read(fd, 12, position) if position + 12 <= self.header.file_size else self._read(fd, 8, position)
         if self.header.implicit_vr:
             return struct.unpack_from("<I", head, 4)[0], position + 8
-        if bytes(head[4:6]) in _LONG_VRS:
+        if bytes(head[4:6]) in EXPLICIT_LONG_VRS:
             return struct.unpack_from("<I", head, 8)[0], position + 12
         return struct.unpack_from("<H", head, 6)[0], position + 8
 
