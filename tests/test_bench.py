@@ -148,7 +148,7 @@ def test_usage_error_exits_2():
 def test_enhanced_file_has_per_frame_rescale(tmp_path):
     import pydicom
 
-    from viewer.benchmarks.enhanced import expected_rescale, write_enhanced
+    from viewer.synthetic.enhanced import expected_rescale, write_enhanced
     from viewer.model import open_document
 
     path = write_enhanced(tmp_path / "enhanced.dcm", 40, rows=16, columns=16)

@@ -9,13 +9,13 @@ import pydicom
 import pytest
 from pydicom.dataset import Dataset
 
-from dicom_builders import write_enhanced
 from display_reference import assert_grey_close, classic_grey_files, data_window, pydicom_grey, with_window
 from reference_files import reference_files
 from viewer.model import WindowPreset, open_document
 from viewer.model.display import render
 from viewer.model.display.metadata import VoiRef
 from viewer.model.display.pipeline import ComputedMapping, GreyPipeline, LinearMapping, TableMapping
+from viewer.synthetic.enhanced import write_enhanced
 
 FILES = classic_grey_files()
 
@@ -173,7 +173,7 @@ def test_a_window_past_the_stored_range_stretches_what_is_left(tmp_path):
 
 
 def _enhanced(tmp_path, frames=5):
-    return write_enhanced(tmp_path / "enhanced.dcm", frames, voi=True, bits_stored=12)
+    return write_enhanced(tmp_path / "enhanced.dcm", frames, window=True, bits_stored=12)
 
 
 def _flattened(path, index):
@@ -251,7 +251,7 @@ def test_thirty_two_bit_data_is_computed_on_the_frame(tmp_path, function):
 
 
 def test_mappings_are_cached_per_frame_group(tmp_path):
-    path = write_enhanced(tmp_path / "same.dcm", 3, voi=False)
+    path = write_enhanced(tmp_path / "same.dcm", 3, window=False)
     with open_document(path) as document:
         pipeline = GreyPipeline.for_document(document)
         window = WindowPreset(40, 400, "t")

@@ -372,8 +372,9 @@ def _enhanced_file(fileset: bench_files.FileSet, frames: int, enhanced) -> bench
             raise ValueError(f"{path} is incomplete")
         return {"frames": frames, "geometry": "64x64 16-bit grey, Enhanced CT-like"}
 
-    return fileset.ensure(f"enhanced-{frames}", f"enhanced-64x64-{frames}f.dcm",
-                          lambda path: enhanced.write_enhanced(path, frames), describe)
+    # The name says what makes the file differ: signed samples and per-frame stamps since the shared writer.
+    return fileset.ensure(f"enhanced-{frames}", f"enhanced-64x64-s16-{frames}f.dcm",
+                          lambda path: enhanced.write_bench_file(path, frames), describe)
 
 
 def _native_spec(bench_file: bench_files.BenchFile, method: str, options: argparse.Namespace) -> dict[str, Any]:

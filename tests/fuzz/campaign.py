@@ -76,9 +76,9 @@ ENHANCED = {
 
 def write_enhanced(path: Path, frames: int, undefined: bool, implicit: bool) -> Path:
     """A small enhanced multi-frame seed (12-bit, per-frame rescale and window), fixed UIDs."""
-    from dicom_builders import write_enhanced as build
+    from viewer.synthetic.enhanced import write_enhanced as build
 
-    return build(path, frames, undefined=undefined, implicit=implicit, bits_stored=12, voi=True,
+    return build(path, frames, undefined_lengths=undefined, implicit_vr=implicit, bits_stored=12, window=True,
                  sop_instance_uid="1.2.3.4.5.6.7.8.9")
 
 

@@ -10,6 +10,7 @@ import pytest  # noqa: E402
 
 from viewer.model import MappedValue, open_document  # noqa: E402
 from viewer.synthetic import write_cine  # noqa: E402
+from viewer.synthetic.enhanced import write_enhanced as write_synthetic_enhanced  # noqa: E402
 from viewer.ui.tag_browser import TagBrowser, matches  # noqa: E402
 
 
@@ -87,41 +88,7 @@ def write_enhanced(path, frames: int, *, complete: bool = True):
 
     With `complete`, each item also has rescale and VOI LUT sequences.
     """
-    import numpy as np
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
-    dataset = Dataset()
-    dataset.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"
-    dataset.SOPInstanceUID = generate_uid()
-    dataset.Modality = "CT"
-    dataset.Rows = dataset.Columns = 4
-    dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 1
-    dataset.NumberOfFrames = frames
-    items = []
-    for index in range(frames):
-        content, transform, voi = Dataset(), Dataset(), Dataset()
-        content.FrameAcquisitionNumber = index
-        transform.RescaleSlope, transform.RescaleIntercept, transform.RescaleType = 1, -1024, "HU"
-        voi.WindowCenter, voi.WindowWidth = 40, 400
-        item = Dataset()
-        item.FrameContentSequence = Sequence([content])
-        if complete:
-            item.PixelValueTransformationSequence = Sequence([transform])
-            item.FrameVOILUTSequence = Sequence([voi])
-        item.is_undefined_length_sequence_item = True
-        items.append(item)
-    dataset.PerFrameFunctionalGroupsSequence = Sequence(items)
-    dataset["PerFrameFunctionalGroupsSequence"].is_undefined_length = True
-    dataset.PixelData = np.zeros(frames * 16, dtype=np.int16).tobytes()
-    dataset.file_meta = FileMetaDataset()
-    dataset.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    dataset.file_meta.MediaStorageSOPClassUID = dataset.SOPClassUID
-    dataset.file_meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
-    dataset.save_as(path, enforce_file_format=True)
-    return path
+    return write_synthetic_enhanced(path, frames, rows=4, columns=4, rescale=complete, window=complete)
 
 
 def test_per_frame_groups_are_parsed_only_when_expanded(browser, state, tmp_path, monkeypatch):
