@@ -24,7 +24,7 @@ from pydicom.pixels import get_decoder
 
 from viewer.model.codecs import choice
 from viewer.model.codecs.items import as_encapsulated
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import DicomError, UnsupportedError, is_decoder_panic
 
 __all__ = ["FrameDecoder", "as_encapsulated"]
 
@@ -202,11 +202,7 @@ class FrameDecoder:
 
 
 def _reraise_if_not_a_decode_failure(exc: BaseException) -> None:
-    """Let KeyboardInterrupt and friends through; decoders' failures are handled.
-
-    Rust decoders (pylibjpeg-rle) report bad input as a ``PanicException``,
-    which derives from BaseException, not Exception.
-    """
-    if isinstance(exc, Exception) or type(exc).__module__ == "pyo3_runtime":
+    """Let KeyboardInterrupt and friends through; decoders' failures (a Rust decoder's panic too) are handled."""
+    if isinstance(exc, Exception) or is_decoder_panic(exc):
         return
     raise exc

@@ -31,7 +31,14 @@ from pydicom.dataset import Dataset
 from viewer.model.dicom import deferred, functional_groups, header, pydicom_adapter, quickscan
 from viewer.model.dicom.geometry import PixelGeometry, read_geometry
 from viewer.model.dicom.mapped import MappedElement, MappedValue
-from viewer.model.errors import DicomError, FileChangedError, NotDicomError, TruncatedFileError, UnsupportedError
+from viewer.model.errors import (
+    DicomError,
+    FileChangedError,
+    NotDicomError,
+    TruncatedFileError,
+    UnsupportedError,
+    converted_errors,
+)
 from viewer.model.storage.opened import FileBytes, OpenedFile
 
 
@@ -396,17 +403,13 @@ def _read_native_geometry(result: FileHeader) -> int:
 
 def _read_in_memory(result: FileHeader) -> None:
     """Deflated files cannot be mapped: read them whole through pydicom."""
-    try:
+    with converted_errors(result.path, "cannot read the deflated dataset", NotDicomError):
         dataset = header.read_whole(result.path)  # dcmread would walk a zeroed tail element by element
         geometry = None
         stored = 0
         if "PixelData" in dataset:
             geometry = read_geometry(result.path, dataset, "PixelData", result.flags.encapsulated)
             stored = len(dataset.PixelData or b"")
-    except DicomError:
-        raise
-    except Exception as exc:
-        raise NotDicomError(result.path, f"cannot read the deflated dataset: {exc}") from exc
     result.set_dataset(dataset)
     result.geometry = geometry
     result.in_memory = True

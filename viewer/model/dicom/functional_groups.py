@@ -29,7 +29,7 @@ from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 
 from viewer.model.dicom.encoding import EXPLICIT_LONG_VRS, UNDEFINED_LENGTH
-from viewer.model.errors import DicomError, TruncatedFileError
+from viewer.model.errors import DicomError, TruncatedFileError, converted_errors
 
 PER_FRAME_TAG = 0x52009230
 """Per-frame Functional Groups Sequence (5200,9230): the one definition every module uses."""
@@ -190,8 +190,6 @@ class PerFrameGroups:
         _, length, _ = self._walker.header(start)
         body_end = stop - 8 if length == UNDEFINED_LENGTH else stop
         body = self._buffer.read(start + 8, body_end - start - 8)
-        try:
+        with converted_errors(self.path, f"cannot parse Per-frame Functional Groups item at byte {start}"):
             item = read_dataset(io.BytesIO(body), self._implicit_vr, self._little_endian, parent_encoding=self._encoding)
-        except Exception as exc:
-            raise DicomError(self.path, f"cannot parse Per-frame Functional Groups item at byte {start}: {exc}") from exc
         return item

@@ -13,7 +13,7 @@ from typing import Any, Mapping
 import numpy as np
 from pydicom.dataset import Dataset
 
-from viewer.model.errors import UnsupportedError
+from viewer.model.errors import UnsupportedError, converted_errors
 
 MAX_FRAMES = 2**31 - 1
 MAX_FRAME_PIXELS = 2**32  # 65535 x 65535 is the most DICOM rows/columns can say
@@ -115,10 +115,8 @@ def read_geometry(path: str, dataset: Dataset | Mapping[str, Any], pixel_keyword
         For values Cinemap cannot show (Bits Allocated 7, 0 rows, ...).
     """
     def number(keyword: str, default: int | None = None) -> int:
-        try:
+        with converted_errors(path, f"{keyword} cannot be read", UnsupportedError):
             value = dataset.get(keyword, default)
-        except Exception as exc:  # pydicom raises many types for a malformed value
-            raise UnsupportedError(path, f"{keyword} cannot be read: {exc}") from exc
         if value is None or value == "":
             if default is None:
                 raise UnsupportedError(path, f"the image has no {keyword} element")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import struct
 import zlib
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import BinaryIO, Callable
 
@@ -29,7 +30,7 @@ import pydicom
 from pydicom.dataset import Dataset, FileDataset
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError
+from viewer.model.errors import DicomError, NotDicomError, TruncatedFileError, UnsupportedError, converted_errors
 from viewer.model.dicom import pydicom_adapter
 from viewer.model.dicom.deferred import BINARY_VRS
 from viewer.model.dicom.encoding import EXPLICIT_LONG_VRS, PREAMBLE_BYTES, UNDEFINED_LENGTH, VALID_VRS, scan_meta
@@ -135,7 +136,7 @@ def parse_header(
     """
     from pydicom.filereader import read_partial
 
-    try:
+    with _header_errors(path):
         check_inflated_size(path, fileobj)
         # Whole files have been through parse_header already: zeros now can only follow the pixel data.
         stop_when = _stop_when(path, frozenset(), stop_at_zeros=True) if whole else _stop_when(
@@ -144,13 +145,13 @@ def parse_header(
         dataset = read_partial(fileobj, stop_when, defer_size=defer_size, force=True)
         check_transfer_syntax(path, dataset)
         decode_image_pixel_elements(path, dataset)
-        return dataset
-    except DicomError:
-        raise
-    except EOFError as exc:
-        raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
-    except Exception as exc:  # pydicom raises many types for malformed input
-        raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
+    return dataset
+
+
+def _header_errors(path: str) -> AbstractContextManager[None]:
+    """pydicom's failures while parsing the header, as NotDicomError (TruncatedFileError where the file ends)."""
+    return converted_errors(path, "cannot parse the DICOM header", NotDicomError,
+                            cut_short="the file ends inside the header")
 
 
 def read_whole(path: str) -> Dataset:
@@ -242,17 +243,11 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
     from pydicom.filereader import read_dataset
 
     implicit, little = dataset.original_encoding
-    try:
+    with _header_errors(path):
         rest = read_dataset(
             fileobj, implicit, little, stop_when=_stop_when(path, frozenset(PIXEL_TAGS)),
             defer_size=defer_size, parent_encoding=pydicom_adapter.character_set(dataset),
         )
-    except DicomError:
-        raise
-    except EOFError as exc:
-        raise TruncatedFileError(path, f"the file ends inside the header ({exc})") from exc
-    except Exception as exc:
-        raise NotDicomError(path, f"cannot parse the DICOM header: {exc}") from exc
     pydicom_adapter.merge_raw(dataset, rest)
     decode_image_pixel_elements(path, dataset)
 
@@ -266,10 +261,8 @@ def check_transfer_syntax(path: str, dataset: Dataset) -> None:
     meta = getattr(dataset, "file_meta", None)
     if not meta or TRANSFER_SYNTAX_TAG not in meta:
         return
-    try:
+    with converted_errors(path, "the Transfer Syntax UID (0002,0010) cannot be read", UnsupportedError):
         uid = meta[TRANSFER_SYNTAX_TAG].value
-    except Exception as exc:  # pydicom raises many types for a malformed value
-        raise UnsupportedError(path, f"the Transfer Syntax UID (0002,0010) cannot be read: {exc}") from exc
     if uid in (None, ""):
         return  # treated as absent: pydicom's guess from the bytes is used
     if not isinstance(uid, str) or not UID(uid).is_transfer_syntax:
@@ -290,12 +283,9 @@ def decode_image_pixel_elements(path: str, dataset: Dataset) -> None:
             )
     for tag, name in IMAGE_PIXEL_TAGS.items():
         if tag in dataset:
-            try:
+            problem = f"{name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be read"
+            with converted_errors(path, problem, UnsupportedError):
                 dataset[tag]
-            except Exception as exc:  # pydicom raises many types for a malformed value
-                raise UnsupportedError(
-                    path, f"{name} ({tag >> 16:04X},{tag & 0xFFFF:04X}) cannot be read: {exc}"
-                ) from exc
 
 
 def read_sequence_header(fileobj: BinaryIO, implicit_vr: bool, little_endian: bool) -> tuple[int, int, int | None]:

@@ -31,7 +31,7 @@ class InMemory(FrameSource):
         cached = self.memory.get(index)
         if cached is not None:
             return cached
-        with decode_errors(self.path, index):
+        with decode_errors(self.path, f"frame {index + 1}"):
             frame = pydicom.pixels.pixel_array(self._dataset, index=index, number_of_frames=self.num_frames)
         self.memory.put(index, frame)
         return frame

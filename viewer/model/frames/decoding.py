@@ -1,8 +1,9 @@
 """pydicom's decoders, looked up once per transfer syntax, and their errors as DicomError.
 
-Every decode in the model goes through :func:`decode_errors`, the one place
-that turns whatever a decoder plugin raises for bad data into a
-:class:`~viewer.model.errors.UnsupportedError` naming the file and the frame.
+Every decode in the model (frames, slide tiles) goes through
+:func:`decode_errors`, the one place that turns whatever a decoder plugin
+raises for bad data into a :class:`~viewer.model.errors.UnsupportedError`
+(or another DicomError) naming the file and the frame.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any, Iterator
 import pydicom
 from pydicom.pixels import get_decoder
 
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import DicomError, UnsupportedError, is_decoder_panic
 
 _DECODERS: dict[str, Any] = {}
 """Available decoders by transfer syntax (looking one up and checking its plugins costs ~40 us)."""
@@ -42,19 +43,17 @@ def decoder_for(path: str, syntax: pydicom.uid.UID) -> Any:
 
 
 @contextlib.contextmanager
-def decode_errors(path: str, index: int) -> Iterator[None]:
-    """Turn a decoder's failure on frame `index` into UnsupportedError (DicomErrors pass through)."""
+def decode_errors(path: str, what: str, error: type[DicomError] = UnsupportedError) -> Iterator[None]:
+    """Turn a decoder's failure on `what` ("frame 3", "a tile") into `error`; DicomErrors pass through."""
     try:
         yield
     except DicomError:
         raise
     except MemoryError as exc:
-        raise UnsupportedError(path, f"frame {index + 1} is too large to decode in memory") from exc
+        raise error(path, f"{what} is too large to decode in memory") from exc
     except Exception as exc:
-        raise UnsupportedError(path, f"cannot decode frame {index + 1}: {exc}") from exc
+        raise error(path, f"cannot decode {what}: {exc}") from exc
     except BaseException as exc:
-        # Rust decoders (pylibjpeg-rle) report bad input as a PanicException,
-        # which derives from BaseException, not Exception.
-        if type(exc).__module__ != "pyo3_runtime":
+        if not is_decoder_panic(exc):
             raise
-        raise UnsupportedError(path, f"the decoder failed on frame {index + 1}: {exc}") from exc
+        raise error(path, f"the decoder failed on {what}: {exc}") from exc

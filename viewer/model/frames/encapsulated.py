@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from viewer.model.dicom.frame_index import FrameIndex, IndexStatus
-from viewer.model.errors import DicomError, UnsupportedError
 from viewer.model.frames.base import FrameSource
+from viewer.model.frames.decoding import decode_errors
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.diskcache import DiskFrameCache
 
@@ -192,20 +192,9 @@ class EncapsulatedFrames(FrameSource):
     def _decoded(self, index: int) -> np.ndarray:
         data = self.index.frame_bytes(index)
         path = self.index.path
-        try:
-            return self._decode(data)
-        except DicomError:
-            raise
-        except MemoryError as exc:
-            raise UnsupportedError(path, f"frame {index + 1} is too large to decode in memory") from exc
-        except Exception as exc:
-            raise UnsupportedError(path, f"cannot decode frame {index + 1} of {self.num_frames}: {exc}") from exc
-        except BaseException as exc:
-            # Rust decoders (pylibjpeg-rle) report bad input as a PanicException,
-            # which derives from BaseException, not Exception.
-            if type(exc).__module__ != "pyo3_runtime":
-                raise
-            raise UnsupportedError(path, f"the decoder failed on frame {index + 1}: {exc}") from exc
+        with decode_errors(path, f"frame {index + 1} of {self.num_frames}"):
+            frame = self._decode(data)
+        return frame
 
     def _disk_cache_for(self, first: np.ndarray) -> DiskFrameCache | None:
         """Open the scratch file once, shaped like the first decoded frame."""

@@ -223,11 +223,11 @@ class ConvertedNative(FrameSource):
             data = self._whole_bytes
             if data is None:
                 data = self._whole_bytes = self._value[:]
-            with decode_errors(self.opened.path, index):
+            with decode_errors(self.opened.path, f"frame {index + 1}"):
                 array, _ = self._decoder.as_array(data, index=index, **self._options)
             return array
         data = bytes(self.opened.read(self.layout.frame_offset(index), self.layout.frame_nbytes))
-        with decode_errors(self.opened.path, index):
+        with decode_errors(self.opened.path, f"frame {index + 1}"):
             array, _ = self._decoder.as_array(data, index=0, **dict(self._options, number_of_frames=1))
         return array
 

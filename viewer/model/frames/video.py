@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from viewer.model.display.metadata import frame_time_ms as header_frame_time_ms
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import DicomError, UnsupportedError, converted_errors
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.video_codec import EDIT_REFUSAL, codec_for, require_av
 from viewer.model.frames.video_decode import GopDecoder, check_decodable
@@ -205,15 +205,12 @@ class VideoSource(FrameSource):
             self._warn_size(decoded)
             options.update(width=columns, height=rows)
         reformatter = getattr(self._converters, "reformatter", None)
-        try:
+        problem = f"cannot convert a {decoded.format.name} video frame to RGB"
+        with converted_errors(self.path, problem, UnsupportedError):
             if reformatter is None:
                 reformatter = self._converters.reformatter = require_av(self.path).video.reformatter.VideoReformatter()
-            return np.ascontiguousarray(reformatter.reformat(decoded, **options).to_ndarray())
-        except DicomError:
-            raise
-        except Exception as exc:
-            raise UnsupportedError(self.path, f"cannot convert a {decoded.format.name} video frame to RGB: {exc}") \
-                from exc
+            converted = np.ascontiguousarray(reformatter.reformat(decoded, **options).to_ndarray())
+        return converted
 
     def _warn_size(self, decoded: Any) -> None:
         message = (f"the video stream's pictures are {decoded.width} x {decoded.height} but Rows and Columns say "

@@ -38,7 +38,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import DicomError, UnsupportedError, converted_errors
 from viewer.model.frames.video_codec import VideoCodec, require_av
 from viewer.model.frames.video_index import PacketIndex
 from viewer.model.frames.video_io import FragmentTable
@@ -206,10 +206,9 @@ class GopDecoder:
         return packet
 
     def _decode(self, packet: Any, context: Any | None = None) -> list[Any]:
-        try:
-            return (context or self._context).decode(packet)
-        except Exception as exc:  # FFmpeg reports damaged data as exceptions
-            raise UnsupportedError(self.path, f"the {self._codec.family} decoder failed: {exc}") from exc
+        with converted_errors(self.path, f"the {self._codec.family} decoder failed", UnsupportedError):
+            decoded = (context or self._context).decode(packet)  # FFmpeg reports damaged data as exceptions
+        return decoded
 
     def _step(self) -> None:
         """Feed one packet (or, after the last, drain the decoder) and number what comes out."""

@@ -16,12 +16,11 @@ from typing import Any
 
 import numpy as np
 from pydicom.encaps import encapsulate
-from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from viewer.model.codecs.choice import choose_plugin
-
-from viewer.model.errors import DicomError, UnsupportedError
+from viewer.model.errors import DicomError
+from viewer.model.frames.decoding import decode_errors, decoder_for
 from viewer.model.slide.scan import InstanceHeader
 
 _PILLOW_SYNTAXES = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
@@ -40,7 +39,7 @@ class TileDecoder:
             and header.samples == 3
             and _pillow_available()
         )
-        self._decoder = None if self.uses_pillow else _pydicom_decoder(header)
+        self._decoder = None if self.uses_pillow else decoder_for(header.path, UID(header.transfer_syntax))
         self._options: dict[str, Any] = dict(
             rows=header.tile_height,
             columns=header.tile_width,
@@ -62,18 +61,12 @@ class TileDecoder:
 
     def decode(self, codestream: bytes) -> np.ndarray:
         """The tile's pixels; DicomError naming the file if the codestream is bad."""
-        try:
+        with decode_errors(self.header.path, "a tile", DicomError):
             if self.uses_pillow:
                 tile = _decode_pillow(codestream)
             else:
                 tile, _ = self._decoder.as_array(encapsulate([codestream]), index=0, **self._options,
                                                  **self._plugin)
-        except Exception as exc:
-            raise DicomError(self.header.path, f"cannot decode a tile: {exc}") from exc
-        except BaseException as exc:  # pyo3 decoders panic with a BaseException
-            if type(exc).__module__ != "pyo3_runtime":
-                raise
-            raise DicomError(self.header.path, f"the decoder failed on a tile: {exc}") from exc
         if tile.ndim == 2:
             tile = tile[:, :, None]
         expected = (self.header.tile_height, self.header.tile_width, self.header.samples)
@@ -98,14 +91,3 @@ def _pillow_available() -> bool:
         return bool(features.check_codec("jpg"))
     except ImportError:
         return False
-
-
-def _pydicom_decoder(header: InstanceHeader):
-    try:
-        decoder = get_decoder(UID(header.transfer_syntax))
-    except NotImplementedError as exc:
-        raise UnsupportedError(header.path, f"tiles in {header.transfer_syntax_name} are not supported") from exc
-    if not decoder.is_available:
-        missing = "; ".join(decoder.missing_dependencies) or "no plugin installed"
-        raise UnsupportedError(header.path, f"no decoder available for {header.transfer_syntax_name}: {missing}")
-    return decoder

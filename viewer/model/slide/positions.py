@@ -21,7 +21,7 @@ import struct
 import numpy as np
 from pydicom.filereader import read_sequence
 
-from viewer.model.errors import DicomError, TruncatedFileError
+from viewer.model.errors import DicomError, TruncatedFileError, converted_errors
 from viewer.model.platform.positional import pread_into
 
 _CHUNK = 8 << 20
@@ -128,15 +128,13 @@ def _searched(value: bytes, frames: int, implicit_vr: bool) -> np.ndarray | None
 
 def _parsed(path: str, value: bytes, frames: int, implicit_vr: bool, encoding) -> np.ndarray:
     """Every item through pydicom: slow, for layouts the byte search cannot trust."""
-    try:
+    with converted_errors(path, "cannot read the tile positions of a TILED_SPARSE image"):
         items = read_sequence(io.BytesIO(value), implicit_vr, True, len(value), encoding or "iso8859")
         positions = []
         for item in items:
             plane = item.PlanePositionSlideSequence[0]
             positions.append((int(plane.ColumnPositionInTotalImagePixelMatrix),
                               int(plane.RowPositionInTotalImagePixelMatrix)))
-    except Exception as exc:
-        raise DicomError(path, f"cannot read the tile positions of a TILED_SPARSE image: {exc}") from exc
     if len(positions) < frames:
         raise DicomError(path, f"only {len(positions)} of {frames} frames have a Plane Position (Slide)")
     return np.asarray(positions[:frames], np.int64).reshape(frames, 2)
