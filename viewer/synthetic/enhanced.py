@@ -29,7 +29,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
 
 __all__ = ["ENHANCED_CT_STORAGE", "expected_rescale", "expected_window", "write_enhanced"]
 
@@ -218,7 +218,7 @@ def _dataset(frames: int, rows: int, columns: int, bits_stored: int, sop_instanc
     return ds
 
 
-def _file_meta(ds: Dataset, transfer_syntax: str) -> FileMetaDataset:
+def _file_meta(ds: Dataset, transfer_syntax: UID) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = ds.SOPClassUID
     meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

@@ -107,5 +107,5 @@ def _read_sequence(dataset: Dataset, raw: RawDataElement):
     try:
         return dataset[raw.tag].value
     except Exception:  # pydicom raises many types for a malformed sequence
-        pydicom_adapter.put_element(dataset, pydicom_adapter.unparsed_element(raw.tag, bytes(raw.value)))
+        pydicom_adapter.put_element(dataset, pydicom_adapter.unparsed_element(raw.tag, bytes(raw.value or b"")))
         return None

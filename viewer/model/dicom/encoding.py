@@ -23,7 +23,9 @@ __all__ = [
 UNDEFINED_LENGTH = 0xFFFFFFFF
 PREAMBLE_BYTES = 132
 """The 128-byte preamble and ``DICM``: where the file meta starts in a file that has them."""
-EXPLICIT_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
+EXPLICIT_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
 """Explicit VRs whose element header has two reserved bytes and a 4-byte length (12 bytes in all)."""
 VALID_VRS = frozenset({
     b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"OB", b"OD",
