@@ -19,6 +19,8 @@ import os
 import sys
 from pathlib import Path
 
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
+
 SCREENSHOT_VARIABLE = "CINEMAP_SCREENSHOT"
 _SCREENSHOT_DELAY_MS = 500
 _QUIT_AFTER_SCREENSHOT_MS = 1000
@@ -95,10 +97,10 @@ def _arm_screenshot(window, path: str):
 
     def on_painted() -> None:
         window.image_view.frame_painted.disconnect(on_painted)
-        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(0))
+        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(EXIT_OK))
 
     def failed(*_: object) -> None:
-        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(1))
+        QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(EXIT_FILE_ERROR))
 
     window.image_view.frame_painted.connect(on_painted)
     window.open_failed.connect(failed)  # instead of waiting forever for a frame

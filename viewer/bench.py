@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from viewer.benchmarks import files as bench_files
 from viewer.benchmarks import report, tables
 from viewer.benchmarks.worker import run_worker, worker_main
-from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK
 
 NATIVE_METHODS = tuple(method for method in report.METHODS if method != "pyav")
 VIDEO_METHODS = ("cinemap", "pyav")
@@ -163,7 +163,7 @@ def bench_command(argv: Sequence[str]) -> int:
     try:
         result = run_bench(options)
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except (OSError, ValueError) as exc:
         print(f"cinemap bench: {exc}", file=sys.stderr)
         return EXIT_FILE_ERROR

@@ -18,7 +18,7 @@ import time
 from typing import Any, Mapping, Sequence
 
 from viewer import __version__
-from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_GUI_ERROR, EXIT_OK
+from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_GUI_ERROR, EXIT_INTERRUPTED, EXIT_OK
 from viewer.logfile import log_failure as _log_failure
 
 COMMANDS = ("info", "export", "bench", "mask-label")
@@ -162,7 +162,7 @@ def info_command(argv: Sequence[str]) -> int:
                 continue
             report = _describe_path(path, options)
         except KeyboardInterrupt:
-            return 130
+            return EXIT_INTERRUPTED
         if report is None:
             failed = True
         elif options.json:

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 
+from viewer.exit_codes import EXIT_OK, EXIT_USAGE
 from viewer.ui.memory import memory_use
 
 DEFAULT_TARGET_FPS = 1000.0  # faster than any screen: measures what the viewer can sustain
@@ -147,10 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if not argv:
         print("usage: python -m viewer.benchmarks.playback FILE [SECONDS|once]", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     seconds = None if len(argv) > 1 and argv[1] == "once" else float(argv[1]) if len(argv) > 1 else 5.0
     print(json.dumps(measure_playback(argv[0], seconds), indent=2))
-    return 0
+    return EXIT_OK
 
 
 if __name__ == "__main__":

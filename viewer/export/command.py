@@ -80,7 +80,7 @@ class ProgressPrinter:
 
 def export_command(argv: Sequence[str]) -> int:
     """Run ``cinemap export``; returns the exit code."""
-    from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK, EXIT_USAGE
+    from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
     from viewer.logfile import log_failure as _log_failure
     from viewer.export import Cancelled, UsageError, export_file
     from viewer.model import DicomError
@@ -97,7 +97,7 @@ def export_command(argv: Sequence[str]) -> int:
         print(f"cinemap: {exc}", file=sys.stderr)
         return EXIT_FILE_ERROR
     except (KeyboardInterrupt, Cancelled):
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as exc:  # never a traceback for a user
         log = _log_failure(f"cinemap export {options.path}: unexpected error")
         where = f" (details in {log})" if log else ""
