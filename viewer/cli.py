@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 
 from viewer import __version__
 from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_GUI_ERROR, EXIT_INTERRUPTED, EXIT_OK
-from viewer.logfile import log_failure as _log_failure
+from viewer.logfile import report_failure
 
 COMMANDS = ("info", "export", "bench", "mask-label")
 
@@ -178,24 +178,17 @@ def info_command(argv: Sequence[str]) -> int:
 def _slide_info(path: str, options: argparse.Namespace) -> int:
     """``cinemap info`` of a whole-slide folder or file (printed as it goes); the exit code."""
     from viewer.cli_slide import slide_info
-    from viewer.model import DicomError
 
     try:
         return slide_info(path, options.json, options.check_frames)
-    except DicomError as exc:
-        _log_failure(f"cinemap info {path}: {exc}")
-        print(f"cinemap: {exc}", file=sys.stderr)
-        return EXIT_FILE_ERROR
-    except Exception as exc:  # never a traceback for a user
-        log = _log_failure(f"cinemap info {path}: unexpected error")
-        where = f" (details in {log})" if log else ""
-        print(f"cinemap: {path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    except Exception as exc:  # a DicomError, or anything unexpected: one line, never a traceback
+        report_failure("cinemap info", path, exc)
         return EXIT_FILE_ERROR
 
 
 def _describe_path(path: str, options: argparse.Namespace) -> dict[str, Any] | None:
     """The report of one file, or None after printing why it cannot be used."""
-    from viewer.model import DEFAULT_MEMMAP_THRESHOLD, DicomError, open_document
+    from viewer.model import DEFAULT_MEMMAP_THRESHOLD, open_document
 
     threshold = options.memmap_threshold if options.memmap_threshold is not None else DEFAULT_MEMMAP_THRESHOLD
     try:
@@ -205,16 +198,8 @@ def _describe_path(path: str, options: argparse.Namespace) -> dict[str, Any] | N
             report = describe(document, elapsed)
             if options.check_frames:
                 report["checked_frames"] = check_frames(document)
-    except DicomError as exc:
-        _log_failure(f"cinemap info {path}: {exc}")
-        print(f"cinemap: {exc}", file=sys.stderr)
-        return None
-    except KeyboardInterrupt:
-        raise
-    except Exception as exc:  # never a traceback for a user
-        log = _log_failure(f"cinemap info {path}: unexpected error")
-        where = f" (details in {log})" if log else ""
-        print(f"cinemap: {path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    except Exception as exc:  # a DicomError, or anything unexpected: one line, never a traceback
+        report_failure("cinemap info", path, exc)
         return None
     return report
 

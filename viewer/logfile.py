@@ -72,9 +72,26 @@ def _rotate(path: str) -> None:
         pass  # no log yet, or another process rotated it first
 
 
-
 def log_failure(headline: str) -> str | None:
     """Write `headline` and the exception being handled, with its traceback, to the log file."""
     import traceback
 
     return write_log(f"{headline}\n{traceback.format_exc()}")
+
+
+def report_failure(command: str, path: str, exc: Exception) -> None:
+    """Say on stderr in one line why `command` failed on `path`, and log the traceback.
+
+    A :class:`~viewer.model.errors.DicomError` is a problem with the file, in
+    words the user understands; anything else is unexpected, so its type is
+    named and the log file given (never a traceback for a user).
+    """
+    from viewer.model.errors import DicomError
+
+    if isinstance(exc, DicomError):
+        log_failure(f"{command} {path}: {exc}")
+        print(f"cinemap: {exc}", file=sys.stderr)
+        return
+    log = log_failure(f"{command} {path}: unexpected error")
+    where = f" (details in {log})" if log else ""
+    print(f"cinemap: {path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)

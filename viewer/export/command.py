@@ -81,9 +81,8 @@ class ProgressPrinter:
 def export_command(argv: Sequence[str]) -> int:
     """Run ``cinemap export``; returns the exit code."""
     from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
-    from viewer.logfile import log_failure as _log_failure
+    from viewer.logfile import report_failure
     from viewer.export import Cancelled, UsageError, export_file
-    from viewer.model import DicomError
 
     options = _parser().parse_args(list(argv))
     try:
@@ -92,16 +91,10 @@ def export_command(argv: Sequence[str]) -> int:
     except UsageError as exc:
         print(f"cinemap export: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except DicomError as exc:
-        _log_failure(f"cinemap export {options.path}: {exc}")
-        print(f"cinemap: {exc}", file=sys.stderr)
-        return EXIT_FILE_ERROR
     except (KeyboardInterrupt, Cancelled):
         return EXIT_INTERRUPTED
-    except Exception as exc:  # never a traceback for a user
-        log = _log_failure(f"cinemap export {options.path}: unexpected error")
-        where = f" (details in {log})" if log else ""
-        print(f"cinemap: {options.path}: unexpected error: {type(exc).__name__}: {exc}{where}", file=sys.stderr)
+    except Exception as exc:  # a DicomError, or anything unexpected: one line, never a traceback
+        report_failure("cinemap export", options.path, exc)
         return EXIT_FILE_ERROR
     written = result.paths[0] if len(result.paths) == 1 else f"{result.paths[0]} ... {result.paths[-1]}"
     print(f"cinemap export: wrote {len(result.frames)} frame(s) to {written}", file=sys.stderr)
