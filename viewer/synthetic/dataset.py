@@ -54,6 +54,20 @@ def transfer_syntax(big_endian: bool, implicit_vr: bool) -> str:
     return ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
 
 
+def new_instance(sop_class: str, now: datetime.datetime) -> Dataset:
+    """A data set of `sop_class` with a new instance UID, its creation time, and the Patient and Study modules.
+
+    The start of every synthetic cine's and video's header.
+    """
+    ds = Dataset()
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = generate_uid()
+    ds.InstanceCreationDate = now.strftime("%Y%m%d")
+    ds.InstanceCreationTime = now.strftime("%H%M%S")
+    _add_patient_and_study(ds, now)
+    return ds
+
+
 def _add_patient_and_study(ds: Dataset, now: datetime.datetime) -> None:
     """Patient and General Study modules."""
     ds.PatientName = "Synthetic^Cine"
@@ -176,12 +190,7 @@ def build_dataset(
 ) -> Dataset:
     """The whole data set except Pixel Data."""
     now = datetime.datetime.now()
-    ds = Dataset()
-    ds.SOPClassUID = sop_class
-    ds.SOPInstanceUID = generate_uid()
-    ds.InstanceCreationDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = now.strftime("%H%M%S")
-    _add_patient_and_study(ds, now)
+    ds = new_instance(sop_class, now)
     _add_series_and_equipment(ds, kind, now)
     _add_general_image(ds, kind, burned_in_annotation, now)
     _add_image_pixel(ds, fmt, rows, columns, planar_configuration)

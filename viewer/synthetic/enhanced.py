@@ -20,24 +20,22 @@ index), wrapped into the stored range, except its first pixel, which holds k
 
 from __future__ import annotations
 
-import io
 import os
 import pathlib
 import struct
 
 import numpy as np
-import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+
+from viewer.synthetic.dataset import MAX_PIXEL_DATA_BYTES, encode_header, file_meta
+from viewer.synthetic.elements import SEQUENCE_END, ElementEncoder
 
 __all__ = ["ENHANCED_CT_STORAGE", "expected_rescale", "expected_window", "write_enhanced"]
 
 ENHANCED_CT_STORAGE = "1.2.840.10008.5.1.4.1.1.2.1"
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = (0xFFFE, 0xE000), (0xFFFE, 0xE00D), (0xFFFE, 0xE0DD)
 _CHUNK_BYTES = 8 << 20
-_MAX_PIXEL_DATA_BYTES = 0xFFFFFFFE
 
 
 def expected_rescale(index: int) -> tuple[float, float]:
@@ -98,26 +96,26 @@ def write_enhanced(
     if not 1 <= bits_stored <= 16:
         raise ValueError(f"bits_stored must be in 1..16, not {bits_stored!r}")
     pixel_bytes = frames * rows * columns * 2
-    if pixel_bytes > _MAX_PIXEL_DATA_BYTES:
+    if pixel_bytes > MAX_PIXEL_DATA_BYTES:
         raise ValueError(f"{frames} frames of {rows}x{columns} need {pixel_bytes} bytes, more than Pixel Data holds")
     path = pathlib.Path(path)
-    encoder = _Encoder(implicit_vr, undefined_lengths)
+    encoder = ElementEncoder(implicit_vr, undefined_lengths)
 
     def item(index: int) -> bytes:
         return encoder.item(_per_frame_groups(encoder, index, rescale, window))
 
     dataset = _dataset(frames, rows, columns, bits_stored, sop_instance_uid)
-    dataset.file_meta = _file_meta(dataset, ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian)
+    dataset.file_meta = file_meta(dataset, ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian)
     try:
         with open(path, "wb") as file:
-            file.write(_encode_header(dataset))
+            file.write(encode_header(dataset))
             # Defined lengths: the items are encoded twice (once to measure), not held.
             length = None if undefined_lengths else sum(len(item(index)) for index in range(frames))
             file.write(encoder.sequence_header(0x5200, 0x9230, length))
             for index in range(frames):
                 file.write(item(index))
             if undefined_lengths:
-                file.write(encoder.delimiter(_SEQUENCE_END))
+                file.write(encoder.delimiter(SEQUENCE_END))
             file.write(encoder.long_header(0x7FE0, 0x0010, b"OW", pixel_bytes))
             _write_pixels(file, frames, rows * columns, bits_stored)
     except BaseException:
@@ -126,47 +124,7 @@ def write_enhanced(
     return path
 
 
-class _Encoder:
-    """Little endian element, item and sequence encodings, explicit or implicit VR."""
-
-    def __init__(self, implicit_vr: bool, undefined_lengths: bool) -> None:
-        self.implicit_vr = implicit_vr
-        self.undefined_lengths = undefined_lengths
-
-    def element(self, group: int, element: int, vr: bytes, value: bytes) -> bytes:
-        if len(value) % 2:
-            value += b"\x00" if vr == b"UI" else b" "
-        if self.implicit_vr:
-            return struct.pack("<HHI", group, element, len(value)) + value
-        return struct.pack("<HH2sH", group, element, vr, len(value)) + value
-
-    def long_header(self, group: int, element: int, vr: bytes, length: int) -> bytes:
-        """Header of an element with a 4-byte length (SQ, OW) in either VR encoding."""
-        if self.implicit_vr:
-            return struct.pack("<HHI", group, element, length)
-        return struct.pack("<HH2sHI", group, element, vr, 0, length)
-
-    def sequence_header(self, group: int, element: int, length: int | None) -> bytes:
-        return self.long_header(group, element, b"SQ", _UNDEFINED if length is None else length)
-
-    @staticmethod
-    def delimiter(tag: tuple[int, int]) -> bytes:
-        return struct.pack("<HHI", *tag, 0)
-
-    def item(self, body: bytes) -> bytes:
-        if self.undefined_lengths:
-            return struct.pack("<HHI", *_ITEM, _UNDEFINED) + body + self.delimiter(_ITEM_END)
-        return struct.pack("<HHI", *_ITEM, len(body)) + body
-
-    def sequence(self, group: int, element: int, body: bytes) -> bytes:
-        """A sequence of one item holding `body`."""
-        item = self.item(body)
-        if self.undefined_lengths:
-            return self.sequence_header(group, element, None) + item + self.delimiter(_SEQUENCE_END)
-        return self.sequence_header(group, element, len(item)) + item
-
-
-def _per_frame_groups(encoder: _Encoder, index: int, rescale: bool, window: bool) -> bytes:
+def _per_frame_groups(encoder: ElementEncoder, index: int, rescale: bool, window: bool) -> bytes:
     """The body of frame `index`'s Per-frame Functional Groups item."""
     content = (
         encoder.element(0x0020, 0x9056, b"SH", b"1")  # Stack ID
@@ -216,21 +174,6 @@ def _dataset(frames: int, rows: int, columns: int, bits_stored: int, sop_instanc
     shared.PlaneOrientationSequence = Sequence([orientation])
     ds.SharedFunctionalGroupsSequence = Sequence([shared])
     return ds
-
-
-def _file_meta(ds: Dataset, transfer_syntax: UID) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    return meta
-
-
-def _encode_header(ds: Dataset) -> bytes:
-    buffer = io.BytesIO()
-    pydicom.dcmwrite(buffer, ds, enforce_file_format=True)
-    return buffer.getvalue()
 
 
 def _write_pixels(file, frames: int, frame_pixels: int, bits_stored: int) -> None:

@@ -17,7 +17,6 @@ Pixel Data element are written as bytes.
 
 from __future__ import annotations
 
-import io
 import os
 import struct
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import numpy as np
 import pydicom
 from pydicom.uid import generate_uid
 
+from viewer.synthetic.dataset import encode_header
 from viewer.synthetic.slide_codec import Compression, compression, encode_tile
 from viewer.synthetic.slide_dataset import InstanceGeometry, SeriesUids, build_dataset, sparse_item
 from viewer.synthetic.slide_pixels import TilePyramid, label_image, overview_image
@@ -216,7 +216,7 @@ def write_instance(
     """Stream one instance: pydicom's header, per-frame items, offset tables, then the frames."""
     extended = offset_table == "extended" or (offset_table == "auto" and kind.encapsulated and count > 1)
     with open(path, "wb") as file:
-        file.write(_encode_header(dataset))
+        file.write(encode_header(dataset))
         if per_frame_items is not None:
             file.write(struct.pack("<HH2sHI", 0x5200, 0x9230, b"SQ", 0, 0xFFFFFFFF))
             for item in per_frame_items:
@@ -279,9 +279,3 @@ def _write_fragments(file, frames: Iterator[bytes]) -> tuple[list[int], list[int
         lengths.append(len(padded))
         position += 8 + len(padded)
     return offsets, lengths
-
-
-def _encode_header(dataset: pydicom.Dataset) -> bytes:
-    buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return buffer.getvalue()

@@ -17,9 +17,12 @@ import functools
 import struct
 from dataclasses import dataclass
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, generate_uid
+from pydicom.uid import generate_uid
+
+from viewer.synthetic.dataset import file_meta
+from viewer.synthetic.elements import ElementEncoder
 
 WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 """VL Whole Slide Microscopy Image Storage."""
@@ -75,7 +78,7 @@ def build_dataset(
     _image(ds, geometry, photometric, lossy, burned_in, now)
     _functional_groups(ds, uids, geometry)
     _specimen_and_optics(ds)
-    ds.file_meta = _file_meta(ds, transfer_syntax)
+    ds.file_meta = file_meta(ds, transfer_syntax)
     return ds
 
 
@@ -219,25 +222,8 @@ def srgb_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def _file_meta(ds: Dataset, transfer_syntax: str) -> FileMetaDataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = ds.SOPClassUID
-    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-    meta.TransferSyntaxUID = transfer_syntax
-    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
-    return meta
-
-
 # ------------------------------------------------------ per-frame items as bytes
-def _element(group: int, element: int, vr: bytes, value: bytes) -> bytes:
-    if len(value) % 2:
-        value += b" " if vr in (b"DS", b"CS", b"LO") else b"\x00"
-    return struct.pack("<HH2sH", group, element, vr, len(value)) + value
-
-
-def _sequence(group: int, element: int, item_body: bytes) -> bytes:
-    item = struct.pack("<HHI", 0xFFFE, 0xE000, len(item_body)) + item_body
-    return struct.pack("<HH2sHI", group, element, b"SQ", 0, len(item)) + item
+_ENCODER = ElementEncoder(implicit_vr=False, undefined_lengths=False)  # items of defined length
 
 
 def _ds(value: float) -> bytes:
@@ -251,14 +237,14 @@ def sparse_item(column: int, row: int, tile_column: int, tile_row: int, x_mm: fl
     The Dimension Index Values are the 1-based tile column and row: the
     indices of the tile's positions among the distinct positions.
     """
+    encode = _ENCODER
     index = struct.pack("<II", tile_column, tile_row)
-    content = _sequence(0x0020, 0x9111, _element(0x0020, 0x9157, b"UL", index))
+    content = encode.sequence(0x0020, 0x9111, encode.element(0x0020, 0x9157, b"UL", index))
     position = (
-        _element(0x0040, 0x072A, b"DS", _ds(x_mm))
-        + _element(0x0040, 0x073A, b"DS", _ds(y_mm))
-        + _element(0x0040, 0x074A, b"DS", b"0")
-        + _element(0x0048, 0x021E, b"SL", struct.pack("<i", column))
-        + _element(0x0048, 0x021F, b"SL", struct.pack("<i", row))
+        encode.element(0x0040, 0x072A, b"DS", _ds(x_mm))
+        + encode.element(0x0040, 0x073A, b"DS", _ds(y_mm))
+        + encode.element(0x0040, 0x074A, b"DS", b"0")
+        + encode.element(0x0048, 0x021E, b"SL", struct.pack("<i", column))
+        + encode.element(0x0048, 0x021F, b"SL", struct.pack("<i", row))
     )
-    body = content + _sequence(0x0048, 0x021A, position)
-    return struct.pack("<HHI", 0xFFFE, 0xE000, len(body)) + body
+    return encode.item(content + encode.sequence(0x0048, 0x021A, position))

@@ -36,9 +36,7 @@ from pydicom.uid import generate_uid
 from pydicom.valuerep import format_number_as_ds
 
 from viewer.model.frames.video_codec import codec_for
-from viewer.synthetic.dataset import _add_patient_and_study
-from viewer.synthetic.dataset import encode_header as _encode_header
-from viewer.synthetic.dataset import file_meta as _file_meta
+from viewer.synthetic.dataset import encode_header, file_meta, new_instance
 
 __all__ = ["FRAGMENTABLE", "VIDEO_SOP_CLASS", "VideoFile", "frame_index_of", "video_frame", "write_video"]
 
@@ -152,12 +150,7 @@ def _encoder(transfer_syntax: str, rows: int, columns: int, fps: float, gop_fram
 # ----------------------------------------------------------------- dataset
 def _dataset(transfer_syntax: str, frames: int, rows: int, columns: int, fps: float) -> Dataset:
     now = datetime.datetime.now()
-    ds = Dataset()
-    ds.SOPClassUID = VIDEO_SOP_CLASS
-    ds.SOPInstanceUID = generate_uid()
-    ds.InstanceCreationDate = now.strftime("%Y%m%d")
-    ds.InstanceCreationTime = now.strftime("%H%M%S")
-    _add_patient_and_study(ds, now)
+    ds = new_instance(VIDEO_SOP_CLASS, now)
     ds.Modality = "XC"
     ds.SeriesInstanceUID = generate_uid()
     ds.SeriesNumber = 1
@@ -298,10 +291,10 @@ def write_video(
     gop = gop_frames or max(1, round(fps))
     encoder = _encoder(transfer_syntax, rows, columns, fps, gop, b_frames, open_gop, encoder_options)
     dataset = _dataset(transfer_syntax, frames, rows, columns, fps)
-    dataset.file_meta = _file_meta(dataset, transfer_syntax)
+    dataset.file_meta = file_meta(dataset, transfer_syntax)
     path = pathlib.Path(path)
     with open(path, "wb") as handle:
-        handle.write(_encode_header(dataset))
+        handle.write(encode_header(dataset))
         handle.write(_PIXEL_DATA_HEADER)
         value_offset = handle.tell()
         handle.write(itemize_fragment(struct.pack("<I", 0) if basic_offset_table else b""))
