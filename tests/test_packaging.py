@@ -114,14 +114,6 @@ def run_frozen(app: Path, *args: str, cwd: Path, extra_env: dict[str, str] | Non
     return subprocess.run([str(app), *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=timeout)
 
 
-@pytest.fixture(scope="session")
-def frozen_checks_frames(frozen_app, tmp_path_factory) -> bool:
-    """Whether the frozen ``cinemap info`` has ``--check-frames`` (decodes frames)."""
-    result = run_frozen(frozen_app, "info", "--help", cwd=tmp_path_factory.getbasetemp())
-    assert result.returncode == 0, result.stderr
-    return "--check-frames" in result.stdout
-
-
 def pydicom_test_file(name: str) -> Path:
     """A file from the installed pydicom's own ``data/test_files`` (never downloaded)."""
     import pydicom
@@ -160,21 +152,19 @@ def test_frozen_info_error_is_one_line(frozen_app, tmp_path):
 
 
 @pytest.mark.parametrize("name", sorted(COMPRESSED_FILES), ids=lambda name: COMPRESSED_FILES[name].split(":")[0])
-def test_frozen_decodes_compressed_frames(frozen_app, frozen_checks_frames, tmp_path, name):
+def test_frozen_decodes_compressed_frames(frozen_app, tmp_path, name):
     import pydicom
     from pydicom.pixels import pixel_array
 
     path = pydicom_test_file(name)
     header = pydicom.dcmread(path, stop_before_pixels=True)
-    args = ["info", "--json", str(path)] + (["--check-frames"] if frozen_checks_frames else [])
+    args = ["info", "--json", "--check-frames", str(path)]
     result = run_frozen(frozen_app, *args, cwd=tmp_path)
     assert result.returncode == 0, f"{COMPRESSED_FILES[name]}: {result.stderr}"
     report = json.loads(result.stdout)
     assert report["transfer_syntax"]["uid"] == header.file_meta.TransferSyntaxUID
     assert report["compressed"] is True
     assert report["frames"] == int(header.get("NumberOfFrames") or 1)
-    if not frozen_checks_frames:
-        return  # an older `cinemap info` that cannot decode: header checks only
     checked = report["checked_frames"]
     assert checked, "no frame was decoded"
     for frame in checked:
@@ -206,18 +196,17 @@ def test_frozen_bundle_contents(frozen_dir):
 
 @pytest.mark.parametrize("source", ["file", "demo"])
 def test_frozen_gui_paints_a_frame(frozen_app, tmp_path, source):
-    app_source = ROOT / "viewer" / "app.py"
-    hooks = app_source.read_text() if app_source.exists() else ""
-    if "CINEMAP_SCREENSHOT" not in hooks:
-        pytest.skip("viewer/app.py has no CINEMAP_SCREENSHOT hook yet")
-    if source == "demo" and not all(name in hooks for name in ("CINEMAP_DEMO_FRAMES", "CINEMAP_CACHE_DIR")):
-        pytest.skip("viewer/app.py cannot make a small demo in a chosen folder yet")
-    QtGui = pytest.importorskip("PySide6.QtGui")
+    from PySide6 import QtGui
+
+    from viewer.app import SCREENSHOT_VARIABLE
+    from viewer.logfile import CACHE_VARIABLE
+    from viewer.ui.demo import FRAMES_VARIABLE
+
     screenshot = tmp_path / "window.png"
-    env = {"QT_QPA_PLATFORM": "offscreen", "CINEMAP_SCREENSHOT": str(screenshot)}
+    env = {"QT_QPA_PLATFORM": "offscreen", SCREENSHOT_VARIABLE: str(screenshot)}
     if source == "demo":
         args = ["--demo"]
-        env.update(CINEMAP_DEMO_FRAMES="20", CINEMAP_CACHE_DIR=str(tmp_path / "cache"))
+        env.update({FRAMES_VARIABLE: "20", CACHE_VARIABLE: str(tmp_path / "cache")})
     else:
         args = [str(write_cine(tmp_path / "cine.dcm", frames=4, rows=64, columns=64))]
     result = run_frozen(frozen_app, *args, cwd=tmp_path, extra_env=env)
