@@ -301,8 +301,13 @@ def test_fuzzed_extended_tables_give_frames_or_dicom_errors(tmp_path, changes, w
     reader = CountingReader(path)
     try:
         index = index_for(path, reader, 6, (offsets, lengths))
+        if wanted >= index.num_frames:  # cut short at a damaged entry: the frame is not offered at all
+            assert index.warnings
+            with pytest.raises(IndexError):
+                index.codestream(wanted)
+            return
         data = index.codestream(wanted)
-    except (DicomError, IndexError):
+    except DicomError:
         return  # refused cleanly
     finally:
         reader.close()
