@@ -41,6 +41,27 @@ def classic_grey_files() -> list[Path]:
     return found
 
 
+@functools.lru_cache(maxsize=1)
+def decodable_grey_files() -> list[Path]:
+    """The :func:`classic_grey_files` whose pixel data pydicom decodes: the ones it can be a reference for.
+
+    Chosen when the tests are collected (about 2 s), so that a file pydicom
+    cannot decode is no test at all here, rather than a test that skips.
+    What Cinemap does with those files (frames, or a DicomError) is checked
+    by ``tests/test_conformance.py``.
+    """
+    decodable = []
+    for path in classic_grey_files():
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                pydicom.dcmread(path).pixel_array
+        except Exception:  # noqa: BLE001 -- any failure: pydicom is no reference for this file
+            continue
+        decodable.append(path)
+    return decodable
+
+
 def stored_values(dataset) -> np.ndarray:
     """Every value Bits Stored and Pixel Representation allow (an even sample past 2**17 of them)."""
     bits = int(dataset.BitsStored)
