@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from viewer.model.dicom.frame_index import FrameIndex, IndexStatus
+from viewer.model.errors import DicomError
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.decoding import decode_errors
 from viewer.model.storage.cache import FrameCache
