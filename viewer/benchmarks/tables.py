@@ -121,9 +121,9 @@ def _text_label(row: dict[str, Any]) -> str:
     """A short row label with its unit, e.g. "open + 1st frame, fresh (ms)"."""
     key = row["key"]
     if key.startswith("enhanced_open_"):
-        label = f"enhanced open, {int(key.rsplit('_', 1)[1]):,} frames"
+        label = f"enhanced, {int(key.rsplit('_', 1)[1]):,} frames"
     elif key.startswith("enhanced_rescale_"):
-        label = "  + rescale of the last frame"
+        label = "  + last frame's rescale"
     else:
         label = _TEXT_LABELS.get(key, row["label"])
     return f"{label} ({row['unit']})"
@@ -151,6 +151,12 @@ _TEXT_LABELS = {
     "walk_open_cold": "no tables: open + 1st",
     "walk_complete_cold": "  every item walked",
     "walk_kb_per_item": "  read per item",
+    "video_open": "video: open + 1st",
+    "video_sequential": "  sequential frame",
+    "video_random": "  random frame",
+    "video_random_p95": "  ... 95th percentile",
+    "video_step_back": "  step back one frame",
+    "video_step_back_gop": "  ... from a GOP start",
 }
 
 
