@@ -38,7 +38,7 @@ from viewer.model.document_mode import EditMode
 from viewer.model.editing import deid
 from viewer.model.editing.edits import EditSession
 from viewer.model.editing.recovery import recover_before_open
-from viewer.model.errors import DicomError, ReadOnlyError, TruncatedFileError, UnsupportedError
+from viewer.model.errors import DicomError, ReadOnlyError, TruncatedFileError, UnsupportedError, converted_errors
 from viewer.model.events import Signal
 from viewer.model.frames.base import FrameSource
 from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
@@ -211,7 +211,12 @@ class Document:
 
     @property
     def rescale_unit(self) -> str:
-        return voi.rescale_unit(self.display_dataset(0), str(self.dataset.get("Modality", "") or ""))
+        try:
+            with converted_errors(self.path, "cannot read Modality"):
+                modality = str(self.dataset.get("Modality", "") or "")
+        except DicomError:
+            modality = ""  # a malformed Modality only loses the unit
+        return voi.rescale_unit(self.display_dataset(0), modality)
 
     def rescale(self, index: int = 0) -> tuple[float, float]:
         """(slope, intercept) for frame `index` (per-frame functional groups aware)."""
@@ -221,8 +226,9 @@ class Document:
         """Frame `index`'s Per-frame Functional Groups item (parsed on demand), or None."""
         if self.header.per_frame is not None:
             return self.header.per_frame.item(index)
-        groups = self.dataset.get("PerFrameFunctionalGroupsSequence")
-        return groups[index] if groups and 0 <= index < len(groups) else None
+        with converted_errors(self.path, "cannot read the Per-frame Functional Groups Sequence"):
+            groups = self.dataset.get("PerFrameFunctionalGroupsSequence")
+            return groups[index] if groups and 0 <= index < len(groups) else None
 
     # ------------------------------------------------------------------ frames
     @property
