@@ -107,6 +107,25 @@ def test_step_back_decodes_from_the_gop_not_the_start(video_files):
         reader.close()
 
 
+def test_prefetch_decodes_the_previous_gop_ahead_of_a_step_back(video_files):
+    """The read-ahead prefetches in the direction of play: stepping back past a GOP start is then a cache hit."""
+    syntax = "1.2.840.10008.1.2.4.102"
+    written = video_files(syntax, frames=90, gop_frames=30)
+    reference = reference_frames(written.path, syntax)
+    source, reader = open_source(written.path, syntax, 90)
+    try:
+        assert np.array_equal(source.frame(60), reference[60])
+        source.prefetch(range(59, 51, -1))  # what the read-ahead asks for when stepping backwards
+        starts, fed = list(source.decoder.run_starts), source.decoder.packets_fed
+        for index in range(59, 51, -1):
+            assert np.array_equal(source.frame(index), reference[index])
+        assert source.decoder.run_starts == starts and source.decoder.packets_fed == fed  # nothing decoded now
+        assert 30 in starts  # the previous GOP was decoded by the prefetch
+    finally:
+        source.close()
+        reader.close()
+
+
 def test_sequential_reading_decodes_each_packet_once(video_files):
     syntax = "1.2.840.10008.1.2.4.101"
     written = video_files(syntax, frames=FRAMES)

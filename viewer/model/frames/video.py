@@ -219,7 +219,15 @@ class VideoSource(FrameSource):
             self.warnings.append(message)
 
     def prefetch(self, indices: Iterable[int]) -> None:
-        """No-op: the read-ahead worker asks for frames itself, and decoding is sequential anyway."""
+        """Decode these frames into the cache (call from a worker thread: decoding takes time).
+
+        Playing forwards this keeps the decoder running ahead of the frame
+        shown; stepping backwards it decodes the previous GOP while the user
+        looks at this frame, so the next step back is a cache hit.
+        """
+        for index in indices:
+            if self._cached(index) is None:
+                self.frame(index)
 
     def invalidate(self, indices: Iterable[int] | None = None) -> None:
         """Forget cached frames (a changed video stream invalidates every decoded frame)."""
