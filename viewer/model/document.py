@@ -94,11 +94,8 @@ class Document:
         self.open_seconds = time.perf_counter() - started
 
     def _map_under_lease(self) -> bool:
-        """Map the file if that is safe here: under a read lease, or where mapped files cannot be truncated."""
-        if not self.file.size or not self.guard.protect_mapping():
-            return False
-        self.file.map()
-        return True
+        """Map the file if that is safe here (see :meth:`FileGuard.map_protected`)."""
+        return bool(self.file.size) and self.guard.map_protected()
 
     def _choose_source(self) -> FrameSource | None:
         return choose_source(self.header, self.guard, self._cache, self.disk_cache_settings)

@@ -74,7 +74,7 @@ class FileGuard:
         for _attempt in range(_LEASE_ATTEMPTS):
             self._lease = lease.ReadLease.try_acquire(fd, self._on_lease_break)
             if self._lease is not None:
-                return True
+                return self._lease.held  # False if a writer broke it the moment it was granted
             refusal = lease.refusal(fd)
             if refusal is None:
                 continue  # the writer closed the file in between: take the lease now
@@ -97,6 +97,22 @@ class FileGuard:
     def protect_mapping(self) -> bool:
         """Take what makes mapping safe here (a lease on Linux); True if the file may be mapped."""
         return self.take_lease() or CAPABILITIES.mapping_blocks_truncation
+
+    def map_protected(self) -> bool:
+        """Map the file if a mapping can be protected here; True if it is now mapped.
+
+        The lease may break between being granted and the mapping existing:
+        its break handler then had nothing to neutralise, and the writer may
+        already be truncating. So the mapping is kept only if the lease still
+        holds once it exists (from then on a break neutralises it first).
+        """
+        if not self.protect_mapping():
+            return False
+        self.opened.map()
+        if self.mapping_protected and self.changed_reason is None:
+            return True
+        self.opened.unmap(neutralise=True)  # untouched so far: no page was read through it
+        return False
 
     def release_lease(self) -> None:
         """Give the lease up (read/write mode); the mapping goes first, neutralised."""

@@ -121,24 +121,42 @@ class ReadLease:
         self.on_break = on_break
         self.held = False
         self.broken = False
+        self._acquiring = False
+        self._break_seen = False
 
     @classmethod
     def try_acquire(cls, fd: int, on_break: Callable[[], None]) -> "ReadLease | None":
-        """Take a lease if the handler is installed and the kernel allows it; else None."""
+        """Take a lease if the handler is installed and the kernel allows it; else None.
+
+        The lease is registered before the kernel grants it: a writer may open
+        the file the moment it is granted, and its SIGIO must find the lease
+        (a missed break would leave the writer waiting for the kernel's
+        lease-break time, then truncating under a mapping nobody neutralised).
+        A SIGIO that arrives while the lease is being granted is remembered
+        and handled once it is. Check :attr:`held` afterwards: the lease may
+        already be broken and given back.
+        """
         if not _installed:
             return None
         lease = cls(fd, on_break)
+        lease._acquiring = True
+        _leases.add(lease)
         try:
             leases.set_lease(fd, LEASE_READ)
         except OSError:
+            lease._acquiring = False
+            _leases.discard(lease)
             return None
         lease.held = True
-        _leases.add(lease)
+        lease._acquiring = False
+        if lease._break_seen:  # a SIGIO came while it was being granted: was it for this lease?
+            lease.check_broken()
         return lease
 
     def check_broken(self) -> None:
         """Called on SIGIO: if this lease is being broken, react and release it."""
-        if not self.held:
+        self._break_seen = True  # read by try_acquire after it stops acquiring: see there
+        if self._acquiring or not self.held:
             return
         try:
             current = leases.get_lease(self.fd)

@@ -177,22 +177,26 @@ class OpenedFile:
         mapping's life (:mod:`viewer.model.storage.mapping`): they stay until
         the last view goes, so those views stay valid and protected.
         """
-        life = self._life
+        life, fd = self._life, self.fd
+        # Hand over first, drop references after: a lease break in between
+        # must still find the mapping to neutralise (through this object
+        # before the hand-over, through the life after it).
+        adopted = fd is not None and life is not None and not life.neutralised
+        if adopted:
+            assert life is not None and fd is not None
+            life.adopt(lease, fd)
         self.mapping = None
         self._raw = None
         self._life = None
-        fd, self.fd = self.fd, None
-        if fd is None:
-            if lease is not None:
-                lease.release()
-            return
-        positional.forget(fd)
-        if life is not None and not life.neutralised:
-            life.adopt(lease, fd)
+        self.fd = None
+        if fd is not None:
+            positional.forget(fd)
+        if adopted:
             return
         if lease is not None:
             lease.release()
-        os.close(fd)
+        if fd is not None:
+            os.close(fd)
 
 
 class FileWindow:
