@@ -188,3 +188,60 @@ def test_second_editor_is_told_who_holds_the_lock(cine):
     finally:
         holder.kill()
         holder.wait()
+
+
+def _leases_or_skip():
+    from viewer.model.platform import CAPABILITIES
+
+    if not CAPABILITIES.leases or not lease.install_handler():
+        pytest.skip("needs kernel read leases (Linux, main thread)")
+
+
+def test_a_break_while_the_lease_is_being_granted_is_not_missed(cine, monkeypatch):
+    """A writer opens the file the moment the lease is granted: its SIGIO is handled, not lost.
+
+    Lost, the writer would wait for the kernel's lease-break time (45 s) and
+    then truncate under a mapping nobody neutralised.
+    """
+    from viewer.model.platform import leases as platform_leases
+
+    _leases_or_skip()
+    granted = platform_leases.set_lease
+    writers = []
+
+    def set_lease_then_writer(fd, kind):
+        granted(fd, kind)
+        if kind != platform_leases.LEASE_READ or writers:
+            return
+        writers.append(subprocess.Popen([sys.executable, "-c", f"open({str(cine)!r}, 'r+b').close()"]))
+        deadline = time.monotonic() + 30
+        while platform_leases.get_lease(fd) == platform_leases.LEASE_READ and time.monotonic() < deadline:
+            time.sleep(0.01)  # until the kernel starts breaking the lease
+        lease._on_sigio(0, None)  # the handler runs now, before try_acquire has returned
+
+    monkeypatch.setattr(platform_leases, "set_lease", set_lease_then_writer)
+    with open_document(cine) as doc:
+        assert writers and writers[0].wait(timeout=30) == 0, "the writer was let through"
+        assert not doc.has_lease and doc.file.mapping is None
+        with pytest.raises(FileChangedError):
+            doc.frame(0)
+
+
+def test_a_lease_broken_before_its_mapping_exists_leaves_the_file_unmapped(cine, monkeypatch):
+    """The writer came after the lease and before the mapping: the mapping is not kept (it was not protected)."""
+    from viewer.model.storage.opened import OpenedFile
+
+    _leases_or_skip()
+    real_map = OpenedFile.map
+
+    def break_then_map(self):
+        for held in list(lease._leases):
+            held.on_break()  # what the SIGIO handler does: the mapping does not exist yet
+            held.release()
+        return real_map(self)
+
+    monkeypatch.setattr(OpenedFile, "map", break_then_map)
+    with open_document(cine) as doc:
+        assert doc.file.mapping is None and not doc.is_memmapped and not doc.has_lease
+        with pytest.raises(FileChangedError):
+            doc.frame(0)  # the break said another program writes the file
