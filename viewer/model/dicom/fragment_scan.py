@@ -22,8 +22,8 @@ from typing import Callable
 from viewer.model.dicom.encoding import UNDEFINED_LENGTH
 from viewer.model.errors import DicomError
 
-Reader = Callable[[int, int], bytes]
-"""``read(offset, length) -> bytes``: a positional read of the file (exactly `length` bytes)."""
+Reader = Callable[[int, int], bytes | bytearray]
+"""``read(offset, length) -> bytes or bytearray``: a positional read of the file (exactly `length` bytes)."""
 
 ITEM = 0xFFFEE000
 DELIMITER = 0xFFFEE0DD

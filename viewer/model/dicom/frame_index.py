@@ -303,20 +303,20 @@ class FrameIndex:
         chunk = memoryview(self._read(run.start, run.stop - run.start))
         label = frame_label(index, self.num_frames)
         if run.raw_length is not None:
-            return run, chunk, [self._extended_fragment(chunk, run, label)]
+            return run, chunk, [self._extended_fragment(chunk, run.start, run.raw_length, label)]
         return run, chunk, self._split_items(chunk, run, label)
 
-    def _extended_fragment(self, chunk: memoryview, run: FrameRun, label: str) -> memoryview:
+    def _extended_fragment(self, chunk: memoryview, start: int, raw_length: int, label: str) -> memoryview:
         group, element, length = self._header.unpack(chunk[:8])
         if group << 16 | element != ITEM:
             raise DicomError(
-                self.path, f"{label}: no item header at file offset {run.start}, where the Extended Offset Table "
+                self.path, f"{label}: no item header at file offset {start}, where the Extended Offset Table "
                 f"puts it (found ({group:04X},{element:04X}))",
             )
-        if length not in (run.raw_length, run.raw_length + 1):
+        if length not in (raw_length, raw_length + 1):
             raise DicomError(
-                self.path, f"{label}: the Extended Offset Table gives it {run.raw_length} bytes but its item at "
-                f"file offset {run.start} holds {length}",
+                self.path, f"{label}: the Extended Offset Table gives it {raw_length} bytes but its item at "
+                f"file offset {start} holds {length}",
             )
         return chunk[8:]
 
@@ -402,7 +402,7 @@ def positional_reader(path: str, fd: int) -> Reader:
     """A :data:`Reader` over an open descriptor with :func:`viewer.model.platform.positional.pread_exact`."""
     from viewer.model.platform.positional import pread_exact
 
-    def read(offset: int, length: int) -> bytes:
+    def read(offset: int, length: int) -> bytearray:
         try:
             return pread_exact(fd, length, offset)
         except EOFError as exc:

@@ -25,6 +25,7 @@ import struct
 import threading
 from collections import OrderedDict
 
+from pydicom.charset import default_encoding
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 
@@ -153,7 +154,7 @@ class PerFrameGroups:
 
     def __init__(
         self, path: str, buffer, value_start: int, value_end: int, implicit_vr: bool, little_endian: bool,
-        encoding: str | list[str] | None = None,
+        encoding: str | list[str] = default_encoding,
     ) -> None:
         self.path = path
         self._buffer = buffer

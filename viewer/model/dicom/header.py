@@ -243,6 +243,8 @@ def continue_header(path: str, fileobj: BinaryIO, dataset: Dataset, defer_size: 
     from pydicom.filereader import read_dataset
 
     implicit, little = dataset.original_encoding
+    if implicit is None or little is None:  # pydicom sets both when it reads a file
+        raise ValueError(f"{path}: the dataset was not read from a file, its encoding is unknown")
     with _header_errors(path):
         rest = read_dataset(
             fileobj, implicit, little, stop_when=_stop_when(path, frozenset(PIXEL_TAGS)),
@@ -313,7 +315,7 @@ def read_sequence_header(fileobj: BinaryIO, implicit_vr: bool, little_endian: bo
 def is_deflated(dataset: Dataset) -> bool:
     """True for the Deflated Explicit VR Little Endian transfer syntax."""
     meta = getattr(dataset, "file_meta", None)
-    return bool(meta) and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
+    return meta is not None and meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian
 
 
 def transfer_syntax_of(dataset: Dataset) -> UID:

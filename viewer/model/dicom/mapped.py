@@ -87,7 +87,7 @@ class MappedValue(io.BufferedIOBase):
         self._position = stop
         return self.array[start:stop].tobytes()
 
-    def readinto(self, buffer) -> int:  # type: ignore[override]
+    def readinto(self, buffer) -> int:
         view = memoryview(buffer).cast("B")
         data = self.read(len(view))
         view[: len(data)] = data

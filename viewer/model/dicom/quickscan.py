@@ -113,9 +113,9 @@ def scan(head: bytes, file_size: int, memmap_threshold: int) -> QuickHeader | No
             size = 8
         else:
             group, number, vr_bytes, length = unpack(head, position)
-            size = header_sizes.get(vr_bytes)
+            size = header_sizes.get(vr_bytes, 0)  # 0: not a VR
             if size != 8:
-                if size is None or position + 12 > end:
+                if size == 0 or position + 12 > end:
                     return None  # not a VR: pydicom would guess
                 (length,) = unpack_long(head, position + 8)
         if group >= 0x0028 or group < 0x0008 or length > limit:

@@ -80,6 +80,8 @@ class GreyMapping:
 class LinearMapping(GreyMapping):
     """A linear pipeline: black at ``levels[0]``, white at ``levels[1]`` (stored units)."""
 
+    levels: tuple[float, float]
+
     def __init__(self, levels: tuple[float, float]) -> None:
         self.levels = (float(levels[0]), float(levels[1]))
 
@@ -215,19 +217,21 @@ class GreyPipeline:
         """Frame `index`'s display dataset and group key, remembered."""
         if self._uniform is not None:
             return self._uniform
-        key = self._frame_keys.get(index)
-        display = self._displays.get(key) if key is not None else None
-        if display is None:
-            display = self.display_dataset(index)
-            key = voi.group_key(display)
-            if not self._per_frame_groups:
-                self._uniform = (display, key)
-                return self._uniform
-            key = next((known for known in self._displays if known == key), key)  # one tuple per group
-            self._frame_keys[index] = key
-            self._displays[key] = display
-            while len(self._displays) > _CACHED_MAPPINGS * 2:
-                self._displays.popitem(last=False)
+        cached_key = self._frame_keys.get(index)
+        if cached_key is not None:
+            cached = self._displays.get(cached_key)
+            if cached is not None:
+                return cached, cached_key
+        display = self.display_dataset(index)
+        key = voi.group_key(display)
+        if not self._per_frame_groups:
+            self._uniform = (display, key)
+            return self._uniform
+        key = next((known for known in self._displays if known == key), key)  # one tuple per group
+        self._frame_keys[index] = key
+        self._displays[key] = display
+        while len(self._displays) > _CACHED_MAPPINGS * 2:
+            self._displays.popitem(last=False)
         return display, key
 
     def mapping(self, index: int, choice: WindowPreset | None) -> GreyMapping:
@@ -381,7 +385,7 @@ def _candidates(display: Dataset, choice: WindowPreset | None, low: int, high: i
     Modality or VOI LUT (exact for rescale with a VOI LUT, and for windows,
     which are monotonic).
     """
-    points = [np.array([low, high], dtype=np.float64), np.linspace(low, high, _TABLE_MAX_VALUES + 1)]
+    points: list[np.ndarray] = [np.array([low, high], dtype=np.float64), np.linspace(low, high, _TABLE_MAX_VALUES + 1)]
     luts = voi.voi_luts(display)
     if choice is not None and choice.source is not None and choice.source.kind == voi.LUT \
             and choice.source.index < len(luts):

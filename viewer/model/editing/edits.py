@@ -472,7 +472,7 @@ def _require_writable(path: str, fd: int) -> None:
 
 def _find_pixel_offset(frames: np.ndarray) -> int:
     """File offset of ``frames``' first element, from the ``numpy.memmap`` it views."""
-    base = frames
+    base: np.ndarray | None = frames
     while isinstance(base, np.ndarray):
         if isinstance(base, np.memmap) and not isinstance(base.base, np.ndarray):
             address = frames.__array_interface__["data"][0]

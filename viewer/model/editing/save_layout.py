@@ -138,7 +138,7 @@ class BoxLayout:
 
 
 def pieces(buffer: np.ndarray, lengths: np.ndarray) -> Iterator[memoryview]:
-    view = memoryview(buffer.reshape(-1))
+    view = buffer.reshape(-1).data  # memoryview(buffer), typed: numpy's stubs give ndarray no __buffer__ before 3.12
     position = 0
     for length in lengths.tolist():
         yield view[position:position + length]

@@ -33,6 +33,7 @@ from __future__ import annotations
 from typing import Iterable
 
 import numpy as np
+import numpy.typing as npt
 
 
 class FrameSource:
@@ -43,7 +44,7 @@ class FrameSource:
     #: How the pixels are reached, for a user to read ("memory-mapped", ...).
     description = ""
 
-    def __init__(self, num_frames: int, frame_shape: tuple[int, ...], dtype: np.dtype) -> None:
+    def __init__(self, num_frames: int, frame_shape: tuple[int, ...], dtype: npt.DTypeLike) -> None:
         self.num_frames = num_frames
         self.frame_shape = tuple(frame_shape)
         self.dtype = np.dtype(dtype)

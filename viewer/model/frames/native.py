@@ -226,9 +226,9 @@ class ConvertedNative(FrameSource):
             with decode_errors(self.opened.path, f"frame {index + 1}"):
                 array, _ = self._decoder.as_array(data, index=index, **self._options)
             return array
-        data = bytes(self.opened.read(self.layout.frame_offset(index), self.layout.frame_nbytes))
+        frame_bytes = bytes(self.opened.read(self.layout.frame_offset(index), self.layout.frame_nbytes))
         with decode_errors(self.opened.path, f"frame {index + 1}"):
-            array, _ = self._decoder.as_array(data, index=0, **dict(self._options, number_of_frames=1))
+            array, _ = self._decoder.as_array(frame_bytes, index=0, **dict(self._options, number_of_frames=1))
         return array
 
     def close(self) -> None:

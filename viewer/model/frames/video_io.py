@@ -22,8 +22,8 @@ from typing import Callable
 
 from viewer.model.errors import DicomError, TruncatedFileError
 
-ReadAt = Callable[[int, int], bytes]
-"""``read(offset, length) -> bytes``: positional read of the file (fewer bytes only at its end)."""
+ReadAt = Callable[[int, int], bytes | bytearray]
+"""``read(offset, length) -> bytes or bytearray``: positional read of the file (fewer bytes only at its end)."""
 
 _ITEM = b"\xfe\xff\x00\xe0"
 _DELIMITER = b"\xfe\xff\xdd\xe0"
@@ -109,7 +109,7 @@ class FragmentTable:
                 fragment += 1
         return b"".join(self._read_exact(position, count) for position, count in pieces)
 
-    def _read_exact(self, position: int, count: int) -> bytes:
+    def _read_exact(self, position: int, count: int) -> bytes | bytearray:
         data = self._read(position, count)
         if len(data) != count:
             raise TruncatedFileError(self.path, f"the file ends inside the video stream (at byte {position + len(data)})")

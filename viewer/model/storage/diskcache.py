@@ -41,6 +41,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from viewer.model.platform import OPEN_FLAGS, durable, locking, positional
 
@@ -116,7 +117,7 @@ class DiskFrameCache:
     @classmethod
     def open(
         cls, folder: str | os.PathLike[str], source: str, size: int, mtime_ns: int, num_frames: int,
-        frame_shape: tuple[int, ...], dtype: np.dtype, capacity_bytes: int,
+        frame_shape: tuple[int, ...], dtype: npt.DTypeLike, capacity_bytes: int,
     ) -> "DiskFrameCache | None":
         """Open or create the scratch file for `source`; None if no cache can be had."""
         dtype = np.dtype(dtype)

@@ -124,6 +124,6 @@ def map_whole_file(fd: int, size: int) -> tuple[np.ndarray, MappingLife]:
     life = MappingLife(raw, address, size)
     memory = (ctypes.c_uint8 * size).from_address(address)
     memory.keeper = _Keeper(life)  # type: ignore[attr-defined]
-    array = np.frombuffer(memory, dtype=np.uint8)
+    array = np.frombuffer(memoryview(memory), dtype=np.uint8)
     array.flags.writeable = False
     return array, life

@@ -133,7 +133,7 @@ class TileStore:
             total = store._data_start + slots * geometry.slot_bytes
             diskcache.trim_folder(folder, max(0, capacity_bytes - total), exclude=target)
             if os.fstat(fd).st_size != total or not store._header_matches():
-                store._reset(total)
+                store._reset(fd, total)
             else:
                 store.discard_dirty()
             store._set_clean(False)
@@ -165,9 +165,9 @@ class TileStore:
         stored = self._read(0, _HEADER.size)
         return stored[:16] == MAGIC and stored == self._header_values(1)
 
-    def _reset(self, total: int) -> None:
-        os.ftruncate(self._fd, 0)
-        os.ftruncate(self._fd, total)  # sparse: blocks are taken as tiles are written
+    def _reset(self, fd: int, total: int) -> None:
+        os.ftruncate(fd, 0)
+        os.ftruncate(fd, total)  # sparse: blocks are taken as tiles are written
         self._write(0, self._header_values(0))
         self._write_table(b"".join(_SLOT.pack(-1, EMPTY) for _ in range(self.slots)))
 
@@ -208,7 +208,7 @@ class TileStore:
     def write_level(self, frame: int, level: int, top: int, left: int, pixels: np.ndarray) -> None:
         """Store `pixels` as `level`'s pixels from (`top`, `left`); partly covered tiles are read and patched."""
         g, tile = self.geometry, self.geometry.tile
-        pixels = pixels.reshape(pixels.shape[:2] + g.tile_shape()[2:])
+        pixels = pixels.reshape((*pixels.shape[:2], *g.tile_shape()[2:]))
         bottom, right = top + pixels.shape[0], left + pixels.shape[1]
         for tile_row in range(top // tile, -(-bottom // tile)):
             for tile_col in range(left // tile, -(-right // tile)):
@@ -255,7 +255,7 @@ class TileStore:
             return bytes(positional.pread_exact(self._fd, length, offset))
 
     def _write(self, offset: int, data) -> None:
-        view = memoryview(np.ascontiguousarray(data)).cast("B") if isinstance(data, np.ndarray) else data
+        view = np.ascontiguousarray(data).data.cast("B") if isinstance(data, np.ndarray) else data
         with self._lock:
             if self._memory is not None:
                 self._memory[offset:offset + len(view)] = view
