@@ -5,6 +5,7 @@ Frames are numbered from 1, as the viewer's frame box shows them.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PNG, TIFF, MP4, GIF = "PNG", "TIFF", "MP4", "GIF"
@@ -17,7 +18,7 @@ class UsageError(ValueError):
     """A request no file could satisfy: an unknown format, a malformed frame list, a frame past the end."""
 
 
-def output_format(path: str | Path) -> str:
+def output_format(path: str | os.PathLike[str]) -> str:
     """:data:`PNG`, :data:`TIFF`, :data:`MP4` or :data:`GIF` from `path`'s suffix."""
     suffix = Path(path).suffix.lower()
     if suffix not in FORMATS:

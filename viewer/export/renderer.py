@@ -85,6 +85,7 @@ class FrameRenderer:
         """Frame `index` as shown: uint8 (rows, cols) grey or (rows, cols, 3) RGB, C-contiguous."""
         frame = self.document.frame(index)
         if self.is_grey:
+            assert self.pipeline is not None  # __init__ makes one for every grey document
             return np.ascontiguousarray(self.pipeline.render(frame, index, self.choice, self.invert))
         if self._palette is not None:
             frame = self._palette.apply(frame)

@@ -12,6 +12,7 @@ from viewer.export.renderer import FrameRenderer, choose_voi
 from viewer.export.writers import Cancelled, ExportError, VideoWriter, describe_failure, staged, write_raw_tiff, \
     write_still
 from viewer.model.display.metadata import WindowPreset
+from viewer.model.display.pipeline import GreyPipeline
 
 Progress = Callable[[int, int], None]
 
@@ -168,8 +169,8 @@ def export_file(
         if kind != render.GREY and (window is not None or voi is not None):
             raise UsageError(f"--window and --voi apply to greyscale images; {path} is {document.photometric_interpretation}")
         if kind == render.GREY and not raw:
-            renderer = FrameRenderer(document)
-            choice = choose_voi(document, renderer.pipeline, window, voi)
+            pipeline = GreyPipeline.for_document(document)
+            choice = choose_voi(document, pipeline, window, voi)
             return export_document(document, out, indices, choice=choice, fps=fps, progress=progress,
-                                   pipeline=renderer.pipeline)
+                                   pipeline=pipeline)
         return export_document(document, out, indices, fps=fps, raw=raw, progress=progress)

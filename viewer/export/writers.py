@@ -149,7 +149,8 @@ class VideoWriter:
         elif self._grey:
             frame = av.VideoFrame.from_ndarray(image, format="gray")
         else:
-            frame = av.VideoFrame.from_ndarray(_palette_image(image), format="pal8")
+            # PyAV takes an (indices, palette) pair for pal8; its stub knows arrays only.
+            frame = av.VideoFrame.from_ndarray(_palette_image(image), format="pal8")  # type: ignore[arg-type]
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
@@ -172,8 +173,10 @@ def _palette_image(image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     from PIL import Image
 
     quantised = Image.fromarray(image).quantize(256)
+    values = quantised.getpalette()
+    assert values is not None  # quantize() always makes a "P" image, which has a palette
     palette = np.zeros((256, 4), dtype=np.uint8)
-    colours = np.frombuffer(bytes(quantised.getpalette()[: 256 * 3]), dtype=np.uint8).reshape(-1, 3)
+    colours = np.frombuffer(bytes(values[: 256 * 3]), dtype=np.uint8).reshape(-1, 3)
     palette[: len(colours), :3] = colours
     palette[:, 3] = 255
     return np.asarray(quantised, dtype=np.uint8), palette

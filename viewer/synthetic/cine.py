@@ -183,6 +183,7 @@ def expected_region(
     """
     painter = _painter(frame_rows, frame_columns, bits_allocated, samples_per_pixel, signed,
                        "NO", None, "sc", "grid")
+    assert isinstance(painter, GridPainter)  # pattern="grid"
     return grid_region(painter, index, rows, cols, step, level)
 
 
@@ -431,7 +432,7 @@ def write_cine(
     ds = dataset.build_dataset(
         sop_class=dataset.sop_class(kind, bits_allocated, samples_per_pixel), fmt=painter.fmt,
         rows=rows, columns=columns, frames=frames, planar_configuration=planar_configuration,
-        kind=kind, frame_time_ms=frame_time_ms, regions=getattr(painter, "regions", []),
+        kind=kind, frame_time_ms=frame_time_ms, regions=painter.regions,
         burned_in_annotation=burned_in_annotation, window=window, rescale=rescale,
     )
     if pattern == "grid":

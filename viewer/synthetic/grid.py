@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.synthetic.pattern import STAMP_PIXELS, PixelFormat, orbit_amplitude, orbit_offset, stamp_values
+from viewer.synthetic.pattern import STAMP_PIXELS, PixelFormat, Region, orbit_amplitude, orbit_offset, stamp_values
 
 PERIOD = 1000
 """Pixels from one bright grid line to the next."""
@@ -99,6 +99,11 @@ class GridPainter:
         cells = np.rint(lo + (hi - lo) * (0.1 + levels * (0.1 / (_CELL_LEVELS - 1))))  # 15 % to 25 % of the range
         line, minor = np.rint(hi), np.rint(lo + 0.4 * (hi - lo))
         return np.concatenate([np.full(levels.size, line), np.full(levels.size, minor), cells]).astype(self.fmt.dtype)
+
+    @property
+    def regions(self) -> list[Region]:
+        """Ultrasound regions: none (the grid is drawn for ``kind="sc"`` only)."""
+        return []
 
     @property
     def line_value(self) -> float:

@@ -117,6 +117,7 @@ def _encoder(transfer_syntax: str, rows: int, columns: int, fps: float, gop_fram
 
     codec = codec_for("", transfer_syntax)
     context = av.CodecContext.create(codec.encoder, "w")
+    assert isinstance(context, av.VideoCodecContext)  # the encoder of a video codec
     context.width, context.height = columns, rows
     rate = Fraction(fps).limit_denominator(1001)
     context.framerate = rate
@@ -211,16 +212,17 @@ class _FragmentWriter:
 
     def write(self, data: bytes) -> None:
         self.stream_bytes += len(data)
-        if self._single_header is not None:
+        limit = self._limit
+        if limit is None:  # one item, its length patched in by close()
             self._handle.write(data)
             self._single_length += len(data)
             if self._single_length > MAX_FRAGMENT:
                 raise ValueError("the stream passes 4 GiB: use a fragmentable transfer syntax and fragment_bytes")
             return
         self._buffer += data
-        while len(self._buffer) >= self._limit:
-            self._emit(bytes(self._buffer[: self._limit]))
-            del self._buffer[: self._limit]
+        while len(self._buffer) >= limit:
+            self._emit(bytes(self._buffer[:limit]))
+            del self._buffer[:limit]
 
     def _emit(self, fragment: bytes) -> None:
         if len(fragment) % 2:
