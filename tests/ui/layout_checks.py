@@ -37,7 +37,7 @@ def _name(widget: QWidget) -> str:
     return f"{type(widget).__name__} {widget.objectName() or ''} {short!r}".replace("  ", " ")
 
 
-# Geometry through QWidget's own methods: a widget may shadow them (WindowLevelControls.width is a spin box).
+# Geometry through QWidget's own methods: a widget may shadow them with an attribute of the same name.
 _width, _height, _size = QWidget.width, QWidget.height, QWidget.size
 
 

@@ -49,10 +49,10 @@ def test_file_window_first_then_automatic_then_full_range(qtbot, controls, state
 
 def test_boxes_follow_and_set_the_window(controls, state, document):
     state.set_document(document)
-    controls.center.setValue(1234.0)
+    controls.center_box.setValue(1234.0)
     assert state.center == 1234.0
     state.set_window(100.0, 50.0)
-    assert (controls.center.value(), controls.width.value()) == (100.0, 50.0)
+    assert (controls.center_box.value(), controls.width_box.value()) == (100.0, 50.0)
     assert controls.presets.currentIndex() == -1  # no preset matches a hand-made window
 
 

@@ -65,12 +65,11 @@ def decoder_status() -> list[tuple[str, bool, tuple[str, ...]]]:
     import pydicom.uid
     from pydicom.pixels import get_decoder
 
-    rows = []
+    rows: list[tuple[str, bool, tuple[str, ...]]] = []
     for name, keyword in DECODER_SYNTAXES:
-        uid = getattr(pydicom.uid, keyword, None)
         try:
-            decoder = get_decoder(uid)
-        except (NotImplementedError, ValueError, TypeError):
+            decoder = get_decoder(getattr(pydicom.uid, keyword))
+        except (AttributeError, NotImplementedError, ValueError, TypeError):  # AttributeError: a syntax this pydicom lacks
             rows.append((name, False, ()))
             continue
         rows.append((name, bool(decoder.is_available), tuple(decoder.available_plugins)))

@@ -140,7 +140,7 @@ class Deidentify(QObject):
     def start(self) -> None:
         """Show the preview and the dialog (non-blocking)."""
         document = self.state.document
-        if not self.available() or self.dialog is not None:
+        if document is None or not self.available() or self.dialog is not None:
             return
         regions = document.ultrasound_regions
         self._show_preview(document.outside_regions_mask(), regions)

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QProgressBar, QProgressDialog, QWidget
 
 from viewer.ui.paths import cache_folder
-from viewer.ui.workers import Cancelled, run_in_background
+from viewer.ui.workers import Cancelled, Task, run_in_background
 
 DEMO_ROWS = DEMO_COLUMNS = 512
 DEMO_FRAMES = 4000  # 512 x 512 x 2 bytes x 4000 = 2.1 GB
@@ -77,7 +77,7 @@ class DemoBuilder(QObject):
         super().__init__(parent)
         self._parent = parent
         self.dialog: QProgressDialog | None = None
-        self._task = None
+        self._task: Task | None = None
 
     def start(self, fresh: bool = False) -> None:
         """Emit :attr:`ready` with the demo's path, writing it first if needed (or if `fresh`).
@@ -106,7 +106,7 @@ class DemoBuilder(QObject):
         dialog.setBar(bar)
         dialog.setValue(0)  # shows it (nothing can be pending yet)
         self.dialog = dialog
-        self._task = run_in_background(
+        self._task = task = run_in_background(
             lambda progress: write_demo(path, frames, progress),
             on_success=self._on_written,
             on_failure=self._on_failed,
@@ -115,7 +115,7 @@ class DemoBuilder(QObject):
             on_progress=lambda done, _total: bar.setValue(done) if self.dialog is dialog else None,
             context=self,
         )
-        dialog.canceled.connect(self._task.cancel)
+        dialog.canceled.connect(task.cancel)
 
     def _close_dialog(self) -> None:
         if self.dialog is not None:

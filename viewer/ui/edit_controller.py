@@ -121,15 +121,15 @@ class EditController(QObject):
 
     def fill(self, mask: shapes.BoxMask | np.ndarray, label: str) -> None:
         """Apply a shape (a :class:`~viewer.model.editing.shapes.BoxMask`, or a full-frame mask)."""
-        stroke = self._stroke_frames is not None
-        frames = self._stroke_frames if stroke else self.frames()
+        stroke_frames = self._stroke_frames
+        frames = stroke_frames if stroke_frames is not None else self.frames()
         document = self._document()
         if isinstance(mask, shapes.BoxMask):
             document.apply_mask(mask.mask, self.value(), frames, label=self.where(label, frames),
                                 origin=(mask.top, mask.left))
         else:
             document.apply_mask(mask, self.value(), frames, label=self.where(label, frames))
-        if not stroke:
+        if stroke_frames is None:
             self._announce(label, frames)
 
     def begin_stroke(self, label: str) -> None:
@@ -216,7 +216,8 @@ class EditController(QObject):
         self._emit_preview()
 
     def _emit_preview(self) -> None:
-        self.preview_changed.emit(self.tool.preview if self.drawing else None)
+        tool = self.tool
+        self.preview_changed.emit(tool.preview if tool is not None and self.drawing else None)
 
     def _drop_gesture(self) -> None:
         """Forget the tool's gesture; take back an open stroke if the document still can."""
@@ -237,8 +238,8 @@ class EditController(QObject):
         self.pixel_format = PixelFormat.of(document)
         low, high = self.pixel_format.limits
         samples = self.pixel_format.samples
-        custom = [min(high, max(low, value)) for value in self.options.custom]
-        custom = tuple((custom * samples)[:samples]) if len(custom) < samples else tuple(custom[:samples])
+        clipped = [min(high, max(low, value)) for value in self.options.custom]
+        custom = tuple((clipped * samples)[:samples]) if len(clipped) < samples else tuple(clipped[:samples])
         count = document.num_frames if document is not None else 0
         self.format_changed.emit(self.pixel_format)
         self.set_options(custom=custom, first=0, last=max(0, count - 1))

@@ -162,7 +162,9 @@ class Preview:
 class Canvas(Protocol):
     """Where tools apply their masks (the controller, which knows value and frames)."""
 
-    shape: tuple[int, int]
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, columns) of a frame."""
 
     def fill(self, mask: shapes.BoxMask, label: str) -> None: ...
 
@@ -281,28 +283,28 @@ class _DragShapeTool(Tool):
 
     def __init__(self, canvas: Canvas, options: EditOptions) -> None:
         super().__init__(canvas, options)
-        self._anchor: Pixel | None = None
-        self._end: Pixel | None = None
+        self._drag: tuple[Pixel, Pixel] | None = None  # (anchor, pointer) while a drag is under way
 
     @property
     def busy(self) -> bool:
-        return self._anchor is not None
+        return self._drag is not None
 
     def press(self, pixel: Pixel) -> None:
-        self._anchor = self._end = pixel
+        self._drag = (pixel, pixel)
 
     def drag(self, pixel: Pixel) -> None:
-        if self._anchor is not None:
-            self._end = pixel
+        if self._drag is not None:
+            self._drag = (self._drag[0], pixel)
 
     def release(self, pixel: Pixel) -> None:
-        if self._anchor is None:
+        if self._drag is None:
             return
-        anchor, self._anchor, self._end = self._anchor, None, None
+        anchor, _ = self._drag
+        self._drag = None
         self.canvas.fill(self._mask(anchor, pixel), self.label)
 
     def cancel(self) -> None:
-        self._anchor = self._end = None
+        self._drag = None
 
     def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
         raise NotImplementedError
@@ -315,9 +317,9 @@ class LineTool(_DragShapeTool):
 
     @property
     def preview(self) -> Preview | None:
-        if self._anchor is None:
+        if self._drag is None:
             return None
-        return Preview("line", (self._anchor, self._end), self.options.line_width)
+        return Preview("line", self._drag, self.options.line_width)
 
     def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
         return shapes.thick_line_box(self.canvas.shape, start, end, max(self.options.line_width, 1))
@@ -330,7 +332,7 @@ class RectangleTool(_DragShapeTool):
 
     @property
     def preview(self) -> Preview | None:
-        return Preview("rectangle", (self._anchor, self._end)) if self._anchor is not None else None
+        return Preview("rectangle", self._drag) if self._drag is not None else None
 
     def _mask(self, start: Pixel, end: Pixel) -> shapes.BoxMask:
         return shapes.rectangle_box(self.canvas.shape, start, end)

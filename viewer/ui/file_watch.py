@@ -169,14 +169,14 @@ class FileWatch(QObject):
         document = self._document
         if document is None or document.closed or self.reason is not None:
             return
-        reason = self._replaced() or document.changed_on_disk
+        reason = self._replaced(document.path) or document.changed_on_disk
         if reason:
             self.report(reason)
         elif not self._watcher.files() and os.path.exists(document.path):
             self._watcher.addPath(document.path)  # inotify forgets a file renamed over
 
-    def _replaced(self) -> str | None:
-        identity = path_identity(self._document.path)
+    def _replaced(self, path: str) -> str | None:
+        identity = path_identity(path)
         if identity is not None and self._identity is not None and identity != self._identity:
             return "it was replaced by another file"
         return None  # gone from the path: the open file itself may still be fine

@@ -22,7 +22,7 @@ import os
 from PySide6.QtCore import QEventLoop, QObject, Qt, Signal
 from PySide6.QtWidgets import QMessageBox, QProgressBar, QProgressDialog, QWidget
 
-from viewer.model import DicomError, FileChangedError
+from viewer.model import DicomError, Document, FileChangedError
 from viewer.ui.error_dialog import show_error, write_log
 from viewer.model.view import ViewerModel
 from viewer.ui.workers import Cancelled, Task, run_in_background
@@ -66,7 +66,7 @@ class SaveController(QObject):
         self.state = state
         self.window = window
         self._task: Task | None = None
-        self._dialog: QProgressDialog | None = None
+        self._dialog: SaveProgressDialog | None = None
         self._succeeded = False
 
     @property
@@ -107,7 +107,7 @@ class SaveController(QObject):
         self._finished.disconnect(loop.quit)
         return self._succeeded
 
-    def _busy_dialog(self, name: str) -> "SaveProgressDialog":
+    def _busy_dialog(self, name: str) -> SaveProgressDialog:
         # Shown at once, not after a delay: while it is up nothing can edit
         # the document the worker is writing.
         return save_progress_dialog(self.window, name)
@@ -116,7 +116,7 @@ class SaveController(QObject):
         if self._dialog is not None:
             self._dialog.show_progress(done, total)
 
-    def _on_done(self, document, exc: BaseException | None, trace: str) -> None:
+    def _on_done(self, document: Document, exc: BaseException | None, trace: str) -> None:
         self._task = None
         if self._dialog is not None:
             self._dialog.reset()
@@ -130,7 +130,7 @@ class SaveController(QObject):
             self.save_failed.emit(exc)
         self._finished.emit()
 
-    def _report(self, document, exc: BaseException, trace: str) -> None:
+    def _report(self, document: Document, exc: BaseException, trace: str) -> None:
         if isinstance(exc, FileChangedError):
             self._offer_reload(document, exc)
             return
@@ -138,7 +138,7 @@ class SaveController(QObject):
             write_log(trace)
         show_error(self.window, exc, "save")
 
-    def _offer_reload(self, document, exc: FileChangedError) -> None:
+    def _offer_reload(self, document: Document, exc: FileChangedError) -> None:
         box = QMessageBox(self.window)
         box.setObjectName("ReloadAfterChange")
         box.setIcon(QMessageBox.Icon.Warning)

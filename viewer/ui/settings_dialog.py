@@ -95,9 +95,15 @@ def make_editor(kind: type, info: SettingInfo) -> tuple[QWidget, Callable[[], An
     if info.unit == "bytes":
         size = ByteSizeEdit(info.minimum or 0, info.maximum or (1 << 40))
         return size, size.value, size.set_value
-    spin: QSpinBox | QDoubleSpinBox = QSpinBox() if kind is int else QDoubleSpinBox()
-    if info.minimum is not None and info.maximum is not None:
-        spin.setRange(int(info.minimum), int(info.maximum)) if kind is int else spin.setRange(info.minimum, info.maximum)
+    spin: QSpinBox | QDoubleSpinBox
+    if kind is int:
+        spin = QSpinBox()
+        if info.minimum is not None and info.maximum is not None:
+            spin.setRange(int(info.minimum), int(info.maximum))
+    else:
+        spin = QDoubleSpinBox()
+        if info.minimum is not None and info.maximum is not None:
+            spin.setRange(info.minimum, info.maximum)
     if info.unit:
         spin.setSuffix(f" {info.unit}")
     return spin, spin.value, spin.setValue

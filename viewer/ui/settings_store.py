@@ -73,9 +73,9 @@ class SettingsStore(QObject):
     def recent_files(self) -> list[str]:
         """Recently opened files that still exist, most recent first."""
         value = self.qsettings.value(_RECENT_KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [path for path in (value or []) if isinstance(path, str) and os.path.exists(path)]
+        # QSettings may give a one-path list back as a string, and an empty one as None.
+        paths = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+        return [path for path in paths if isinstance(path, str) and os.path.exists(path)]
 
     def add_recent_file(self, path: str) -> None:
         path = os.path.abspath(path)

@@ -33,8 +33,8 @@ def _plain(text: str) -> str:
 
 def _menu_actions(menu: QMenu, path: list[str]):
     for action in menu.actions():
-        submenu = action.menu()
-        if submenu is not None:
+        submenu = action.menu()  # typed QObject: QAction may hold a menu of any kind
+        if isinstance(submenu, QMenu):
             yield from _menu_actions(submenu, path + [_plain(action.text())])
         elif not action.isSeparator():
             yield action, path + [_plain(action.text())]
@@ -102,7 +102,7 @@ class ShortcutsDialog(QDialog):
         self.tree.expandAll()
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
+        self._layout = layout = QVBoxLayout(self)
         layout.addWidget(self.tree)
         layout.addWidget(buttons)
         self.resize(self._width_for_contents(), DEFAULT_HEIGHT)
@@ -114,15 +114,18 @@ class ShortcutsDialog(QDialog):
         header = self.tree.header()
         columns = sum(header.sectionSize(column) for column in range(self.tree.columnCount()))
         chrome = 2 * self.tree.frameWidth() + self.tree.verticalScrollBar().sizeHint().width()
-        margins = self.layout().contentsMargins()
+        margins = self._layout.contentsMargins()
         return columns + chrome + margins.left() + margins.right() + COLUMN_SLACK
 
     def texts(self) -> list[str]:
         """Every cell's text (for tests and copying)."""
         found = []
-        for top in range(self.tree.topLevelItemCount()):
-            header = self.tree.topLevelItem(top)
+        for header in _children(self.tree.invisibleRootItem()):
             found.append(header.text(0))
-            for row in range(header.childCount()):
-                found += [header.child(row).text(0), header.child(row).text(1)]
+            for row in _children(header):
+                found += [row.text(0), row.text(1)]
         return found
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for index in range(item.childCount()) if (child := item.child(index)) is not None]

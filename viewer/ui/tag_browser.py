@@ -145,10 +145,10 @@ class TagBrowser(QDockWidget):
     def _add_matching(self, parent: QTreeWidgetItem, dataset: Dataset, needle: str, budget: list[int]) -> bool:
         """Add the elements of `dataset` that match, and the path to nested matches."""
         found = False
-        for tag in sorted(dataset.keys()):
+        for key in sorted(dataset.keys()):
             if budget[0] <= 0:
                 return found
-            tag = int(tag)
+            tag = int(key)
             hit = matches(tag, needle)
             vr, _, items = describe_value(dataset, tag)
             if not hit and not items:
@@ -173,8 +173,12 @@ class TagBrowser(QDockWidget):
     # -------------------------------------------------------------- queries
     def iter_items(self) -> Iterator[QTreeWidgetItem]:
         """Every item built so far, depth first."""
-        stack = [self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount())]
+        stack = _children(self.tree.invisibleRootItem())
         while stack:
             item = stack.pop(0)
             yield item
-            stack[:0] = [item.child(i) for i in range(item.childCount())]
+            stack[:0] = _children(item)
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    return [child for index in range(item.childCount()) if (child := item.child(index)) is not None]

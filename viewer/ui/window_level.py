@@ -45,16 +45,16 @@ class WindowLevelControls(QWidget):
         self.presets.setToolTip(
             "Window presets: the file's VOI LUTs and windows, automatic (percentiles of sampled frames), full range"
         )
-        self.center = self._number_box("Window centre (rescaled units); or drag up/down with the right button")
-        self.width = self._number_box("Window width (rescaled units); or drag left/right with the right button")
-        self.width.setMinimum(1e-3)
+        self.center_box = self._number_box("Window centre (rescaled units); or drag up/down with the right button")
+        self.width_box = self._number_box("Window width (rescaled units); or drag left/right with the right button")
+        self.width_box.setMinimum(1e-3)
         self.auto_button = QPushButton("Auto")
         self.auto_button.setToolTip("Window from the 0.5th to the 99.5th percentile of frames sampled over the file")
         self.invert = QCheckBox("Invert")
         self.reset_button = QPushButton("Reset")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 0, 4, 0)
-        for label, widget in (("W/L", self.presets), ("C", self.center), ("W", self.width)):
+        for label, widget in (("W/L", self.presets), ("C", self.center_box), ("W", self.width_box)):
             layout.addWidget(QLabel(label))
             layout.addWidget(widget)
         layout.addWidget(self.auto_button)
@@ -62,8 +62,8 @@ class WindowLevelControls(QWidget):
         layout.addWidget(self.reset_button)
 
         self.presets.activated.connect(self._on_preset_chosen)
-        self.center.valueChanged.connect(lambda value: state.set_window(value, self.width.value()))
-        self.width.valueChanged.connect(lambda value: state.set_window(self.center.value(), value))
+        self.center_box.valueChanged.connect(lambda value: state.set_window(value, self.width_box.value()))
+        self.width_box.valueChanged.connect(lambda value: state.set_window(self.center_box.value(), value))
         self.auto_button.clicked.connect(lambda: self.compute_auto_window(apply=True))
         self.invert.toggled.connect(state.set_invert)
         self.reset_button.clicked.connect(state.reset_window)
@@ -90,9 +90,9 @@ class WindowLevelControls(QWidget):
             self.compute_auto_window()
 
     def _on_window_changed(self, center: float, width: float) -> None:
-        with QSignalBlocker(self.center), QSignalBlocker(self.width):
-            self.center.setValue(center)
-            self.width.setValue(width)
+        with QSignalBlocker(self.center_box), QSignalBlocker(self.width_box):
+            self.center_box.setValue(center)
+            self.width_box.setValue(width)
         self._select_matching_preset()
 
     def _on_invert_changed(self, invert: bool) -> None:
