@@ -194,13 +194,13 @@ def _decoders_command(options: argparse.Namespace) -> int:
     from viewer.benchmarks import decoder_tables
 
     _say("decoders: encoding the synthetic cines, then timing every plugin (a few minutes)")
-    result = {"cinemap_bench_decoders": 1, "machine": machine(),
-              "decoders": run_worker({"task": "decoders", "seconds": options.decoder_seconds}, timeout=1800)}
+    host = machine()
+    decoders = run_worker({"task": "decoders", "seconds": options.decoder_seconds}, timeout=1800)
     if options.json:
-        print(json.dumps(result, indent=2))
+        print(json.dumps({"cinemap_bench_decoders": 1, "machine": host, "decoders": decoders}, indent=2))
     else:
-        print(decoder_tables.format_text(result["decoders"], result["machine"]))
-    return EXIT_OK if "error" not in result["decoders"] else EXIT_FILE_ERROR
+        print(decoder_tables.format_text(decoders, host))
+    return EXIT_OK if "error" not in decoders else EXIT_FILE_ERROR
 
 
 def _say(message: str) -> None:
@@ -419,14 +419,15 @@ def _measure(prepared: dict[str, Any], options: argparse.Namespace, gui_reason: 
                 {"task": "enhanced", "method": method, "path": bench_file.path, "frames": frames})
     bench_video = prepared.get("video")
     results["video"] = {}
-    for method in VIDEO_METHODS if bench_video is not None else ():
+    for method in VIDEO_METHODS:
+        if bench_video is None:
+            results["video"][method] = {"na": "n/a (--video-seconds 0)"}
+            continue
         _say(f"video cine: {method}")
         results["video"][method] = run_worker({
             "task": "video", "method": method, "path": bench_video.path, "frames": bench_video.frames,
             "seed": options.seed, "samples": min(options.samples, 30), **bench_video.extra,
         })
-    if bench_video is None:
-        results["video"] = {method: {"na": "n/a (--video-seconds 0)"} for method in VIDEO_METHODS}
     gui_files = {"gui_512": prepared["main"], "gui_1024": prepared.get("gui_1024"), "gui_compressed": jpeg}
     # The viewer keeps decoded compressed frames in a disk cache under its cache
     # folder: give it a scratch folder that goes with this run.
@@ -451,7 +452,7 @@ def machine() -> dict[str, Any]:
     """Cores, RAM, OS and the versions of Python, numpy, pydicom and the decoders."""
     from importlib import metadata
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("numpy", "pydicom", "pylibjpeg-libjpeg", "PySide6-Essentials", "pyqtgraph", "av"):
         try:
             versions[package] = metadata.version(package)

@@ -106,7 +106,7 @@ def _rectangle(text: str) -> tuple[int, int, int, int]:
         values = ()
     if len(values) != 4 or values[2] <= 0 or values[3] <= 0:
         raise argparse.ArgumentTypeError(f"expected X,Y,WIDTH,HEIGHT with a positive size, got {text!r}")
-    return values  # type: ignore[return-value]
+    return values
 
 
 def mask_label_command(argv: Sequence[str]) -> int:

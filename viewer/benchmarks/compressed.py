@@ -95,7 +95,7 @@ def scan_fragments(path: str | os.PathLike[str], pixel_offset: int) -> list[tupl
     ValueError
         If the items do not end with a sequence delimiter before the file does.
     """
-    spans = []
+    spans: list[tuple[int, int]] = []
     with open(path, "rb") as file:
         file.seek(pixel_offset)
         first = True

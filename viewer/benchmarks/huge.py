@@ -26,6 +26,7 @@ Run alone with::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import statistics
@@ -33,11 +34,15 @@ import sys
 import tempfile
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from viewer.benchmarks.probe import evict_file, memory_kib
+
+if TYPE_CHECKING:
+    from viewer.model import Document
+    from viewer.model.display.viewport import ViewRequest
 
 WINDOW_SIZE = (1100, 800)
 _TIMEOUT = 600.0
@@ -86,13 +91,28 @@ class Session:
         self.run_until(lambda: self.window.isVisible(), 5.0)
         self.path = path
         self.view = self.window.image_view
-        self.document = None
+        self._document: Document | None = None
+
+    @property
+    def document(self) -> Document:
+        """The document :meth:`open` opened."""
+        if self._document is None:
+            raise RuntimeError("the session has not opened its file yet")
+        return self._document
 
     def open(self) -> None:
         from viewer.ui.opening import open_with_settings
 
-        self.document, _notes = open_with_settings(self.path, self.store.settings)  # default 2 GB disk cache
-        self.window.show_document(self.document)
+        document, _notes = open_with_settings(self.path, self.store.settings)  # default 2 GB disk cache
+        self._document = document
+        self.window.show_document(document)
+
+    def shown(self) -> tuple[int, ViewRequest]:
+        """Frame index and view request of the image on screen (once :meth:`settled`)."""
+        index, request = self.view.shown_index, self.view.shown_request
+        if index is None or request is None:
+            raise RuntimeError("the view shows no part of a frame yet")
+        return index, request
 
     def run_until(self, done: Callable[[], bool], timeout: float = _TIMEOUT) -> bool:
         """Process events until `done()`; blocks between events (no busy polling to bill as CPU)."""
@@ -169,8 +189,8 @@ class _Checker:
         from viewer.synthetic import expected_region
 
         view, document = self.session.view, self.session.document
-        request = view.shown_request
-        expected = expected_region(view.shown_index, slice(*request.rows), slice(*request.cols), request.step,
+        index, request = self.session.shown()
+        expected = expected_region(index, slice(*request.rows), slice(*request.cols), request.step,
                                    request.level, frame_rows=document.frame_shape[0],
                                    frame_columns=document.frame_shape[1])
         self.checked += 1
@@ -184,7 +204,7 @@ def _timed_steps(session: Session, checker: _Checker, steps: list[Callable[[], N
         step()
         session.settle()
         cpu.append(time.process_time() - started)
-        floor.append(_floor_read(session.document, session.view.shown_request))
+        floor.append(_floor_read(session.document, session.shown()[1]))
         checker.check()
     return {"cpu_ms": statistics.median(cpu) * 1000, "cpu_max_ms": max(cpu) * 1000,
             "floor_ms": statistics.median(floor) * 1000, "steps": len(steps)}
@@ -195,12 +215,12 @@ def _zoom_steps(session: Session) -> list[Callable[[], None]]:
 
     rows, cols = session.document.frame_shape[:2]
     width, height = session.view.screen_size()
-    steps = []
+    steps: list[Callable[[], None]] = []
     size = max(rows, cols)
     while size > 1.2 * max(width, height):
         size /= 1.6
         rect = QRectF(cols / 2 - size / 2, rows / 2 - size / 2, size, size)
-        steps.append(lambda rect=rect: session.view.view_box.setRange(rect, padding=0))
+        steps.append(functools.partial(session.view.view_box.setRange, rect, padding=0))
     return steps + steps[-2::-1]  # in, then out again
 
 
@@ -240,7 +260,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         if spec.get("shots"):
             session.window.grab().save(f"{spec['shots']}/fit-strided.png")
         started = time.perf_counter()
-        session.run_until(lambda: session.settled() and session.view.shown_request.level > 0)
+        session.run_until(lambda: session.settled() and session.shown()[1].level > 0)
         result["levels_seconds"] = time.perf_counter() - started
         result["levels_floor_seconds"] = _floor_sequential(session.document)
         session.settle()
@@ -256,7 +276,7 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         state = session.window.state
         windows = [(state.center + delta, state.width * factor) for delta, factor in
                    [(500, 0.9), (-800, 1.1), (300, 0.7), (0, 1.3), (-200, 1.0)] * 2]
-        result["window"] = _timed_steps(session, checker, [lambda w=w: state.set_window(*w) for w in windows])
+        result["window"] = _timed_steps(session, checker, [functools.partial(state.set_window, *w) for w in windows])
         result["continuous_pan"] = _continuous_pan(session, float(spec.get("pan_seconds", 3.0)))
         result["checked_updates"], result["wrong_updates"] = checker.checked, checker.wrong
         result["frame_shape"] = list(session.document.frame_shape)

@@ -15,10 +15,12 @@ ratio says what the viewer adds to the least any viewer must read.
 
 from __future__ import annotations
 
+import functools
+from pathlib import Path
 from typing import Any, Callable
 
 from viewer.benchmarks import files as bench_files
-from viewer.benchmarks.report import Row, _cinemap_only, _path
+from viewer.benchmarks.report import Extractor, Methods, Row, _cinemap_only, _path
 
 NOT_MEASURED = "n/a (the floor is reading the visible pixels)"
 CINES = {"huge_cine_2048": (2048, 60.0), "huge_cine_4096": (4096, 30.0)}
@@ -29,24 +31,33 @@ GOALS = {"first_ms": 1000.0, "step_cpu_ms": 30.0, "anon_mb": 500.0, "pan_fps": 3
 def prepare(fileset: bench_files.FileSet, side: int, cine_bytes: int,
             say: Callable[[str], None]) -> dict[str, bench_files.BenchFile]:
     """Write (or reuse) the huge frame and the two large cines (about `cine_bytes` each)."""
-    from viewer.synthetic import frames_for_size, write_cine
+    from viewer.synthetic import frames_for_size
 
     prepared = {}
     say(f"huge frame: {side}x{side} 16-bit grid ({side * side * 2 / 2**30:.1f} GiB)")
-    geometry = f"{side}x{side} 16-bit grey, grid pattern"
     prepared["huge"] = fileset.ensure(
-        "huge", f"grid-{side}x{side}x16.dcm",
-        lambda path: write_cine(path, frames=1, rows=side, columns=side, pattern="grid") and {},
-        lambda path: bench_files.describe_native(path, 1, geometry))
+        "huge", f"grid-{side}x{side}x16.dcm", _cine_writer(frames=1, rows=side, columns=side, pattern="grid"),
+        functools.partial(bench_files.describe_native, frames=1, geometry=f"{side}x{side} 16-bit grey, grid pattern"))
     for key, (size, fps) in CINES.items():
         frames = max(2, frames_for_size(cine_bytes, rows=size, columns=size))
         say(f"large cine: {frames} frames {size}x{size} 16-bit at {fps:g} fps")
         prepared[key] = fileset.ensure(
             key, f"cine-{size}x{size}x16-{frames}f-{fps:g}fps.dcm",
-            lambda path, size=size, frames=frames, fps=fps: write_cine(
-                path, frames=frames, rows=size, columns=size, frame_time_ms=1000.0 / fps) and {},
-            lambda path, size=size, frames=frames: bench_files.describe_native(path, frames, f"{size}x{size} 16-bit"))
+            _cine_writer(frames=frames, rows=size, columns=size, frame_time_ms=1000.0 / fps),
+            functools.partial(bench_files.describe_native, frames=frames, geometry=f"{size}x{size} 16-bit"))
     return prepared
+
+
+def _cine_writer(**options: Any) -> Callable[[Path], dict[str, Any]]:
+    """``write`` for :meth:`FileSet.ensure`: a synthetic cine with these options (no fields of its own)."""
+
+    def write(path: Path) -> dict[str, Any]:
+        from viewer.synthetic import write_cine
+
+        write_cine(path, **options)
+        return {}
+
+    return write
 
 
 def needed_bytes(side: int, cine_bytes: int) -> int:
@@ -79,12 +90,12 @@ def _skipped(result: dict[str, Any]) -> float | str:
     return 100.0 * dropped / max(1, shown + dropped)
 
 
-def rows(side: int) -> list[tuple[Row, dict[str, Any]]]:
+def rows(side: int) -> list[tuple[Row, Methods]]:
     """The table rows (cinemap and its floor in the numpy.memmap column)."""
     label = f"{side:,}x{side:,} 16-bit"
     na = {"pydicom_index": "n/a (not a viewer)", "pydicom_dcmread": "n/a (not a viewer)", "pread": NOT_MEASURED}
 
-    def pair(cinemap: Callable, floor: Callable | str) -> dict[str, Any]:
+    def pair(cinemap: Extractor, floor: Extractor | str) -> Methods:
         return {"cinemap": cinemap, "memmap": floor, **na}
 
     out = [

@@ -120,27 +120,33 @@ class _Cinemap:
     """``open_document`` (with the tables), or the frame index and source without them."""
 
     def __init__(self, path: str, tables: bool) -> None:
+        from viewer.model.frames.encapsulated import EncapsulatedFrames, pydicom_decode
+
         self.document = None
         if tables:
             from viewer.model import open_document
 
             self.document = open_document(path)
-            self.index = self.document.source.index
+            source = self.document.source
+            assert isinstance(source, EncapsulatedFrames)  # the bench's JPEG cine
+            self.index = source.index
             return
         from viewer.model.dicom.frame_index import FrameIndex, positional_reader
-        from viewer.model.frames.encapsulated import EncapsulatedFrames, pydicom_decode
         from viewer.model.platform import advice
         from viewer.model.storage.cache import FrameCache
 
         header = self.header = _Header(path)
-        self.fd = os.open(path, os.O_RDONLY)
+        fd = self.fd = os.open(path, os.O_RDONLY)
+
+        def scan_advice(random_access: bool) -> None:
+            advice.set_random_access(fd, random_access)
+
         index = FrameIndex(
-            path, positional_reader(path, self.fd), header.value_offset, os.fstat(self.fd).st_size, header.frames,
-            extended=header.tables if tables else None, frame_markers=True,
-            scan_advice=lambda random_access: advice.set_random_access(self.fd, random_access),
+            path, positional_reader(path, fd), header.value_offset, os.fstat(fd).st_size, header.frames,
+            extended=header.tables if tables else None, frame_markers=True, scan_advice=scan_advice,
         )
         self.index = index
-        self.source = EncapsulatedFrames(index, (ROWS, COLUMNS), np.uint8,
+        self.source = EncapsulatedFrames(index, (ROWS, COLUMNS), np.dtype(np.uint8),
                                          pydicom_decode(header.decoder, header.options), check=lambda: None,
                                          cache=FrameCache(64 << 20))
 

@@ -121,8 +121,8 @@ def summarize_ms(seconds: list[float]) -> dict[str, Any]:
     }
 
 
-def time_each(items: Iterable[Any], action: Callable[[Any], None],
-              before: Callable[[Any], None] | None = None) -> list[float]:
+def time_each(items: Iterable[Any], action: Callable[[Any], object],
+              before: Callable[[Any], object] | None = None) -> list[float]:
     """Duration of ``action(item)`` for each item; ``before(item)`` runs untimed."""
     durations = []
     for item in items:

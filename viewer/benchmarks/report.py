@@ -12,7 +12,7 @@ API ``pixel_array(path, index=k)``, or ``dcmread`` where that does not apply.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 METHODS = {
     "cinemap": "Cinemap",
@@ -33,6 +33,8 @@ NO_HEADER = "n/a (parses no header)"
 NEEDS_DECODING = "n/a (compressed frames need a decoder)"
 
 Extractor = Callable[[dict[str, Any]], "float | str"]
+Methods = dict[str, "Extractor | str | None"]
+"""How a row reads each method's result: an extractor, a fixed reason string, or None for the row's own."""
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,15 @@ def _path(*keys: str) -> Extractor:
     return extract
 
 
-def _cinemap_only(reason: str, extract: Extractor) -> dict[str, Extractor | str]:
+def _cinemap_only(reason: str, extract: Extractor) -> Methods:
     return {"cinemap": extract, "pydicom_index": reason, "pydicom_dcmread": reason, "memmap": reason,
             "pread": reason, "pyav": reason}
 
 
-def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor | str]]]:
+def build_rows(options: dict[str, Any]) -> list[tuple[Row, Methods]]:
     """The rows of the table, each with a per-method extractor or a fixed reason."""
-    native = {method: None for method in METHODS}
-    rows: list[tuple[Row, dict[str, Any]]] = [
+    native: Methods = {method: None for method in METHODS}
+    rows: list[tuple[Row, Methods]] = [
         (Row("open_first_fresh", "open + first frame, first call in a fresh process", "ms", "lower", "native",
              _path("open_first_fresh_ms")), native),
         (Row("open_first", "open + first frame (median of repeats)", "ms", "lower", "native",
@@ -102,7 +104,7 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
     for key, label in (("gui_512", "GUI playback 512x512 16-bit, offscreen"),
                        ("gui_1024", "GUI playback 1024x1024 16-bit, offscreen")):
         rows.append((Row(key, label, "fps", "higher", "gui", fps, floor=None), _cinemap_only(NOT_A_VIEWER, fps)))
-    compressed = {method: None for method in METHODS}
+    compressed: Methods = {method: None for method in METHODS}
     compressed["pread"] = NEEDS_DECODING
     rows += [
         (Row("compressed_first", "JPEG cine decode, first pass", "fps", "higher", "compressed",
@@ -115,23 +117,25 @@ def build_rows(options: dict[str, Any]) -> list[tuple[Row, dict[str, Extractor |
     rows += _indexed_rows()
     rows += _video_rows()
     for frames in options["enhanced_frames"]:
-        enhanced = {"cinemap": _path("open_ms"), "pydicom_dcmread": _path("open_ms"),
-                    "pydicom_index": _path("per_frame", "median_ms"), "memmap": NO_HEADER, "pread": NO_HEADER}
+        enhanced: Methods = {"cinemap": _path("open_ms"), "pydicom_dcmread": _path("open_ms"),
+                             "pydicom_index": _path("per_frame", "median_ms"), "memmap": NO_HEADER,
+                             "pread": NO_HEADER}
         rows.append((Row(f"enhanced_open_{frames}", f"enhanced header open, {frames:,} frames", "ms", "lower",
                          f"enhanced_{frames}", _path("open_ms"), floor=None), enhanced))
-        last = {"cinemap": _path("open_and_last_rescale_ms"), "pydicom_dcmread": _path("open_and_last_rescale_ms"),
-                "pydicom_index": "n/a (no rescale API)", "memmap": NO_HEADER, "pread": NO_HEADER}
+        last: Methods = {"cinemap": _path("open_and_last_rescale_ms"),
+                         "pydicom_dcmread": _path("open_and_last_rescale_ms"),
+                         "pydicom_index": "n/a (no rescale API)", "memmap": NO_HEADER, "pread": NO_HEADER}
         rows.append((Row(f"enhanced_rescale_{frames}", f"  ... + rescale of the last frame, {frames:,} frames",
                          "ms", "lower", f"enhanced_{frames}", _path("open_ms"), floor=None), last))
     return rows
 
 
-def _indexed_rows() -> list[tuple[Row, dict[str, Extractor | str | None]]]:
+def _indexed_rows() -> list[tuple[Row, Methods]]:
     """The compressed cine past 4 GiB: with its Extended Offset Table, then read as if it had none.
 
     The floor is pydicom's ``dcmread(stop_before_pixels=True)`` + ``get_frame`` + decoder.
     """
-    table = {"cinemap": None, "pydicom_index": None, "pydicom_dcmread": None, "memmap": NEEDS_DECODING,
+    table: Methods = {"cinemap": None, "pydicom_index": None, "pydicom_dcmread": None, "memmap": NEEDS_DECODING,
              "pread": NEEDS_DECODING}
     walk = dict(table, pydicom_index="n/a (pixel_array always uses the file's table)")
     floor = "pydicom_dcmread"
@@ -157,9 +161,9 @@ def _indexed_rows() -> list[tuple[Row, dict[str, Extractor | str | None]]]:
     ]
     return [(Row(key, label, unit, "lower", source, _path(*keys), floor=floor), methods)
             for key, label, unit, keys, methods, source in lines]
-def _video_rows() -> list[tuple[Row, dict[str, Extractor | str]]]:
+def _video_rows() -> list[tuple[Row, Methods]]:
     """DICOM video (H.264 cine): Cinemap's video source against PyAV's sequential decode."""
-    video: dict[str, Extractor | str | None] = {method: NO_VIDEO_DECODER for method in METHODS}
+    video: Methods = {method: NO_VIDEO_DECODER for method in METHODS}
     video.update(cinemap=None, pyav=None)
     specs = [
         ("video_open", "video: open + first frame", ("open_first_ms",)),
@@ -198,7 +202,7 @@ def _ratio(value: dict[str, Any], reference: dict[str, Any] | None, unit: str) -
 
 
 def table(results: dict[str, Any], options: dict[str, Any],
-          extra: list[tuple[Row, dict[str, Any]]] = ()) -> list[dict[str, Any]]:
+          extra: Sequence[tuple[Row, Methods]] = ()) -> list[dict[str, Any]]:
     """Rows with one cell per method and the cells' ratios, JSON-ready.
 
     Parameters
@@ -260,11 +264,11 @@ def goals(rows: list[dict[str, Any]], results: dict[str, Any], options: dict[str
         out.append({"goal": name, "value": value, "target": VIDEO_GOAL_MS, "unit": "ms",
                     "met": None if value is None else value <= VIDEO_GOAL_MS})
     for frames in options["enhanced_frames"]:
-        limit = ENHANCED_GOALS_MS.get(frames)
+        goal_ms = ENHANCED_GOALS_MS.get(frames)
         cell = by_key.get(f"enhanced_rescale_{frames}", {}).get("cinemap", {})
         value = cell.get("value")
         rescale_ok = results.get(f"enhanced_{frames}", {}).get("cinemap", {}).get("rescale_ok")
         out.append({"goal": f"enhanced open with the last frame's rescale, {frames:,} frames", "value": value,
-                    "target": limit, "unit": "ms", "rescale_ok": rescale_ok,
-                    "met": None if value is None or limit is None else bool(value <= limit and rescale_ok)})
+                    "target": goal_ms, "unit": "ms", "rescale_ok": rescale_ok,
+                    "met": None if value is None or goal_ms is None else bool(value <= goal_ms and rescale_ok)})
     return out

@@ -114,13 +114,13 @@ def measure_gui(spec: dict[str, Any]) -> dict[str, Any]:
     so the row says why instead of failing.
     """
     try:
-        from viewer.benchmarks.playback import measure_playback
+        from viewer.benchmarks.playback import DEFAULT_TARGET_FPS, measure_playback
     except Exception as exc:  # ImportError, or Qt missing its system libraries
         return {"na": f"n/a (GUI not available: {type(exc).__name__}: {exc})"}
     if spec.get("warm"):
         _read_through(spec["path"])  # "with the file in the page cache"
-    kwargs = {"target_fps": float(spec["target_fps"])} if spec.get("target_fps") else {}
-    result = measure_playback(spec["path"], float(spec["seconds"]), **kwargs)
+    target_fps = float(spec.get("target_fps") or DEFAULT_TARGET_FPS)
+    result = measure_playback(spec["path"], float(spec["seconds"]), target_fps=target_fps)
     return dict(result) if isinstance(result, dict) else {"error": f"measure_playback returned {result!r}"}
 
 
