@@ -44,6 +44,7 @@ from viewer.model.frames.base import FrameSource
 from viewer.model.frames.choose import choose_source, frame_dtype, native_layout
 from viewer.model.dicom.frame_index import IndexStatus
 from viewer.model.frames.encapsulated import EncapsulatedFrames
+from viewer.model.frames.native import MappedNative, NativeSource
 from viewer.model.frames.overview import Overview
 from viewer.model.frames.stack import FrameStack
 from viewer.model.storage import fileaccess, filelock
@@ -239,7 +240,7 @@ class Document:
         source = self.source
         if source is None or self.closed:
             return None
-        return source.frames if source.zero_copy else FrameStack(source, self._check_file)  # type: ignore[attr-defined]
+        return source.frames if isinstance(source, MappedNative) else FrameStack(source, self._check_file)
 
     def frame(self, index: int) -> np.ndarray:
         """Frame `index` as pydicom's ``pixel_array(path, index=index)`` returns it.
@@ -258,10 +259,9 @@ class Document:
         index = self._check_index(index)
         source = self.source
         assert source is not None
-        edits = self.edits
-        if edits is not None and edits.is_edited(index):
-            stored = source.stored_frame(index)  # type: ignore[attr-defined]
-            return source.layout.from_stored(edits.render(index, stored))  # type: ignore[attr-defined]
+        if (edits := self.edits) is not None and edits.is_edited(index):
+            assert isinstance(source, NativeSource)  # only native data can be edited (DocumentMode.refusal)
+            return source.layout.from_stored(edits.render(index, source.stored_frame(index)))
         return source.frame(index)
 
     def region(self, frame: int, rows: slice = slice(None), cols: slice = slice(None), step: int = 1) -> np.ndarray:
@@ -274,9 +274,9 @@ class Document:
         source = self.source
         assert source is not None
         step = max(1, int(step))
-        edits = self.edits
-        if edits is not None and edits.is_edited(index):
-            return source.layout.from_stored(  # type: ignore[attr-defined]  # edits painted on the region: O(output)
+        if (edits := self.edits) is not None and edits.is_edited(index):
+            assert isinstance(source, NativeSource)  # only native data can be edited (DocumentMode.refusal)
+            return source.layout.from_stored(  # edits painted on the region: O(output)
                 edits.render_region(index, source.region(index, rows, cols, step), rows, cols, step))
         return source.region(index, rows, cols, step)
 

@@ -122,9 +122,12 @@ def _looks_like_dataset(head: bytes) -> bool:
 
 
 def parse_header(
-    path: str, fileobj: BinaryIO, defer_size: int, stop_tags: frozenset[int] = frozenset(), *, whole: bool = False
+    path: str, fileobj: BinaryIO, defer_size: int | None, stop_tags: frozenset[int] = frozenset(), *,
+    whole: bool = False,
 ) -> Dataset:
-    """Parse everything up to the pixel data (or a tag in `stop_tags`), skipping large values.
+    """Parse everything up to the pixel data (or a tag in `stop_tags`), skipping values over `defer_size` bytes.
+
+    With `defer_size` None, every value is read.
 
     The file object is left at the tag that stopped the parse (or at the end).
     With ``whole=True`` the parse goes on to the end of the file.
@@ -160,7 +163,7 @@ def read_whole(path: str) -> Dataset:
     The same guards as :func:`parse_header` apply; pydicom's ``dcmread`` has none.
     """
     with open(path, "rb") as fileobj:
-        return parse_header(path, fileobj, None, whole=True)  # type: ignore[arg-type]
+        return parse_header(path, fileobj, None, whole=True)
 
 
 def _stop_when(

@@ -62,16 +62,31 @@ def advise_region(opened: OpenedFile, layout: NativeLayout, index: int, rows: tu
             opened.advise(start + row * row_bytes, span, WILLNEED)
 
 
-class MappedNative(FrameSource):
+class NativeSource(FrameSource):
+    """Native frames in the values the file stores: the frames an edit session paints.
+
+    :meth:`stored_frame` gives a frame's stored values; ``layout.from_stored``
+    turns (painted) stored values into what :meth:`frame` returns.
+    """
+
+    def __init__(self, opened: OpenedFile, layout: NativeLayout, num_frames: int) -> None:
+        super().__init__(num_frames, layout.frame_shape, layout.dtype)
+        self.opened = opened
+        self.layout = layout
+
+    def stored_frame(self, index: int) -> np.ndarray:
+        """Frame `index` as stored in the file."""
+        raise NotImplementedError
+
+
+class MappedNative(NativeSource):
     """Native frames as zero-copy views of a leased mapping."""
 
     zero_copy = True
     description = "memory-mapped"
 
     def __init__(self, opened: OpenedFile, mapping: np.ndarray, layout: NativeLayout, num_frames: int) -> None:
-        super().__init__(num_frames, layout.frame_shape, layout.dtype)
-        self.opened = opened
-        self.layout = layout
+        super().__init__(opened, layout, num_frames)
         flat = mapping[layout.pixel_offset : layout.pixel_offset + num_frames * layout.frame_nbytes].view(layout.dtype)
         self.frames = layout.shape_frames(flat, num_frames)
         self._last_index = -2
@@ -107,6 +122,7 @@ class MappedNative(FrameSource):
 
     def close(self) -> None:
         # Views handed out keep the mapping alive (and protected) on their own.
+        # Typed as an array for the life of the source: nothing reads it after close.
         self.frames = None  # type: ignore[assignment]
 
     def release(self, indices: Iterable[int]) -> None:
@@ -114,15 +130,10 @@ class MappedNative(FrameSource):
             self.opened.advise(self.layout.frame_offset(start), (stop - start) * self.layout.frame_nbytes, DONTNEED)
 
 
-class ReadNative(FrameSource):
+class ReadNative(NativeSource):
     """Native frames read with positional reads into new arrays."""
 
     description = "read"
-
-    def __init__(self, opened: OpenedFile, layout: NativeLayout, num_frames: int) -> None:
-        super().__init__(num_frames, layout.frame_shape, layout.dtype)
-        self.opened = opened
-        self.layout = layout
 
     def stored_frame(self, index: int) -> np.ndarray:
         layout = self.layout

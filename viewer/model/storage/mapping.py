@@ -123,7 +123,7 @@ def map_whole_file(fd: int, size: int) -> tuple[np.ndarray, MappingLife]:
     del probe  # releases its export of the mmap, so that end() can close it
     life = MappingLife(raw, address, size)
     memory = (ctypes.c_uint8 * size).from_address(address)
-    memory.keeper = _Keeper(life)  # type: ignore[attr-defined]
+    memory.keeper = _Keeper(life)  # type: ignore[attr-defined]  # ctypes arrays take attributes; the stubs do not say
     array = np.frombuffer(memoryview(memory), dtype=np.uint8)
     array.flags.writeable = False
     return array, life
