@@ -9,6 +9,8 @@ mapped through it.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainter
@@ -25,7 +27,7 @@ class FrameImageItem(pg.ImageItem):
     def __init__(self) -> None:
         super().__init__()
         self.painted_frames = 0
-        self.on_new_frame_painted = None  # callable() or None
+        self.on_new_frame_painted: Callable[[], object] | None = None
         self.smooth_when_reduced = False
         self._fresh = False
 
