@@ -9,19 +9,13 @@ import time
 from typing import Any, Sequence
 
 from viewer.exit_codes import EXIT_FILE_ERROR, EXIT_OK
-WSM_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.77.1.6"
 
 
 def is_slide_path(path: str) -> bool:
     """True for a folder, or a VL Whole Slide Microscopy file (whose slide ``info`` describes)."""
-    if os.path.isdir(path):
-        return True
-    try:
-        with open(path, "rb") as file:
-            head = file.read(4096)
-    except OSError:
-        return False
-    return head[128:132] == b"DICM" and WSM_SOP_CLASS.encode() in head
+    from viewer.model.slide.scan import looks_like_slide
+
+    return looks_like_slide(path)
 
 
 def describe_slide(slide: Any) -> dict[str, Any]:

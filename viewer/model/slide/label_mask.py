@@ -142,6 +142,47 @@ def preview_label_mask(path: str | os.PathLike[str], overview_rect: tuple[int, i
     return previews
 
 
+def associated_images(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The slide's LABEL and OVERVIEW images as they are now, ``(rows, cols, samples)`` (those it has).
+
+    Read with positional reads and closed at once: nothing stays open that a
+    later :func:`mask_slide_label` would write under.
+    """
+    _, images = _associated(os.fspath(path))
+    return {flavour: _whole_image(header) for flavour, header in images.items()}
+
+
+def summary(report: SlideMaskReport) -> tuple[str, list[str]]:
+    """(headline, lines) saying what :func:`mask_slide_label` did and did not do, for people.
+
+    The last line always says that the slide is not de-identified.
+    """
+    written = [outcome for outcome in report.outcomes if outcome.written]
+    if report.error:
+        headline = "Nothing was written"
+    elif written and len(written) == len(report.outcomes):
+        headline = " and ".join(_done_phrase(outcome) for outcome in written).capitalize()
+    elif written:
+        headline = "The slide was only partly masked"
+    else:
+        headline = "Nothing was written"
+    lines = [report.error] if report.error else []
+    for outcome in report.outcomes:
+        name = os.path.basename(outcome.path)
+        lines.append(f"{name}: {outcome.message}" + (f" ({outcome.bytes_written:,} bytes written)" if outcome.written else ""))
+        if outcome.written and outcome.image == "LABEL":
+            changed = ", ".join(outcome.header_changes)
+            lines.append(f"{name}: header {changed}" if changed else
+                         f"{name}: Burned In Annotation and Specimen Label In Image left as they were "
+                         "(absent, already NO, or no room to change them in place)")
+    lines.append(NOT_DEIDENTIFIED)
+    return headline, lines
+
+
+def _done_phrase(outcome: MaskOutcome) -> str:
+    return "the label was blacked out" if outcome.image == "LABEL" else "a rectangle of the overview was blacked out"
+
+
 def _associated(path: str) -> tuple[str, dict[str, InstanceHeader]]:
     if os.path.isdir(path):
         folder, instances = path, series_in_folder(path, None)

@@ -60,6 +60,34 @@ class InstanceHeader:
     stop_offset: int  # where the header parse stopped: per-frame groups, offset table or pixel data
     file_size: int
     identity: tuple[int, int, int, int]  # st_dev, st_ino, st_size, st_mtime_ns
+    origin_mm: tuple[float, float] | None = None  # Total Pixel Matrix Origin: X, Y in the slide coordinate system
+    orientation: tuple[float, ...] | None = None  # Image Orientation (Slide): row then column direction cosines
+
+
+def looks_like_slide(path: str) -> bool:
+    """True for a folder, or a file whose meta header names VL Whole Slide Microscopy (one 4 KB read).
+
+    A quick test for choosing between :func:`~viewer.model.open_slide` and
+    :func:`~viewer.model.open_document`; :func:`scan_file` is the real check.
+    """
+    if os.path.isdir(path):
+        return True
+    try:
+        with open(path, "rb") as fileobj:
+            head = fileobj.read(4096)
+    except OSError:
+        return False
+    return head[128:132] == b"DICM" and WSM_SOP_CLASS.encode() in head
+
+
+def folder_has_slide(folder: str) -> bool:
+    """True if a file of `folder` looks like a VL Whole Slide Microscopy image (stops at the first)."""
+    try:
+        entries = sorted(os.scandir(folder), key=lambda entry: entry.name)
+    except OSError:
+        return False
+    return any(not entry.name.startswith(".") and entry.is_file() and looks_like_slide(entry.path)
+               for entry in entries)
 
 
 def scan_file(path: str) -> InstanceHeader | None:
@@ -133,8 +161,29 @@ def _instance_header(path: str, ds: Dataset, stop: int, identity: tuple[int, int
         stop_offset=stop,
         file_size=identity[2],
         identity=identity,
+        origin_mm=_origin(ds),
+        orientation=_orientation(ds),
         **values,
     )
+
+
+def _origin(ds: Dataset) -> tuple[float, float] | None:
+    """(X, Y) in mm of the top-left pixel's position on the slide (Total Pixel Matrix Origin), or None."""
+    try:
+        item = (ds.get("TotalPixelMatrixOriginSequence") or [None])[0]
+        if item is None:
+            return None
+        return float(item.XOffsetInSlideCoordinateSystem), float(item.YOffsetInSlideCoordinateSystem)
+    except (AttributeError, TypeError, ValueError):  # a malformed origin: mm from the image corner instead
+        return None
+
+
+def _orientation(ds: Dataset) -> tuple[float, ...] | None:
+    try:
+        values = tuple(float(value) for value in ds.get("ImageOrientationSlide") or ())
+    except (TypeError, ValueError):
+        return None
+    return values if len(values) == 6 else None
 
 
 def _pixel_spacing(ds: Dataset) -> tuple[float, float] | None:

@@ -143,6 +143,16 @@ class Slide:
         parts = next(iter(sources.values()))
         return sorted(parts, key=lambda part: part.frame_offset)
 
+    @property
+    def origin_mm(self) -> tuple[float, float] | None:
+        """(X, Y) in mm on the slide of level 0's top-left pixel (Total Pixel Matrix Origin), or None."""
+        return self.levels[0].instances[0].header.origin_mm
+
+    @property
+    def orientation(self) -> tuple[float, ...] | None:
+        """Image Orientation (Slide) of level 0: the row's then the column's direction cosines, or None."""
+        return self.levels[0].instances[0].header.orientation
+
     def best_level_for_downsample(self, downsample: float) -> int:
         """The coarsest level whose downsample is at most `downsample` (OpenSlide's rule)."""
         best = 0
