@@ -97,7 +97,7 @@ def test_a_mistyped_path_is_refused_before_the_viewer_starts(tmp_path):
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip() == f"cinemap: {tmp_path / 'bogus'}: no such file"
     folder = _cinemap(tmp_path, env_remove=NO_DISPLAY_VARIABLES)
-    assert folder.returncode == 1 and folder.stderr.strip() == f"cinemap: {tmp_path}: is a folder, not a DICOM file"
+    assert folder.returncode == 1 and folder.stderr.strip() == f"cinemap: {tmp_path}: is a folder without a whole-slide image"
 
 
 @pytest.mark.parametrize(

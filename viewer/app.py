@@ -97,12 +97,14 @@ def _arm_screenshot(window, path: str):
 
     def on_painted() -> None:
         window.image_view.frame_painted.disconnect(on_painted)
+        window.slides.view.painted.disconnect(on_painted)
         QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(EXIT_OK))
 
     def failed(*_: object) -> None:
         QTimer.singleShot(_SCREENSHOT_DELAY_MS, lambda: grab(EXIT_FILE_ERROR))
 
     window.image_view.frame_painted.connect(on_painted)
+    window.slides.view.painted.connect(on_painted)  # a whole-slide image's first tiles
     window.open_failed.connect(failed)  # instead of waiting forever for a frame
     return failed
 

@@ -116,6 +116,10 @@ def path_problem(path: str) -> str | None:
     from viewer.model import DicomError
     from viewer.model.dicom.header import open_mode_ok
 
+    if os.path.isdir(path):
+        from viewer.model.slide.scan import folder_has_slide
+
+        return None if folder_has_slide(path) else f"{path}: is a folder without a whole-slide image"
     try:
         open_mode_ok(path)
     except DicomError as exc:

@@ -45,6 +45,7 @@ _PLAIN_SENTENCES = (
 _PLAIN_PROBLEMS = (  # plain DicomError, by the start of the model's words
     ("no such file", "The file does not exist (it may have been moved, renamed or deleted)."),
     ("is a folder", "This is a folder, not a file."),
+    ("no whole-slide image in this folder", "This folder holds no whole-slide image (VL Whole Slide Microscopy)."),
     ("cannot open", "The file cannot be opened."),
 )
 

@@ -52,7 +52,9 @@ def _add(menu, items) -> None:
 def _file_menu(window) -> None:
     menu = window.menuBar().addMenu("&File")
     window.open_action = action(window, "&Open…", window.choose_file, QKeySequence.StandardKey.Open)
-    menu.addAction(window.open_action)
+    window.open_folder_action = action(window, "Open &Folder…", window.choose_folder, "Ctrl+Shift+O",
+                                       tip="Open a whole-slide image (VL Whole Slide Microscopy) from its folder")
+    _add(menu, (window.open_action, window.open_folder_action))
     window.recent_menu = menu.addMenu("Open &Recent")
     window.reopen_action = action(window, "Re&open", window.reopen, tip="Open the file again with the current settings")
     window.close_action = action(window, "&Close", window.close_document, QKeySequence.StandardKey.Close)
@@ -86,8 +88,8 @@ def _edit_menu(window) -> None:
 
 def _view_menu(window) -> None:
     menu = window.menuBar().addMenu("&View")
-    window.fit_action = action(window, "&Fit to Window", window.image_view.fit, "F")
-    window.actual_size_action = action(window, "&Actual Size (1:1)", window.image_view.actual_size, "1")
+    window.fit_action = action(window, "&Fit to Window", window.fit_view, "F")
+    window.actual_size_action = action(window, "&Actual Size (1:1)", window.actual_size_view, "1")
     window.invert_action = action(window, "&Invert", window.state.set_invert, "I", checkable=True)
     window.reset_window_action = action(window, "&Reset Window", window.state.reset_window, "R")
     _add(menu, (window.fit_action, window.actual_size_action, window.invert_action, window.reset_window_action,
@@ -114,4 +116,7 @@ def _tools_menu(window) -> None:
     window.mask_regions_action = action(
         window, "&Mask Outside Ultrasound Regions…", window.deidentify.start,
         tip="De-identify: mask everything outside the ultrasound regions on all frames (previewed first)")
-    menu.addAction(window.mask_regions_action)
+    window.mask_label_action = action(
+        window, "Mask Slide &Label…", window.slides.mask_label,
+        tip="Black out the whole-slide image's label (and a rectangle of its overview) in place, previewed first")
+    _add(menu, (window.mask_regions_action, window.mask_label_action))

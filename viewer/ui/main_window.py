@@ -44,6 +44,7 @@ from viewer.ui.qt_bridge import UiThreadCaller
 from viewer.ui.saving import SaveController
 from viewer.ui.settings_dialog import SettingsDialog
 from viewer.ui.settings_store import SettingsStore
+from viewer.ui.slide_host import SlideHost
 from viewer.ui.status_bar import StatusBar
 from viewer.ui.tag_browser import TagBrowser
 from viewer.ui.window_level import WindowLevelControls
@@ -101,6 +102,7 @@ class MainWindow(QMainWindow):
         self.opener = Opener(self)
         self.opener.opened.connect(self._on_opened)
         self.opener.failed.connect(self._on_open_failed)
+        self.slides = SlideHost(self)  # whole-slide images, shown instead of the image view
         self._frame_error_shown = False
         self._layout()
         add_menus(self)
@@ -162,6 +164,7 @@ class MainWindow(QMainWindow):
         self.empty_hint.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)  # drops reach the window
         cell = QGridLayout()
         cell.addWidget(self.image_view, 0, 0)
+        cell.addWidget(self.slides.view, 0, 0)
         cell.addWidget(self.empty_hint, 0, 0)
         return cell
 
@@ -194,6 +197,19 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getOpenFileName(self, "Open DICOM file", folder, "DICOM files (*.dcm *.dicom *);;All files (*)")
         if path:
             self.open_path(path)
+
+    def choose_folder(self) -> None:
+        """File > Open Folder: a whole-slide image's folder."""
+        folder = os.path.dirname(self.document.path) if self.document is not None else ""
+        path = QFileDialog.getExistingDirectory(self, "Open whole-slide image folder", folder)
+        if path:
+            self.open_path(path)
+
+    def fit_view(self) -> None:
+        (self.slides.view if self.slides.shown else self.image_view).fit()
+
+    def actual_size_view(self) -> None:
+        (self.slides.view if self.slides.shown else self.image_view).actual_size()
 
     def open_path(self, path: str, *, frame: int = 0, play: bool = False) -> None:
         """Open `path` on a worker thread; show it (on `frame`, playing if `play`), or an error dialog.
@@ -254,6 +270,8 @@ class MainWindow(QMainWindow):
         self.window_level.cancel()
         self._frame_error_shown = False
         self._play_after_reload = False
+        if document is not None:
+            self.slides.close()
         self.state.set_document(document)
         if old is not None and old is not document:
             old.close()
@@ -277,6 +295,7 @@ class MainWindow(QMainWindow):
         """Close the shown document; False if the user kept it to save edits."""
         document = self.document
         if document is None:
+            self.slides.close()
             return True
         if not self.saver.settle("closing it"):
             return False
@@ -301,6 +320,7 @@ class MainWindow(QMainWindow):
             document.edit_refusal() or "Switch to read/write mode" if has_document else "No file open"
         )
         self.mask_regions_action.setEnabled(self.deidentify.available())
+        self.slides.update_actions()
         self._on_mode_changed(document.writable if has_document else False)
 
     def set_writable(self, writable: bool) -> None:
@@ -336,7 +356,7 @@ class MainWindow(QMainWindow):
 
     def _update_title(self) -> None:
         document = self.document
-        self.setWindowTitle(window_title(document.path if document is not None else None,
+        self.setWindowTitle(window_title(document.path if document is not None else self.slides.title_path(),
                                          dirty=document is not None and document.dirty))
 
     def undo(self) -> None:

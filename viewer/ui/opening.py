@@ -1,7 +1,8 @@
 """Opening files for a window: on a worker thread, with a progress dialog only when it is slow.
 
 A huge enhanced header can take seconds to parse, so :class:`Opener` runs
-:func:`open_with_settings` off the UI thread; the window stays responsive
+:func:`open_any` off the UI thread (a whole-slide image's folder or file
+becomes a :class:`~viewer.model.Slide`, anything else a document); the window stays responsive
 and a window-modal "Opening…" dialog appears only if opening takes longer
 than :data:`PROGRESS_DELAY_MS`. The demo cine is opened the same way once
 :class:`~viewer.ui.demo.DemoBuilder` has written it.
@@ -14,7 +15,9 @@ import os
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QProgressDialog, QWidget
 
-from viewer.model import Document, LockedError, ReadOnlyError, open_document
+from viewer.model import DicomError, Document, LockedError, NotDicomError, ReadOnlyError, Slide, open_document
+from viewer.model.slide import open_slide
+from viewer.model.slide.scan import looks_like_slide
 from viewer.model.settings import Settings
 from viewer.ui.paths import cache_folder
 from viewer.ui.workers import run_in_background
@@ -42,6 +45,27 @@ def open_with_settings(path: str, settings: Settings) -> tuple[Document, list[st
     return document, notes
 
 
+NO_SLIDE_IN_FOLDER = "no whole-slide image in this folder"
+
+
+def open_any(path: str, settings: Settings) -> tuple[Document | Slide, list[str]]:
+    """A slide for a folder or a VL Whole Slide Microscopy file, else a document (worker thread).
+
+    Which one is told from the first 4 KB of the file (its meta header
+    names the SOP class); the slide's other files are found by a header-only
+    scan of its folder.
+    """
+    if not looks_like_slide(path):
+        return open_with_settings(path, settings)
+    try:
+        slide = open_slide(path)
+    except NotDicomError as exc:
+        if os.path.isdir(path):
+            raise DicomError(path, f"{NO_SLIDE_IN_FOLDER} ({exc.problem})") from exc
+        raise
+    return slide, list(slide.warnings)
+
+
 class Opener(QObject):
     """Opens one file at a time for `window`.
 
@@ -50,11 +74,14 @@ class Opener(QObject):
     opened(object, list, dict)
         The :class:`~viewer.model.Document`, notes for the user, and the
         request's options (``frame``, ``play``).
+    slide_opened(object, str, list)
+        A :class:`~viewer.model.Slide`, the path chosen, and notes for the user.
     failed(str, object)
         The path and the exception.
     """
 
     opened = Signal(object, list, dict)
+    slide_opened = Signal(object, str, list)
     failed = Signal(str, object)
 
     def __init__(self, window: QWidget) -> None:
@@ -74,11 +101,18 @@ class Opener(QObject):
         self._dialog = dialog
         QTimer.singleShot(PROGRESS_DELAY_MS, dialog, lambda: dialog.show() if self._dialog is dialog else None)
         run_in_background(
-            lambda _progress: open_with_settings(path, settings),
-            on_success=lambda result: self._done(lambda: self.opened.emit(result[0], result[1], dict(request))),
+            lambda _progress: open_any(path, settings),
+            on_success=lambda result: self._done(lambda: self._announce(path, result, request)),
             on_failure=lambda exc, _trace: self._done(lambda: self.failed.emit(path, exc)),
             context=self,
         )
+
+    def _announce(self, path: str, result: tuple, request: dict) -> None:
+        opened, notes = result
+        if isinstance(opened, Slide):
+            self.slide_opened.emit(opened, path, notes)
+        else:
+            self.opened.emit(opened, notes, dict(request))
 
     def _done(self, announce) -> None:
         self._finish_dialog()
