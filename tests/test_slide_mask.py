@@ -110,4 +110,10 @@ def test_slide_bench_rows(tmp_path):
             assert readers[reader]["open_first_region_ms"] >= readers[reader]["open_ms"] > 0
     table = slide_bench.format_slide_table(result)
     assert "TILED_SPARSE" in table and "x |" in table
+    for layout in ("TILED_FULL", "TILED_SPARSE"):
+        viewing = result["viewing"][layout]
+        assert "error" not in viewing, viewing
+        assert viewing["first_view_complete_ms"] >= viewing["first_tiles_ms"] > viewing["open_ms"] > 0
+        assert viewing["pan"]["steps"] == 20 and viewing["zoom"]["steps"] == 16
+    assert "first tiles on screen" in slide_bench.format_viewing_table(result)
     assert not (tmp_path / "bench").exists()  # deleted unless --keep

@@ -185,7 +185,13 @@ def _slide_bench(options: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"cinemap bench: {exc}", file=sys.stderr)
         return EXIT_FILE_ERROR
-    print(json.dumps(result, indent=2) if options.json else slide.format_slide_table(result))
+    if options.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(slide.format_slide_table(result))
+        viewing = slide.format_viewing_table(result)
+        if viewing:
+            print(f"\n{viewing}")
     return EXIT_OK
 
 

@@ -13,6 +13,11 @@ the write and a first pass):
 wsidicom is the reference (``pip install wsidicom``); each Cinemap figure is
 also given as a ratio to wsidicom's (below 1: faster). Tiles decode on a
 thread pool in Cinemap; wsidicom runs with its defaults.
+
+Then the viewing rows (:mod:`viewer.benchmarks.slide_gui`): each slide in
+the main window, offscreen, against issue 16's goals: first tiles on screen,
+a cold viewport complete, CPU per pan and zoom step from cached tiles, and
+the memory the caches bound.
 """
 
 from __future__ import annotations
@@ -58,8 +63,11 @@ def count_tiles(folder: str) -> int:
 
 
 def run_slide_bench(folder: str, tiles: int, repeats: int = 3, keep: bool = False,
-                    say: Callable[[str], None] = print) -> dict[str, Any]:
-    """Write (or reuse) the slides, measure both readers `repeats` times each, return the medians."""
+                    say: Callable[[str], None] = print, viewing: bool = True) -> dict[str, Any]:
+    """Write (or reuse) the slides, measure both readers `repeats` times each, return the medians.
+
+    With `viewing`, also measure each slide in the main window (``results["viewing"]``).
+    """
     from viewer.benchmarks.worker import run_worker
 
     os.makedirs(folder, exist_ok=True)
@@ -69,7 +77,7 @@ def run_slide_bench(folder: str, tiles: int, repeats: int = 3, keep: bool = Fals
     size = [min(REGION[0], side), min(REGION[1], side)]
     # Not on a tile boundary; inside the level for small test slides too.
     second = [min(side * 2 // 5 + 37, side - size[0]), min(side * 3 // 10 + 101, side - size[1])]
-    results: dict[str, Any] = {"tiles": {}, "rows": {}}
+    results: dict[str, Any] = {"tiles": {}, "rows": {}, "viewing": {}}
     try:
         for layout, path in slides.items():
             results["tiles"][layout] = count_tiles(path)
@@ -83,6 +91,10 @@ def run_slide_bench(folder: str, tiles: int, repeats: int = 3, keep: bool = Fals
                     {"error": errors[0]} if errors else
                     {key: statistics.median(run[key] for run in runs) for key in runs[0]}
                 )
+            if viewing:
+                say(f"{layout}: viewing in the main window")
+                results["viewing"][layout] = run_worker({"task": "slide-gui", "path": path},
+                                                        env={"QT_QPA_PLATFORM": "offscreen"}, timeout=900)
     finally:
         if not keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -106,4 +118,52 @@ def format_slide_table(results: dict[str, Any]) -> str:
                 continue
             ratio = ours[key] / theirs[key] if theirs[key] else float("nan")
             lines.append(f"| {layout} ({tiles} tiles): {name} | {ours[key]:.1f} ms | {theirs[key]:.1f} ms | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+VIEWING_GOALS_MS = {"first_tiles_ms": 300.0, "cold_viewport": 300.0, "pan": 30.0, "zoom": 30.0}
+
+
+def viewing_rows(layout: str, tiles: Any, result: dict[str, Any]) -> list[str]:
+    """Table rows of one slide's viewing measurements, each next to its goal."""
+    if "error" in result:
+        return [f"| {layout} ({tiles} tiles): viewing | {result['error']} | |"]
+    cold = result.get("cold_disk", {})
+
+    def met(value: float, goal: float) -> str:
+        return f"{'met' if value <= goal else 'NOT met'} (goal <= {goal:.0f} ms)"
+
+    rows = [
+        ("choosing the folder to the first tiles on screen (files in the page cache)",
+         f"{result['first_tiles_ms']:.0f} ms", met(result["first_tiles_ms"], VIEWING_GOALS_MS["first_tiles_ms"])),
+        ("  the same from a cold disk (files evicted)", f"{cold.get('first_tiles_ms', float('nan')):.0f} ms", ""),
+        ("  of which the header scan (open_slide)", f"{result['open_ms']:.0f} ms", ""),
+        ("first view complete (margin included)", f"{result['first_view_complete_ms']:.0f} ms", ""),
+        ("cold viewport at 1:1 complete on screen (median / max)",
+         f"{result['cold_viewport']['median_ms']:.0f} / {result['cold_viewport']['max_ms']:.0f} ms",
+         met(result["cold_viewport"]["median_ms"], VIEWING_GOALS_MS["cold_viewport"])),
+        ("CPU per pan step from cached tiles (median / max)",
+         f"{result['pan']['cpu_ms']:.1f} / {result['pan']['cpu_max_ms']:.1f} ms",
+         met(result["pan"]["cpu_ms"], VIEWING_GOALS_MS["pan"])),
+        ("CPU per zoom step from cached tiles (median / max)",
+         f"{result['zoom']['cpu_ms']:.1f} / {result['zoom']['cpu_max_ms']:.1f} ms",
+         met(result["zoom"]["cpu_ms"], VIEWING_GOALS_MS["zoom"])),
+        ("continuous pan at 1:1, 16 px a step", f"{result['continuous_pan']['fps']:.0f} frames/s", ""),
+        ("anonymous memory added, peak (slide cache + tiles held for the screen)",
+         f"{result['anon_added_peak_mb']:.0f} MB",
+         f"caches {result['slide_cache_capacity_mb']:.0f} + {result['held_tiles_mb']:.0f} MB"),
+        ("anonymous memory after a first and a second walk",
+         f"{result['anon_after_first_walk_mb']:.0f} / {result['anon_after_second_walk_mb']:.0f} MB", ""),
+    ]
+    return [f"| {layout} ({tiles} tiles): {name} | {value} | {goal} |" for name, value, goal in rows]
+
+
+def format_viewing_table(results: dict[str, Any]) -> str:
+    """Text table of the viewing rows (empty when none were measured)."""
+    viewing = results.get("viewing") or {}
+    if not viewing:
+        return ""
+    lines = ["| viewing in the main window (offscreen, 1100 x 800) | Cinemap | goal |", "|---|---|---|"]
+    for layout, result in viewing.items():
+        lines += viewing_rows(layout, results["tiles"].get(layout, "?"), result)
     return "\n".join(lines)

@@ -100,6 +100,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         from viewer.benchmarks import slide_measure
 
         return slide_measure.measure(spec)
+    if task == "slide-gui":
+        from viewer.benchmarks import slide_gui
+
+        return slide_gui.measure(spec)
     if task == "huge":
         from viewer.benchmarks import huge
 

@@ -80,8 +80,12 @@ class SlideTilesItem(pg.GraphicsObject):
         self._bounds = QRectF()
         self.last_composition: Composition | None = None
         self.painted = 0  # paints that drew something (for tests and the benchmark)
+        self.added = 0  # tiles added so far
+        self.held_bytes = 0
+        self.painted_state: tuple | None = None  # (tiles added, level wanted, visible rectangle) of the last paint
         self.first_paint_at: float | None = None  # time.perf_counter() of the first paint with tiles
         self.on_painted: Callable[[], None] | None = None
+        self.before_paint: Callable[[], None] | None = None  # the view's chance to plan for the new rectangle
 
     # ---------------------------------------------------------------- state
     def set_levels(self, levels: Sequence[LevelGeometry]) -> None:
@@ -89,6 +93,7 @@ class SlideTilesItem(pg.GraphicsObject):
         self.prepareGeometryChange()
         self.levels = list(levels)
         self.tiles.clear()
+        self.held_bytes = 0
         self.backdrop = None
         self.target = 0
         self.last_composition = None
@@ -103,6 +108,9 @@ class SlideTilesItem(pg.GraphicsObject):
         self.update()
 
     def add(self, key: TileKey, tile: Tile) -> None:
+        self.added += 1
+        old = self.tiles.get(key)
+        self.held_bytes += tile.nbytes - (old.nbytes if old is not None else 0)
         self.tiles[key] = tile
         self.tiles.move_to_end(key)
 
@@ -111,16 +119,21 @@ class SlideTilesItem(pg.GraphicsObject):
 
     def drop_unwanted(self, wanted: set[TileKey], budget: int = RETAINED_BYTES) -> None:
         """Forget the least recently added tiles not in `wanted` until the rest fit `budget` bytes."""
-        total = sum(tile.nbytes for tile in self.tiles.values())
+        if self.held_bytes <= budget:
+            return
         for key in list(self.tiles):
-            if total <= budget:
+            if self.held_bytes <= budget:
                 return
             if key not in wanted:
-                total -= self.tiles.pop(key).nbytes
+                self.held_bytes -= self.tiles.pop(key).nbytes
 
     # ---------------------------------------------------------------- paint
     def boundingRect(self) -> QRectF:  # noqa: N802 -- Qt API
         return self._bounds
+
+    def state(self) -> tuple:
+        """What a paint now would show: compared with :attr:`painted_state`."""
+        return self.added, self.target, self._visible_rect()
 
     def composition(self) -> Composition:
         """What a paint of the visible rectangle draws now."""
@@ -129,8 +142,11 @@ class SlideTilesItem(pg.GraphicsObject):
     def paint(self, painter: QPainter, *_args) -> None:
         if not self.levels:
             return
+        if self.before_paint is not None:
+            self.before_paint()
         composition = self.composition()
         self.last_composition = composition
+        self.painted_state = self.state()
         transform = painter.transform()
         ratio = painter.device().devicePixelRatioF() or 1.0  # rounded to physical pixels on a HiDPI screen
         reduced = abs(transform.m11()) * ratio < 1 - 1e-9

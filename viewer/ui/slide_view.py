@@ -38,6 +38,7 @@ from viewer.ui.slide_overview import ScaleBar, SlideOverview
 from viewer.ui.slide_tiles import SlideTilesItem, Tile, tile_image
 
 VIEW_MARGIN = 0.25  # tiles fetched around the view, as a fraction of it on each side
+CACHED_PER_UPDATE = 96  # tiles taken from the slide's cache on the UI thread per update (about 3 ms)
 BACKDROP = ("backdrop",)  # the fetcher's key of the backdrop image
 BACKDROP_SIDE = 4096  # the coarsest level is read whole for the backdrop up to this side, else the thumbnail
 OVERLAY_GAP = 10
@@ -124,6 +125,7 @@ class SlideView(QWidget):
         self.graphics.setCentralItem(self.view_box)
         self.tiles = SlideTilesItem(self.visible_rect)
         self.tiles.on_painted = self.painted.emit
+        self.tiles.before_paint = self._plan_before_paint
         self.view_box.addItem(self.tiles)
         self.overview = SlideOverview(self)
         self.overview.navigate.connect(self.centre_on)
@@ -220,7 +222,12 @@ class SlideView(QWidget):
         if self.slide is not None:
             self._timer.start()
 
-    def update_view(self) -> None:
+    def _plan_before_paint(self) -> None:
+        """A paint comes before the coalesced update: plan now, so that it paints the new level once."""
+        if self._timer.isActive():
+            self.update_view(repaint=False)
+
+    def update_view(self, repaint: bool = True) -> None:
         """Plan the tiles for the view as it is now and ask for those not held (UI thread, cheap)."""
         self._timer.stop()
         if self.slide is None or self.fetcher is None:
@@ -230,16 +237,32 @@ class SlideView(QWidget):
         self.plan = plan
         self.tiles.target = plan.level
         wanted = plan.wanted
+        self._take_cached(wanted)
         if self._backdrop_pending:
             wanted = [BACKDROP] + wanted
         self.fetcher.want(wanted, skip=self.tiles.holds)
         self.tiles.drop_unwanted(set(plan.wanted))
-        self.tiles.update()
+        if repaint:
+            self.tiles.update()
         self.overview.set_visible_rect(view)
         spacing = self.slide.levels[0].pixel_spacing
         logical = (view[2] - view[0]) / max(self.view_box.width(), 1.0)
         self.scale_bar.set_scale(logical * spacing[1] if spacing else None)
         self.view_changed.emit()
+
+    def _take_cached(self, wanted) -> None:
+        """Tiles already decoded in the slide's cache go straight to the item, so that a pan or zoom
+        over cached tiles is painted once, complete, instead of as the workers hand them over."""
+        slide, taken = self.slide, 0
+        for key in wanted:
+            if taken >= CACHED_PER_UPDATE:
+                return
+            if self.tiles.holds(key):
+                continue
+            pixels = slide.cache.get(key)
+            if pixels is not None:
+                self.tiles.add(key, Tile(tile_image(pixels), slide.levels[key[0]].background))
+                taken += 1
 
     @property
     def shown_level(self) -> int | None:
@@ -251,6 +274,17 @@ class SlideView(QWidget):
         plan = self.plan
         return (plan is not None and not self._timer.isActive() and self.fetcher is not None
                 and self.fetcher.pending == 0 and all(self.tiles.holds(key) for key in plan.wanted))
+
+    @property
+    def on_screen(self) -> bool:
+        """True when the view is :attr:`complete` and its last paint showed what it holds now."""
+        if not self.complete:
+            return False
+        x0, y0, x1, y1 = self.visible_rect()
+        width, height = self.levels[0].extent
+        if x1 <= 0 or y1 <= 0 or x0 >= width or y0 >= height:
+            return True  # nothing of the slide to paint: Qt does not paint an item out of sight
+        return self.tiles.painted_state == self.tiles.state()
 
     # ----------------------------------------------------------- navigation
     def fit(self) -> None:
