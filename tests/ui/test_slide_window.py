@@ -28,7 +28,7 @@ def slide_files(tmp_path):
 def open_slide_and_wait(qtbot, window, path) -> None:
     with qtbot.waitSignal(window.slides.slide_opened, timeout=EVENT_TIMEOUT_MS):
         window.open_path(str(path))
-    qtbot.waitUntil(lambda: window.slides.view.complete, timeout=EVENT_TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.slides.view.on_screen, timeout=EVENT_TIMEOUT_MS)
 
 
 def visible_boxes(window) -> list[QMessageBox]:

@@ -152,8 +152,9 @@ def viewing_rows(layout: str, tiles: Any, result: dict[str, Any]) -> list[str]:
         ("anonymous memory added, peak (slide cache + tiles held for the screen)",
          f"{result['anon_added_peak_mb']:.0f} MB",
          f"caches {result['slide_cache_capacity_mb']:.0f} + {result['held_tiles_mb']:.0f} MB"),
-        ("anonymous memory after a first and a second walk",
-         f"{result['anon_after_first_walk_mb']:.0f} / {result['anon_after_second_walk_mb']:.0f} MB", ""),
+        ("anonymous memory added after a first and a second walk (of which neither cache)",
+         " / ".join(f"{result[walk]['anon_added_mb']:.0f} ({result[walk]['other_mb']:.0f})"
+                    for walk in ("after_first_walk", "after_second_walk")) + " MB", ""),
     ]
     return [f"| {layout} ({tiles} tiles): {name} | {value} | {goal} |" for name, value, goal in rows]
 

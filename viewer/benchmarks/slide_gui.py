@@ -187,6 +187,13 @@ def _continuous_pan(session: SlideSession, seconds: float) -> dict[str, float]:
     return {"fps": frames / elapsed, "frames": frames, "cpu_ms_per_frame": (time.process_time() - cpu_started) / frames * 1000}
 
 
+def _memory(baseline_kib: int, slide, view) -> dict[str, float]:
+    """Anonymous memory added since the start, what the two caches hold of it, and the rest."""
+    added = (memory_kib().get("RssAnon", 0) - baseline_kib) / 1024
+    cache, held = slide.cache.nbytes / 2**20, view.tiles.held_bytes / 2**20
+    return {"anon_added_mb": added, "slide_cache_mb": cache, "held_tiles_mb": held, "other_mb": added - cache - held}
+
+
 def measure(spec: dict[str, Any]) -> dict[str, Any]:
     """Open ``spec["path"]`` (a slide folder) in the main window and measure (see the module docstring)."""
     session = SlideSession(tuple(spec.get("window_size", WINDOW_SIZE)))
@@ -217,10 +224,10 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
         view.actual_size()
         session.settle()
         result["continuous_pan"] = _continuous_pan(session, float(spec.get("pan_seconds", 3.0)))
-        result["anon_after_first_walk_mb"] = memory_kib().get("RssAnon", 0) / 1024
+        result["after_first_walk"] = _memory(memory.baseline, slide, view)
         result["cold_viewport_again"] = _cold_viewports(session, first=COLD_PLACES)
         _steps(session, _pan_path(session))
-        result["anon_after_second_walk_mb"] = memory_kib().get("RssAnon", 0) / 1024
+        result["after_second_walk"] = _memory(memory.baseline, slide, view)
         result["slide_cache_mb"] = slide.cache.nbytes / 2**20
         result["slide_cache_capacity_mb"] = slide.cache.capacity_bytes / 2**20
         result["held_tiles_mb"] = sum(tile.nbytes for tile in view.tiles.tiles.values()) / 2**20

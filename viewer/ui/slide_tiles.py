@@ -37,12 +37,18 @@ RETAINED_BYTES = 96 << 20
 class Tile:
     """A fetched tile: its image (None where the level has no tile: painted as its background)."""
 
-    __slots__ = ("image", "background", "nbytes")
+    __slots__ = ("image", "background", "samples", "nbytes")
 
-    def __init__(self, image: QImage | None, background: int) -> None:
+    def __init__(self, image: QImage | None, background: int, samples: int = 3) -> None:
         self.image = image
         self.background = background
+        self.samples = samples
         self.nbytes = image.sizeInBytes() if image is not None else 0
+
+    @classmethod
+    def of(cls, pixels: np.ndarray | None, level) -> "Tile":
+        """The tile for `pixels` of a :class:`~viewer.model.slide.SlideLevel` (None: it has none there)."""
+        return cls(tile_image(pixels) if pixels is not None else None, level.background, level.samples)
 
 
 def tile_image(pixels: np.ndarray) -> QImage:
@@ -217,6 +223,7 @@ class SlideTilesItem(pg.GraphicsObject):
         row, col = level.pixel_at(x, y) or (0, 0)
         tile = self.tiles[key]
         if tile.image is None:
-            return level.index, row, col, (tile.background,) * 3
+            return level.index, row, col, (tile.background,) * tile.samples
         colour = tile.image.pixelColor(col - key[2] * level.tile_size[0], row - key[1] * level.tile_size[1])
-        return level.index, row, col, (colour.red(), colour.green(), colour.blue())
+        value = (colour.red(), colour.green(), colour.blue())
+        return level.index, row, col, value[:1] if tile.samples == 1 else value

@@ -179,8 +179,7 @@ class SlideView(QWidget):
         if key == BACKDROP:
             return read_backdrop(slide)
         level, row, col = key
-        pixels = slide.read_tile(level, row, col)
-        return Tile(tile_image(pixels) if pixels is not None else None, slide.levels[level].background)
+        return Tile.of(slide.read_tile(level, row, col), slide.levels[level])
 
     def _take_results(self) -> None:
         added = False
@@ -261,7 +260,7 @@ class SlideView(QWidget):
                 continue
             pixels = slide.cache.get(key)
             if pixels is not None:
-                self.tiles.add(key, Tile(tile_image(pixels), slide.levels[key[0]].background))
+                self.tiles.add(key, Tile.of(pixels, slide.levels[key[0]]))
                 taken += 1
 
     @property
