@@ -2,9 +2,9 @@
 
 A huge enhanced header can take seconds to parse, so :class:`Opener` runs
 :func:`open_any` off the UI thread (a whole-slide image's folder or file
-becomes a :class:`~viewer.model.Slide`, anything else a document); the window stays responsive
-and a window-modal "Opening…" dialog appears only if opening takes longer
-than :data:`PROGRESS_DELAY_MS`. The demo cine is opened the same way once
+becomes a :class:`~viewer.model.Slide`, anything else a document); the
+window stays responsive and a window-modal "Opening…" dialog appears only if
+opening takes longer than :data:`PROGRESS_DELAY_MS`. The demo cine is opened the same way once
 :class:`~viewer.ui.demo.DemoBuilder` has written it.
 """
 
