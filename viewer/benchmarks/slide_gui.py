@@ -123,10 +123,12 @@ def _open(session: SlideSession, folder: str) -> dict[str, float]:
     started = time.perf_counter()
     session.window.open_path(folder)
     session.run_until(lambda: view.tiles.first_paint_at is not None)
-    first = (view.tiles.first_paint_at - started) * 1000
+    first = ((view.tiles.first_paint_at or started) - started) * 1000
     session.settle()
+    slide = session.window.slides.slide
+    assert slide is not None
     return {"first_tiles_ms": first, "first_view_complete_ms": (time.perf_counter() - started) * 1000,
-            "open_ms": session.window.slides.slide.open_seconds * 1000}
+            "open_ms": slide.open_seconds * 1000}
 
 
 def _files(folder: str) -> list[str]:
@@ -210,14 +212,15 @@ def measure(spec: dict[str, Any]) -> dict[str, Any]:
             _read_through(files)  # the rest is measured with the files in the page cache
         result.update(_open(session, spec["path"]))
         slide = session.window.slides.slide
+        assert slide is not None
         result["tiles"] = sum(level.stored_tiles for level in slide.levels)
         result["fit_level"] = view.shown_level
         view.actual_size()
         session.settle()
         result["cold_viewport"] = _cold_viewports(session)
-        path = _pan_path(session)
-        _steps(session, path)  # fills the caches along the path
-        result["pan"] = _steps(session, path)
+        pans = _pan_path(session)
+        _steps(session, pans)  # fills the caches along the path
+        result["pan"] = _steps(session, pans)
         zooms = _zoom_series(session)
         _steps(session, zooms)
         result["zoom"] = _steps(session, zooms)

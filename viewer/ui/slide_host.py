@@ -15,6 +15,8 @@ import os
 
 from PySide6.QtCore import QObject, Signal
 
+from viewer.model import Slide
+
 from viewer.ui.error_dialog import show_error, show_message
 from viewer.ui.slide_label_dialog import SlideLabelMasker
 from viewer.ui.slide_view import SlideView
@@ -36,7 +38,7 @@ class SlideHost(QObject):
     def __init__(self, window) -> None:
         super().__init__(window)
         self.window = window
-        self.slide = None
+        self.slide: Slide | None = None
         self.path: str | None = None
         self.view = SlideView()
         self.view.hide()
@@ -93,12 +95,14 @@ class SlideHost(QObject):
     def update_actions(self) -> None:
         """After the window set its actions for the document: those a slide also uses."""
         window = self.window
-        shown = self.shown
+        slide = self.slide
+        shown = slide is not None
         if shown:
             for action in (window.close_action, window.fit_action, window.actual_size_action):
                 action.setEnabled(True)
             window.empty_hint.hide()
-        window.mask_label_action.setEnabled(shown and "LABEL" in self.slide.associated and not self.masker.busy)
+        window.mask_label_action.setEnabled(slide is not None and "LABEL" in slide.associated
+                                            and not self.masker.busy)
 
     def title_path(self) -> str | None:
         return self.path

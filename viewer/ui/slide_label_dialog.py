@@ -110,6 +110,8 @@ class ImagePreview(QWidget):
             self._anchor = None
 
     def _drag_to(self, point: QPointF) -> None:
+        if self._anchor is None:
+            return
         (x0, y0), (x1, y1) = self._anchor, self.to_image(point)
         rect = (min(x0, x1), min(y0, y1), abs(x1 - x0), abs(y1 - y0))
         self.set_rect(rect if rect[2] > 0 and rect[3] > 0 else None)

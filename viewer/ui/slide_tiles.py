@@ -173,14 +173,15 @@ class SlideTilesItem(pg.GraphicsObject):
 
     def _paint_backdrop(self, painter: QPainter, transform) -> None:
         """The backdrop's part under the visible rectangle (never the whole image scaled past the screen)."""
+        backdrop = self.backdrop
         x0, y0, x1, y1 = self._visible_rect()
         shown = QRectF(x0, y0, x1 - x0, y1 - y0).intersected(self._bounds)
-        if shown.isEmpty():
+        if backdrop is None or shown.isEmpty():
             return
-        across = self.backdrop.width() / self._bounds.width()
-        down = self.backdrop.height() / self._bounds.height()
+        across = backdrop.width() / self._bounds.width()
+        down = backdrop.height() / self._bounds.height()
         source = QRectF(shown.x() * across, shown.y() * down, shown.width() * across, shown.height() * down)
-        painter.drawImage(transform.mapRect(shown), self.backdrop, source)
+        painter.drawImage(transform.mapRect(shown), backdrop, source)
 
     def _paint_tile(self, painter: QPainter, transform, ratio: float, key: TileKey) -> None:
         tile = self.tiles[key]
@@ -192,13 +193,14 @@ class SlideTilesItem(pg.GraphicsObject):
         if right <= left or bottom <= top:
             return
         target = QRectF(left, top, right - left, bottom - top)
-        if tile.image is None:
+        image = tile.image
+        if image is None:
             painter.fillRect(target, background_colour(tile.background))
             return
         width = level.size[0] - key[2] * level.tile_size[0]
         height = level.size[1] - key[1] * level.tile_size[1]
-        source = QRectF(0, 0, min(tile.image.width(), width), min(tile.image.height(), height))  # no padding
-        painter.drawImage(target, tile.image, source)
+        source = QRectF(0, 0, min(image.width(), width), min(image.height(), height))  # no padding
+        painter.drawImage(target, image, source)
 
     # -------------------------------------------------------------- readout
     def value_at(self, x: float, y: float) -> tuple[int, int, int, tuple[int, ...] | None] | None:

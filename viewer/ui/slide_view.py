@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import Hashable
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QWidget
 
-from viewer.model import DicomError
+from viewer.model import Slide
 from viewer.model.view import slide_view
 from viewer.model.view.captions import SEPARATOR
 from viewer.model.view.slide_view import LevelGeometry, Rect, TilePlan
@@ -110,7 +111,7 @@ class SlideView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.slide = None
+        self.slide: Slide | None = None
         self.levels: list[LevelGeometry] = []
         self.plan: TilePlan | None = None
         self.fetcher: TileFetcher | None = None
@@ -235,11 +236,9 @@ class SlideView(QWidget):
         plan = slide_view.plan_tiles(self.levels, view, screen, margin=VIEW_MARGIN)
         self.plan = plan
         self.tiles.target = plan.level
-        wanted = plan.wanted
-        self._take_cached(wanted)
-        if self._backdrop_pending:
-            wanted = [BACKDROP] + wanted
-        self.fetcher.want(wanted, skip=self.tiles.holds)
+        self._take_cached(plan.wanted)
+        keys: list[Hashable] = [BACKDROP] if self._backdrop_pending else []
+        self.fetcher.want(keys + list(plan.wanted), skip=self.tiles.holds)
         self.tiles.drop_unwanted(set(plan.wanted))
         if repaint:
             self.tiles.update()
@@ -253,6 +252,8 @@ class SlideView(QWidget):
         """Tiles already decoded in the slide's cache go straight to the item, so that a pan or zoom
         over cached tiles is painted once, complete, instead of as the workers hand them over."""
         slide, taken = self.slide, 0
+        if slide is None:
+            return
         for key in wanted:
             if taken >= CACHED_PER_UPDATE:
                 return

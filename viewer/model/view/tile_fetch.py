@@ -44,7 +44,7 @@ class TileFetcher:
         self._stopped = False
         self.fetched = 0  # tiles fetched (for tests and the benchmark)
 
-    def want(self, keys: Iterable[Hashable], skip: Callable[[Hashable], bool] | None = None) -> int:
+    def want(self, keys: Iterable[Hashable], skip: Callable[[Any], bool] | None = None) -> int:
         """Fetch `keys` in this order, instead of whatever was still waiting; returns how many were queued.
 
         `skip(key)` (the keys a view already holds) is called here, on the caller's thread.
