@@ -87,14 +87,36 @@ def test_export_cine_to_mp4_with_progress(qtbot, window, cine_path, tmp_path):
         assert sum(1 for _ in container.decode(stream)) == 10 and stream.average_rate == 20
 
 
-def test_cancelling_a_cine_export_leaves_no_file(qtbot, window, cine_path, tmp_path):
+def test_cancelling_a_cine_export_leaves_no_file(qtbot, window, cine_path, tmp_path, monkeypatch):
+    """Cancel arrives while frames are being written (the export is held at frame 5 until it
+    does, so a fast worker cannot finish first): the partial file is removed."""
+    import threading
+
+    from viewer.ui import export_actions
+
     open_and_wait(qtbot, window, cine_path)
     folder = tmp_path / "exports"
     folder.mkdir()
     out = folder / "cancelled.gif"
+    real_export = export_actions.export_document
+    at_frame_5 = threading.Event()
+    state = {}
+
+    def held_export(*args, progress, **kwargs):
+        def held_progress(done, total):
+            if done == 5:
+                at_frame_5.set()
+                while not state["task"].cancelled:
+                    threading.Event().wait(0.01)
+            progress(done, total)
+        return real_export(*args, progress=held_progress, **kwargs)
+
+    monkeypatch.setattr(export_actions, "export_document", held_export)
     with qtbot.waitSignal(window.exporter.cine_finished, timeout=60000) as finished:
-        task = window.exporter.start_cine_export(CineRequest(str(out), 0, 39, 10.0))
-        task.cancel()
+        state["task"] = window.exporter.start_cine_export(CineRequest(str(out), 0, 39, 10.0))
+        assert at_frame_5.wait(60)
+        assert os.listdir(folder)  # a partial file is being written
+        state["task"].cancel()
     assert isinstance(finished.args[0], Cancelled)
     assert os.listdir(folder) == []
 
