@@ -162,14 +162,15 @@ class ImageView(QWidget):
         if self.state.display_kind == render.PALETTE:
             self._palette = render.PaletteTable(document.dataset, document.geometry.bits_stored)
         self.fit()  # first: a region view reads what the fitted view shows
-        self.show_frame(self.state.frame_index)
+        self.show_frame(self.state.frame_index, wait=True)  # a document opens on a frame, at once
         self._apply_lut()
 
     # ---------------------------------------------------------------- frames
-    def show_frame(self, index: int) -> None:
+    def show_frame(self, index: int, wait: bool = False) -> None:
         """Fetch frame `index` from the document and display it (whole, or the region the view shows).
 
-        A compressed frame not decoded yet is shown when it arrives (the model emits ``frame_changed`` again).
+        A compressed frame not decoded yet is shown when it arrives (the
+        model emits ``frame_changed`` again), unless `wait`.
         """
         document = self.state.document
         if document is None:
@@ -181,7 +182,8 @@ class ImageView(QWidget):
             return
         try:
             # fetched once per frame shown; a playing cine shows the frames the read-ahead planned
-            shown = self.state.display_frame(index, self.display_factor(), ask=not self.playing)
+            shown = (self.state.frame(index), 1) if wait else \
+                self.state.display_frame(index, self.display_factor(), ask=not self.playing)
         except DicomError as exc:
             self.frame_failed.emit(exc)
             return
