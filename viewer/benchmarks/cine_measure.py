@@ -15,7 +15,8 @@ def measure_floor(spec: dict[str, Any]) -> dict[str, Any]:
     with open_document(spec["path"]) as document:
         decoding = document.decoding
         decoder = decoding.decoder
-        frames = [document.source.index.frame_bytes(k) for k in range(min(16, document.num_frames))]
+        index = getattr(document.source, "index")  # the compressed source's frame index
+        frames = [index.frame_bytes(k) for k in range(min(16, document.num_frames))]
         decode = (lambda data: decoder.decode(data)) if factor == 1 else \
             (lambda data: decoder.decode_reduced(data, factor))
         decode(frames[0])  # imports and first-call costs out of the figure

@@ -349,8 +349,10 @@ class DecodePool:
             return
         started = time.perf_counter()
         try:
+            data = job.data
+            assert not callable(data)  # read by _read above
             array, factor = self._decode_here(job) if job.decoder.releases_gil else process.decode(
-                job.decoder, job.data, job.factor, job.index)
+                job.decoder, data, job.factor, job.index)
         except BaseException as exc:  # noqa: BLE001 -- handed to the future's owner
             self._forget(job)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):

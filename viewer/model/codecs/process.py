@@ -82,7 +82,8 @@ class DecoderProcess:
         except (EOFError, OSError):
             self._drop_process()  # the first job says why, starting a new child
 
-    def decode(self, decoder, data: bytes, factor: int, index: int | None) -> tuple[np.ndarray, int]:
+    def decode(self, decoder, data: bytes | bytearray | memoryview, factor: int,
+               index: int | None) -> tuple[np.ndarray, int]:
         """Decode in the child: ``(array, actual factor)``, as ``decoder.decode_reduced`` gives.
 
         Raises

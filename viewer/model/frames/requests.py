@@ -130,7 +130,7 @@ class FrameRequests:
         for tests and the benchmark.
     """
 
-    def __init__(self, path: str, read: Callable[[int], bytes], decode: Callable[[bytes], np.ndarray],
+    def __init__(self, path: str, read: Callable[[int], bytes | bytearray], decode: Callable[[Any], np.ndarray],
                  cache: FrameCache, *, decoder: Any = None, open_disk_cache: DiskCacheOpener | None = None,
                  count: Callable[[], int] = lambda: 0) -> None:
         self.path = path
@@ -343,7 +343,7 @@ class FrameRequests:
             pending.pool.raise_priority(self._pool_key(key), priority)
         return pending.future
 
-    def _started(self, pending: _Pending, index: int) -> bytes:
+    def _started(self, pending: _Pending, index: int) -> bytes | bytearray:
         """A pool thread took the decode: note when (for :meth:`busy_until`), then read the frame."""
         pending.started = time.perf_counter()
         return self._read(index)
