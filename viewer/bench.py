@@ -204,10 +204,9 @@ def _cine_bench(options: argparse.Namespace) -> int:
     from viewer.benchmarks import cine
 
     folder = str((options.dir or bench_files.default_cache_dir()) / "cines")
-    result = {"cinemap_bench_cine": 1, "machine": machine(),
-              "cases": cine.run_cine_bench(folder, keep=options.keep, say=_say)}
-    result["rows"] = cine.rows(result["cases"])
-    print(json.dumps(result, indent=2) if options.json else cine.format_table(result["cases"]))
+    cases = cine.run_cine_bench(folder, keep=options.keep, say=_say)
+    result = {"cinemap_bench_cine": 1, "machine": machine(), "cases": cases, "rows": cine.rows(cases)}
+    print(json.dumps(result, indent=2) if options.json else cine.format_table(cases))
     return EXIT_OK
 
 
