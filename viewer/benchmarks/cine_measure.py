@@ -8,7 +8,8 @@ from typing import Any
 
 
 def measure_floor(spec: dict[str, Any]) -> dict[str, Any]:
-    """Worker: the fastest plugin decoding the file's frames in turn in this thread (reduced at ``factor``)."""
+    """Worker: the fastest plugin decoding the file's frames in turn in this thread (reduced at ``factor``),
+    and the shared pool's rate on the same machine at the same time."""
     from viewer.model import open_document
 
     factor = int(spec.get("factor", 1))
@@ -27,5 +28,25 @@ def measure_floor(spec: dict[str, Any]) -> dict[str, Any]:
             started = time.perf_counter()
             decode(data)
             times.append(time.perf_counter() - started)
-        return {"plugin": decoder.plugin, "factor": factor, "decode_ms": 1000 * statistics.median(times),
-                "decodes": len(times)}
+        decode_ms = 1000 * statistics.median(times)
+        return {"plugin": decoder.plugin, "factor": factor, "decode_ms": decode_ms, "decodes": len(times),
+                "workers": decoding.workers, "pool_fps": _pool_rate(document, factor, decode_ms, spec)}
+
+
+def _pool_rate(document, factor: int, decode_ms: float, spec: dict[str, Any]) -> float:
+    """Frames per second the shared decode pool gives here now, every frame queued at once.
+
+    What the machine's free cores allow the viewer at most: the viewer's
+    rate against it says what the viewer itself costs.
+    """
+    decoding = document.decoding
+    workers = decoding.workers
+    decoding.warm_up()
+    for future in [decoding.request(k, factor) for k in range(2 * workers)]:  # processes started and primed
+        future.result()
+    wanted = max(4 * workers, int(float(spec.get("seconds", 2.0)) * 1000 / decode_ms * workers))
+    frames = range(2 * workers, min(document.num_frames, 2 * workers + wanted))
+    started = time.perf_counter()
+    for future in [decoding.request(k, factor, float(k)) for k in frames]:
+        future.result()
+    return len(frames) / (time.perf_counter() - started)

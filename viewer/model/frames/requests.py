@@ -187,9 +187,19 @@ class FrameRequests:
         return factor == 1 and disk is not None and index in disk
 
     def decode_seconds(self, factor: int = 1) -> float:
-        """A pool decode's wall time at `factor` that few exceed (:attr:`DecodeTimer.estimate`; 0 until timed)."""
-        timer = self.timers.get(self.factor_for(factor))
-        return timer.estimate if timer is not None else 0.0
+        """A pool decode's wall time at `factor` that few exceed (:attr:`DecodeTimer.estimate`).
+
+        Until one was timed at `factor`, the time at another factor scaled
+        by the pixels decoded (a cine that starts playing reduced after full
+        frames were read ahead); 0 until any was timed.
+        """
+        factor = self.factor_for(factor)
+        timer = self.timers.get(factor)
+        if timer is not None:
+            return timer.estimate
+        for known, other in list(self.timers.items())[:1]:  # (a copy: pool threads add timers)
+            return other.estimate * (known / factor) ** 2
+        return 0.0
 
     def is_running(self, index: int, factor: int = 1) -> bool:
         """True if a pool thread is decoding the frame (at `factor`) now."""
