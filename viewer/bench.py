@@ -162,7 +162,9 @@ def bench_command(argv: Sequence[str]) -> int:
     if options.slide:
         return _slide_bench(options)
     if options.cine:
-        return _cine_bench(options)
+        from viewer.benchmarks import cine
+
+        return cine.command(str((options.dir or bench_files.default_cache_dir()) / "cines"), options, machine(), _say)
     if options.decoders:
         return _decoders_command(options)
     try:
@@ -197,16 +199,6 @@ def _slide_bench(options: argparse.Namespace) -> int:
         viewing = slide.format_viewing_table(result)
         if viewing:
             print(f"\n{viewing}")
-    return EXIT_OK
-
-
-def _cine_bench(options: argparse.Namespace) -> int:
-    from viewer.benchmarks import cine
-
-    folder = str((options.dir or bench_files.default_cache_dir()) / "cines")
-    cases = cine.run_cine_bench(folder, keep=options.keep, say=_say)
-    result = {"cinemap_bench_cine": 1, "machine": machine(), "cases": cases, "rows": cine.rows(cases)}
-    print(json.dumps(result, indent=2) if options.json else cine.format_table(cases))
     return EXIT_OK
 
 

@@ -37,6 +37,8 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
+from viewer.exit_codes import EXIT_OK
+
 CASES: dict[str, dict[str, Any]] = {
     "jpeg_1024": dict(file="jpeg_1024", fps=60.0, window=(1100, 800), factor=1),
     "us_640": dict(file="us_640", fps=60.0, window=(1100, 800), factor=1),
@@ -140,6 +142,16 @@ def goal_for(case: str, file_fps: float, one_thread_fps: float) -> tuple[float, 
     if case == "j2k_1024_512":
         return 0.98 * 30.0, ">= 30 fps (2% for counting over the wall time)"
     return 0.98 * min(60.0, file_fps), "the file rate, up to 60 fps"
+
+
+def command(folder: str, options: Any, machine: dict[str, Any], say: Callable[[str], None]) -> int:
+    """``cinemap bench --cine``: run, print the table (or JSON with ``--json``), return the exit code."""
+    import json
+
+    cases = run_cine_bench(folder, keep=options.keep, say=say)
+    result = {"cinemap_bench_cine": 1, "machine": machine, "cases": cases, "rows": rows(cases)}
+    print(json.dumps(result, indent=2) if options.json else format_table(cases))
+    return EXIT_OK
 
 
 def format_table(results: dict[str, Any]) -> str:
