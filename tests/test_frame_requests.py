@@ -27,6 +27,9 @@ def one_worker(monkeypatch):
     monkeypatch.setattr(shared, "thread_workers", lambda: 1)
     monkeypatch.setattr(shared, "process_workers", lambda: 1)
     yield
+    for gate in GatedReads.made:  # a failed test leaves no read held
+        gate.open.set()
+    GatedReads.made.clear()
     shared.shutdown_pools()
 
 
@@ -39,7 +42,10 @@ def jpeg_cine(tmp_path_factory):
 class GatedReads:
     """Holds the pool's read of chosen frames until released, and records which threads read."""
 
+    made: list["GatedReads"] = []
+
     def __init__(self, decoding, monkeypatch, gated=()) -> None:
+        GatedReads.made.append(self)
         self.gated = set(gated)
         self.open = threading.Event()
         self.started = threading.Event()
@@ -168,4 +174,57 @@ def test_the_view_model_never_waits_and_announces_the_frame_when_it_arrives(one_
         assert factor == 1
         np.testing.assert_array_equal(pixels, pixel_array(jpeg_cine.path, index=9))
         assert model.display_frame(10, ask=False) is None and not document.decoding.is_ready(10)
+        model.set_document(None)
+
+
+def test_scrubbing_cancels_the_read_ahead_of_frames_passed(one_worker, jpeg_cine, monkeypatch):
+    from viewer.model.view import ReadAheadPolicy, ViewerModel
+
+    cine = write_encapsulated_cine(jpeg_cine.path.parent / "long.dcm", frames=60, rows=32, columns=48,
+                                   distinct_frames=4)
+    model = ViewerModel()
+    policy = ReadAheadPolicy(model, frames=8)
+    with open_document(cine.path) as document:
+        gate = GatedReads(document.decoding, monkeypatch, gated={1})
+        model.set_document(document)  # asks for 1..8; the worker holds 1, the rest wait
+        assert gate.started.wait(WAIT)
+        for index in (10, 20, 30):  # a scrub: each step replaces what was wanted
+            model.set_frame(index)
+        gate.open.set()
+        assert policy.wait(WAIT)
+        decoded = {frame for frame, _ in document.decoding.decodes}
+        # frame 0 (shown at open), 1 (under way), then what follows 30: nothing passed on the way
+        assert decoded == {0, 1} | set(range(31, 39)), sorted(decoded)
+        model.set_document(None)
+
+
+class FakePlayer:
+    """What the read-ahead reads of a playing cine: its clock, rate and mode."""
+
+    playing, fps, direction, mode, due = True, 60.0, 1, "loop", 100.0
+
+    @staticmethod
+    def clock() -> float:
+        return 100.0
+
+
+def test_a_playing_cine_asks_only_for_frames_due_when_their_decodes_end(one_worker, jpeg_cine, monkeypatch):
+    from viewer.model.codecs.schedule import DecodeTimer
+    from viewer.model.view import ReadAheadPolicy, ViewerModel
+
+    cine = write_encapsulated_cine(jpeg_cine.path.parent / "long2.dcm", frames=60, rows=32, columns=48,
+                                   distinct_frames=4)
+    model = ViewerModel()
+    policy = ReadAheadPolicy(model, frames=4, player=FakePlayer())
+    with open_document(cine.path) as document:
+        decoding = document.decoding
+        decoding.timers[1] = DecodeTimer()
+        decoding.timers[1].add(0.05)  # three frame periods at 60 fps, on one worker
+        gate = GatedReads(decoding, monkeypatch, gated=set(range(1, 60)))  # (frame 0 is shown at open)
+        model.set_document(document)
+        assert gate.started.wait(WAIT)
+        asked = sorted(index for index, _ in decoding._pending)
+        assert asked == [3, 6, 9, 12], asked  # frames 1, 2, 4, 5 ... would be late: never decoded
+        gate.open.set()
+        assert policy.wait(WAIT)
         model.set_document(None)

@@ -176,10 +176,11 @@ class ReadAheadPolicy:
         """Playing: the frames due when their decodes would end, with their due times as priorities."""
         player = self.player
         clock = PlaybackClock(player.due, index, count, player.fps, player.direction, player.mode)
-        now = player.clock()
-        return plan_decodes(clock, now, decoding.decode_seconds(factor), decoding.workers,
+        now, workers = player.clock(), decoding.workers
+        # At least a job per worker, read-ahead set to 0 or not: a playing cine shows only what is planned.
+        return plan_decodes(clock, now, decoding.decode_seconds(factor), workers,
                             lambda frame: decoding.is_ready(frame, factor) or decoding.is_running(frame, factor),
-                            self.frames, [now + left for left in decoding.busy_for(factor)])
+                            max(self.frames, workers), [now + left for left in decoding.busy_for(factor)])
 
     def _next(self, decoding, index: int, count: int, factor: int) -> list[tuple[int, float]]:
         """Paused: the next frames in the direction of travel, less urgent than the frame shown."""
