@@ -329,7 +329,7 @@ class ImageView(QWidget):
         if not self.uses_regions:
             return
         self.shown_index, self.shown_request, self.shown_stored = loaded.index, loaded.request, loaded.stored
-        self.shown_current = loaded.current
+        self.shown_current, self.shown_factor = loaded.current, 1  # (a region read, never a reduced decode)
         self.stored_frame = None
         if self.state.display_kind == render.GREY:
             image, levels = self._grey_image(loaded.stored, loaded.index)  # the window applies to the region only

@@ -4,9 +4,8 @@
 after each frame change it asks the document to prefetch the next few
 frames in the direction of play (wrapping round, since playback loops) and
 to release the frames left behind beyond that window. How a document
-prefetches is its own business (:meth:`Document.prefetch`): one
-``madvise`` for mapped frames, decoding into the frame cache for compressed
-ones; the policy only chooses frame indices.
+prefetches is its own business (:meth:`Document.prefetch`: one
+``madvise`` for mapped frames); the policy only chooses frame indices.
 
 Native frames are prefetched on one worker thread, one request at a time,
 latest first: a new frame change replaces what was still wanted.
