@@ -241,3 +241,23 @@ def test_every_part_of_a_run_scales_with_size():
             small.enhanced_frames) == (25, 125, 1.2, 1.0, 37, [600, 2500])
     tiny = scale_with_size(_parser().parse_args(["--size", "16M", "--samples", "7"]))
     assert tiny.samples == 7 and tiny.compressed_frames == 12 and tiny.enhanced_frames == [300, 1200]
+
+
+def test_cine_rows_compare_the_viewer_with_one_decoder_thread():
+    from viewer.benchmarks import cine
+
+    played = {"fps": 12.0, "skipped_percent": 60.0, "decoded_per_presented": 1.0, "in_order": True,
+              "reduced_frames": 0, "painted": 48, "event_latency_ms": {"median": 0.1, "max": 4.0}, "decode_ms": 160.0}
+    results = {
+        "j2k_1024": {"floor": {"plugin": "pylibjpeg", "factor": 1, "decode_ms": 200.0}, "cinemap": played,
+                     "file_fps": 30.0},
+        "jpeg_1024": {"floor": {"error": "worker exited with 1: boom"}, "cinemap": played, "file_fps": 60.0},
+    }
+    rows = {row["case"]: row for row in cine.rows(results)}
+    j2k = rows["j2k_1024"]
+    assert j2k["floor_fps"] == pytest.approx(5.0) and j2k["vs_floor"] == pytest.approx(12.0 / 5.0)
+    assert j2k["met"] is True  # at least twice one thread's rate
+    assert j2k["decode_vs_floor"] == pytest.approx(0.8)
+    assert "boom" in rows["jpeg_1024"]["error"]
+    text = cine.format_table(results)
+    assert len(text.splitlines()) == 4 and "2.40x" in text

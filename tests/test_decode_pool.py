@@ -291,3 +291,40 @@ def _running(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def test_raise_priority_moves_a_queued_job_up_and_never_queues_one():
+    decoder = GateDecoder()
+    with _blocked_pool(decoder) as pool:
+        pool.submit(b"a", decoder, b"a", priority=10)
+        pool.submit(b"b", decoder, b"b", priority=5)
+        assert pool.raise_priority(b"a", 1) and not pool.raise_priority(b"a", 3)  # only ever more urgent
+        assert not pool.raise_priority(b"absent", 0) and not pool.busy(b"absent")
+        decoder.gate.set()
+        pool.submit(b"c", decoder, b"c", priority=20).result(WAIT)
+    assert decoder.decoded == [b"blocker", b"a", b"b", b"c"]
+
+
+def test_bytes_read_by_a_function_are_read_on_the_pool_thread():
+    decoder = GateDecoder()
+    decoder.gate.set()
+    readers = []
+
+    def read():
+        readers.append(threading.current_thread().name)
+        return b"late-read"
+
+    with DecodePool(1) as pool:
+        assert pool.submit("k", decoder, read).result(WAIT).array.tobytes() == b"late-read"
+    assert readers and readers[0].startswith("cinemap-decode")
+
+
+def test_a_cancelled_job_s_callback_may_submit_again():
+    decoder = GateDecoder()
+    with _blocked_pool(decoder) as pool:
+        again = []
+        queued = pool.submit("k", decoder, b"k", priority=5)
+        queued.add_done_callback(lambda future: again.append(pool.submit("k2", decoder, b"k2")))  # takes the lock
+        assert pool.cancel("k") and queued.cancelled() and len(again) == 1
+        decoder.gate.set()
+        assert again[0].result(WAIT).array.tobytes() == b"k2"

@@ -72,3 +72,22 @@ def test_decode_timer_follows_recent_decodes():
     assert timer.seconds == pytest.approx(0.1)
     timer.add(0.3)
     assert timer.seconds == pytest.approx(0.2)
+
+
+def test_workers_busy_with_decodes_under_way_start_later():
+    # 60 fps, 50 ms a decode, one worker still busy for 50 ms: the first new decode ends at 100 ms.
+    playback = Playback(start_time=0.0, start_frame=0, count=1000, fps=60.0)
+    plan = plan_decodes(playback, 0.0, 0.05, 1, lambda frame: False, 3, busy_until=[0.05])
+    assert _frames(plan) == [6, 9, 12]
+    free = plan_decodes(playback, 0.0, 0.05, 2, lambda frame: False, 2, busy_until=[0.05])
+    assert _frames(free) == [3, 6]  # the other worker was free at once
+
+
+def test_decode_timer_estimate_covers_the_spread():
+    timer = DecodeTimer(weight=0.5)
+    for seconds in (0.1, 0.1):
+        timer.add(seconds)
+    assert timer.estimate == pytest.approx(0.1)
+    timer.add(0.3)
+    assert timer.seconds == pytest.approx(0.2) and timer.deviation == pytest.approx(0.1)
+    assert timer.estimate == pytest.approx(0.6)

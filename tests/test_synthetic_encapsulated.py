@@ -51,3 +51,22 @@ def test_several_fragments_per_frame_with_an_extended_table_are_refused(tmp_path
     with pytest.raises(ValueError, match="fragments"):
         write_encapsulated_cine(tmp_path / "x.dcm", frames=2, table="extended", fragments_per_frame=2)
     assert not (tmp_path / "x.dcm").exists()
+
+
+def test_jpeg2000_cines_hold_the_encoded_16_bit_frames_at_the_frame_time(tmp_path):
+    from viewer.synthetic.codestreams import encode_frames
+
+    cine = write_encapsulated_cine(tmp_path / "j.dcm", frames=5, rows=32, columns=48, syntax="j2k", distinct_frames=2,
+                                   frame_time_ms=20.0, table="empty")
+    dataset = pydicom.dcmread(cine.path)
+    assert (dataset.BitsAllocated, dataset.BitsStored, float(dataset.FrameTime)) == (16, 12, 20.0)
+    originals = encode_frames(cine.transfer_syntax, 2, 32, 48, bits_stored=12).originals
+    for k in range(5):
+        np.testing.assert_array_equal(dataset.pixel_array[k], originals[k % 2])
+
+
+def test_jpeg2000_cines_are_grey_with_more_than_8_bits(tmp_path):
+    with pytest.raises(ValueError, match="grey"):
+        write_encapsulated_cine(tmp_path / "x.dcm", frames=2, syntax="j2k", samples_per_pixel=3)
+    with pytest.raises(ValueError, match="8 bits"):
+        write_encapsulated_cine(tmp_path / "y.dcm", frames=2, bits_stored=12)

@@ -126,8 +126,13 @@ def run(paths: list[str], demo: bool = False, fresh: bool = False) -> int:
     int
         The process exit code.
     """
+    from viewer.model.codecs.shared import shutdown_pools
+
     app, _windows = start(paths, demo, fresh)  # the list keeps the windows alive
-    return int(app.exec())
+    try:
+        return int(app.exec())
+    finally:
+        shutdown_pools()  # decoder processes end with the windows, not at interpreter exit
 
 
 def start(paths: list[str], demo: bool = False, fresh: bool = False):

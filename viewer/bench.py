@@ -106,6 +106,9 @@ def _parser() -> argparse.ArgumentParser:
              "which release the GIL, the decode pool, reduced decodes (a few minutes; writes no file)")
     add("--decoder-seconds", type=float, default=0.5, metavar="S",
         help="time per plugin and case of --decoders (default 0.5)")
+    add("--cine", action="store_true",
+        help="measure compressed cines on their first pass in the viewer instead: JPEG and JPEG 2000 against "
+             "one decoder thread (about a minute; writes 200 MB)")
     add("--huge", action="store_true",
         help="also measure very large frames in the viewer: a 30,000 x 30,000 16-bit frame (1.8 GB) and "
              "2048x2048 and 4096x4096 cines (1 GB each)")
@@ -158,6 +161,10 @@ def bench_command(argv: Sequence[str]) -> int:
         return int(exc.code or 0)
     if options.slide:
         return _slide_bench(options)
+    if options.cine:
+        from viewer.benchmarks import cine
+
+        return cine.command(str((options.dir or bench_files.default_cache_dir()) / "cines"), options, machine(), _say)
     if options.decoders:
         return _decoders_command(options)
     try:

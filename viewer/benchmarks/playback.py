@@ -91,6 +91,9 @@ def measure_playback(
             window.show_document(document)
             window.window_level.cancel()  # keep the auto-window's frame sampling out of the figures
             _run_events_until(app, lambda: window.image_view.image_item.painted_frames > 0, 5.0)
+            # What opening starts (the frames read ahead, the decoder processes) ends before Play,
+            # as it does while a person reaches for the button.
+            window.read_ahead.wait(30.0)
             before = memory_use()
             result = _play(app, window, seconds, target_fps)
             after = memory_use()
@@ -113,17 +116,25 @@ def measure_playback(
 
 
 def _play(app, window, seconds: float | None, target_fps: float) -> dict:
-    player, item, state = window.player, window.image_view.image_item, window.state
+    player, item, state, view = window.player, window.image_view.image_item, window.state, window.image_view
     player.set_fps_override(target_fps)
     last = state.num_frames - 1
     reached_end = [False]
+    shown: list[tuple[int, int]] = []  # (frame, factor) of each frame painted
 
     def watch(index: int) -> None:
         reached_end[0] = reached_end[0] or index == last or index < watch.previous
         watch.previous = index
 
+    def painted_one() -> None:
+        shown.append((view.shown_index, view.shown_factor))
+
     watch.previous = state.frame_index
     state.frame_changed.connect(watch)
+    view.frame_painted.connect(painted_one)
+    decoding = state.document.decoding
+    decodes_before = sum(decoding.decodes.values()) if decoding is not None else 0
+    probe = _LatencyProbe()
     painted = item.painted_frames
     started = time.perf_counter()
     player.play()
@@ -133,15 +144,63 @@ def _play(app, window, seconds: float | None, target_fps: float) -> dict:
         _run_events_until(app, lambda: False, seconds)
     elapsed = time.perf_counter() - started
     player.pause()
+    probe.stop()
     state.frame_changed.disconnect(watch)
+    view.frame_painted.disconnect(painted_one)
     painted = item.painted_frames - painted
+    due = max(painted, int(elapsed * min(target_fps, player.fps)))  # frames the clock passed
+    decoded = sum(decoding.decodes.values()) - decodes_before if decoding is not None else None
+    factors = [factor for _, factor in shown]
+    timer = decoding.timers.get(max(set(factors), key=factors.count)) if decoding is not None and factors else None
     return {
         "fps": painted / elapsed if elapsed > 0 else 0.0,
         "target_fps": target_fps,
         "painted": painted,
         "dropped": player.dropped_frames,
+        "skipped_percent": 100.0 * (due - painted) / due if due else 0.0,
+        "in_order": _in_play_order([frame for frame, _ in shown], state.num_frames),
+        "reduced_frames": sum(factor > 1 for _, factor in shown),
+        "decoded": decoded,
+        "decoded_per_presented": decoded / painted if decoded is not None and painted else None,
+        "event_latency_ms": probe.latencies_ms(),
+        "decode_ms": 1000 * timer.seconds if timer is not None else None,
         "seconds": elapsed,
     }
+
+
+def _in_play_order(frames: list[int], count: int) -> bool:
+    """True if each frame painted comes after the one before in a forward, looping play."""
+    steps = [(after - before) % count for before, after in zip(frames, frames[1:])]
+    return all(0 < step < count // 2 or count < 3 for step in steps)
+
+
+class _LatencyProbe:
+    """Posts an event to the UI thread every 50 ms and times how long it waits to be handled.
+
+    What a click on a menu waits for while a cine plays: the event loop's
+    turn, however busy the UI thread is with frames.
+    """
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        self._waits: list[float] = []
+        self._timer = QTimer()
+        self._timer.timeout.connect(self._post)
+        self._timer.start(50)
+
+    def _post(self) -> None:
+        from PySide6.QtCore import QTimer
+
+        posted = time.perf_counter()
+        QTimer.singleShot(0, lambda: self._waits.append(time.perf_counter() - posted))
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def latencies_ms(self) -> dict[str, float]:
+        waits = sorted(self._waits) or [0.0]
+        return {"median": 1000 * waits[len(waits) // 2], "max": 1000 * waits[-1], "samples": len(self._waits)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -96,6 +96,10 @@ def _dispatch(spec: dict[str, Any]) -> dict[str, Any]:
         return decoders.measure(spec)
     if task == "gui":
         return measure_gui(spec)
+    if task == "cine_floor":
+        from viewer.benchmarks import cine_measure
+
+        return cine_measure.measure_floor(spec)
     if task == "slide":
         from viewer.benchmarks import slide_measure
 
@@ -123,8 +127,10 @@ def measure_gui(spec: dict[str, Any]) -> dict[str, Any]:
         return {"na": f"n/a (GUI not available: {type(exc).__name__}: {exc})"}
     if spec.get("warm"):
         _read_through(spec["path"])  # "with the file in the page cache"
-    target_fps = float(spec.get("target_fps") or DEFAULT_TARGET_FPS)
-    result = measure_playback(spec["path"], float(spec["seconds"]), target_fps=target_fps)
+    kwargs: dict[str, Any] = {"target_fps": float(spec.get("target_fps") or DEFAULT_TARGET_FPS)}
+    if spec.get("window_size"):
+        kwargs["window_size"] = tuple(spec["window_size"])
+    result = measure_playback(spec["path"], float(spec["seconds"]), **kwargs)
     return dict(result) if isinstance(result, dict) else {"error": f"measure_playback returned {result!r}"}
 
 

@@ -176,6 +176,9 @@ class Document:
 
     disk_cache = property(lambda self: getattr(self.source, "disk_cache", None),
                           doc="The decoded-frame scratch file, once a compressed frame was decoded (or None).")
+    decoding = property(lambda self: getattr(self.source, "requests", None),
+                        doc="Compressed frames decoded off the calling thread, at reduced sizes too "
+                            "(:class:`~viewer.model.frames.requests.FrameRequests`); None for other pixel data.")
 
     @property
     def changed_on_disk(self) -> str | None:

@@ -1,7 +1,9 @@
 """Writer of valid synthetic encapsulated (compressed) multi-frame files, of any size.
 
 The frames are the moving rings of :mod:`viewer.synthetic.cine`, compressed
-with JPEG Baseline (Pillow) or RLE Lossless (pydicom's encoder). Encoding
+with JPEG Baseline (Pillow) or RLE Lossless (pydicom's encoder), or -- 16-bit
+grey with noise, as an MR frame -- JPEG 2000 Lossless
+(:func:`viewer.synthetic.codestreams.encode_frames`, openjpeg). Encoding
 tens of thousands of frames would take minutes, so a handful of distinct
 frames (`distinct_frames`) is encoded once and repeated: frame k holds the
 pixels of frame ``k % distinct_frames``, and a JPEG frame also carries a
@@ -27,7 +29,7 @@ from array import array
 from dataclasses import dataclass
 
 import numpy as np
-from pydicom.uid import JPEGBaseline8Bit, RLELossless
+from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, RLELossless
 
 from viewer.synthetic.cine import ProgressCallback, _painter, _ProgressReporter
 from viewer.synthetic.dataset import build_dataset as _build_dataset
@@ -74,7 +76,7 @@ class EncapsulatedCine:
 
 
 def _syntax(name: str) -> str:
-    syntaxes = {"jpeg": JPEGBaseline8Bit, "rle": RLELossless}
+    syntaxes = {"jpeg": JPEGBaseline8Bit, "rle": RLELossless, "j2k": JPEG2000Lossless}
     if name not in syntaxes:
         raise ValueError(f"syntax must be one of {', '.join(syntaxes)}, not {name!r}")
     return syntaxes[name]
@@ -104,7 +106,11 @@ def _encode_rle(frame: np.ndarray) -> bytes:
 
 
 def _encoded_frames(syntax: str, rows: int, columns: int, samples_per_pixel: int, kind: str, distinct: int,
-                    quality: int) -> list[bytes]:
+                    quality: int, bits_stored: int = 8) -> list[bytes]:
+    if syntax == JPEG2000Lossless:
+        from viewer.synthetic.codestreams import encode_frames
+
+        return encode_frames(syntax, distinct, rows, columns, bits_stored=bits_stored).frames
     painter = _painter(rows, columns, 8, samples_per_pixel, False, "NO", None, kind)
     encoded = []
     for index in range(distinct):
@@ -121,6 +127,17 @@ def _frame_stream(base: bytes, index: int, syntax: str) -> bytes:
     return base + b"\x00" * (len(base) % 2)
 
 
+def _bits_stored(syntax: str, bits_stored: int | None, samples_per_pixel: int) -> int:
+    """Bits Stored for `syntax`: 8 for JPEG Baseline and RLE, 9..16 (12 by default) for JPEG 2000 grey."""
+    if syntax != JPEG2000Lossless:
+        if bits_stored not in (None, 8):
+            raise ValueError("JPEG Baseline and RLE frames are written with 8 bits stored")
+        return 8
+    if samples_per_pixel != 1 or not 9 <= (bits_stored or 12) <= 16:
+        raise ValueError("JPEG 2000 frames are written grey, with 9 to 16 bits stored")
+    return bits_stored or 12
+
+
 def _split(stream: bytes, fragments: int) -> list[bytes]:
     """`stream` cut into `fragments` pieces of even length (the last may be shorter)."""
     size = math.ceil(len(stream) / fragments)
@@ -129,17 +146,19 @@ def _split(stream: bytes, fragments: int) -> list[bytes]:
 
 
 def _header(syntax: str, frames: int, rows: int, columns: int, samples_per_pixel: int, kind: str,
-            table: str) -> tuple[bytes, int]:
+            table: str, frame_time_ms: float, bits_stored: int) -> tuple[bytes, int]:
     """File meta, data set (with placeholder Extended Offset Tables) and the Pixel Data header.
 
     Returns the bytes and the offset of the Extended Offset Table's value (0 if none).
     """
-    painter = _painter(rows, columns, 8, samples_per_pixel, False, "NO", None, kind)
+    bits_allocated = 16 if bits_stored > 8 else 8
+    painter = _painter(rows, columns, bits_allocated, samples_per_pixel, False, "NO", None, kind)
     dataset = _build_dataset(
-        sop_class=_sop_class(kind, 8, samples_per_pixel), fmt=painter.fmt, rows=rows, columns=columns,
-        frames=frames, planar_configuration=0, kind=kind, frame_time_ms=1000 / 30, regions=painter.regions,
+        sop_class=_sop_class(kind, bits_allocated, samples_per_pixel), fmt=painter.fmt, rows=rows, columns=columns,
+        frames=frames, planar_configuration=0, kind=kind, frame_time_ms=frame_time_ms, regions=painter.regions,
         burned_in_annotation="NO", window=None, rescale=None,
     )
+    dataset.BitsStored, dataset.HighBit = bits_stored, bits_stored - 1
     if syntax == JPEGBaseline8Bit:
         if samples_per_pixel == 3:
             dataset.PhotometricInterpretation = "YBR_FULL_422"
@@ -159,10 +178,11 @@ def _header(syntax: str, frames: int, rows: int, columns: int, samples_per_pixel
 
 def encapsulated_frames_for_size(target_bytes: int, *, syntax: str = "jpeg", rows: int = 512, columns: int = 512,
                                  samples_per_pixel: int = 1, kind: str = "sc", distinct_frames: int = 8,
-                                 quality: int = 90) -> int:
+                                 quality: int = 90, bits_stored: int | None = None) -> int:
     """Number of frames whose encapsulated Pixel Data comes closest to `target_bytes` (at least 1)."""
     uid = _syntax(syntax)
-    encoded = _encoded_frames(uid, rows, columns, samples_per_pixel, kind, distinct_frames, quality)
+    bits = _bits_stored(uid, bits_stored, samples_per_pixel)
+    encoded = _encoded_frames(uid, rows, columns, samples_per_pixel, kind, distinct_frames, quality, bits)
     stamp = _STAMP_SEGMENT if uid == JPEGBaseline8Bit else 0
     average = sum(len(stream) + stamp + 1 + 8 for stream in encoded) / len(encoded)
     return max(1, int(target_bytes // average))
@@ -181,6 +201,8 @@ def write_encapsulated_cine(
     distinct_frames: int | None = 8,
     quality: int = 90,
     kind: str = "sc",
+    frame_time_ms: float = 1000 / 30,
+    bits_stored: int | None = None,
     progress: ProgressCallback | None = None,
 ) -> EncapsulatedCine:
     """Write a synthetic compressed multi-frame file, streaming the frames.
@@ -195,9 +217,12 @@ def write_encapsulated_cine(
     rows, columns : int, optional
         Frame size.
     samples_per_pixel : int, optional
-        1 (MONOCHROME2) or 3 (JPEG: YBR_FULL_422; RLE: RGB); 8-bit samples.
-    syntax : {"jpeg", "rle"}, optional
-        JPEG Baseline (Pillow) or RLE Lossless (pydicom).
+        1 (MONOCHROME2) or 3 (JPEG: YBR_FULL_422; RLE: RGB); 8-bit samples
+        (JPEG 2000: grey only).
+    syntax : {"jpeg", "rle", "j2k"}, optional
+        JPEG Baseline (Pillow), RLE Lossless (pydicom), or JPEG 2000
+        Lossless (openjpeg through pydicom; 16-bit samples, noisy rings:
+        frame k is ``encode_frames(...).originals[k % distinct_frames]``).
     table : {"extended", "basic", "empty"}, optional
         Extended Offset Table (with an empty Basic Offset Table), Basic Offset Table only, or neither.
     fragments_per_frame : int, optional
@@ -209,6 +234,10 @@ def write_encapsulated_cine(
         JPEG quality.
     kind : {"sc", "us"}, optional
         Secondary Capture or Ultrasound Multi-frame, as :func:`viewer.synthetic.cine.write_cine`.
+    frame_time_ms : float, optional
+        Frame Time: the rate a viewer plays the file at (default 30 fps).
+    bits_stored : int, optional
+        Bits Stored: 8 for JPEG and RLE; 9 to 16 for JPEG 2000 (default 12, as MR2_J2KR).
     progress : callable, optional
         ``progress(frames_written, frames)``, about 100 times at most.
 
@@ -228,10 +257,11 @@ def write_encapsulated_cine(
         raise ValueError(f"table must be 'extended', 'basic' or 'empty', not {table!r}")
     if fragments_per_frame < 1 or (fragments_per_frame > 1 and (table == EXTENDED or uid == RLELossless)):
         raise ValueError("several fragments per frame need JPEG and no Extended Offset Table")
+    bits = _bits_stored(uid, bits_stored, samples_per_pixel)
     distinct = frames if distinct_frames is None else max(1, min(distinct_frames, frames))
     path = pathlib.Path(path)
-    encoded = _encoded_frames(uid, rows, columns, samples_per_pixel, kind, distinct, quality)
-    header, table_offset = _header(uid, frames, rows, columns, samples_per_pixel, kind, table)
+    encoded = _encoded_frames(uid, rows, columns, samples_per_pixel, kind, distinct, quality, bits)
+    header, table_offset = _header(uid, frames, rows, columns, samples_per_pixel, kind, table, frame_time_ms, bits)
     reporter = _ProgressReporter(progress, frames)
     offsets, lengths = array("q"), array("q")
     try:

@@ -1,10 +1,11 @@
-"""The two graphics items of the image view: the image drawn, and the frame's area.
+"""The graphics items of the image view: the image drawn, the frame's area, the view box.
 
 :class:`FrameImageItem` is what is drawn (a whole frame, or a screen-sized
 region placed over the part of the frame it shows); :class:`FrameArea` is an
 invisible item covering the frame in frame pixel coordinates, whatever is
 drawn: Fit zooms to it, overlays are its children, pointer positions are
-mapped through it.
+mapped through it. :class:`FrameViewBox` holds them, and turns the wheel
+and the right button into frames and window/level.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Callable
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QPainter
+
+_WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
 
 
 class FrameImageItem(pg.ImageItem):
@@ -72,3 +75,54 @@ class FrameArea(pg.GraphicsObject):
 
     def paint(self, *_args) -> None:
         pass
+
+
+class FrameViewBox(pg.ViewBox):
+    """A ``ViewBox`` whose plain wheel and right drag are for frames and window/level."""
+
+    def __init__(self, view) -> None:  # the ImageView (not imported: it imports this module)
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._view = view
+        self._wheel_remainder = 0
+
+    def wheelEvent(self, ev, axis=None):  # noqa: N802 -- Qt API
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)
+            return
+        self._wheel_remainder += ev.delta()
+        notches = int(self._wheel_remainder / _WHEEL_STEP)
+        if notches:
+            self._wheel_remainder -= notches * _WHEEL_STEP
+            self._view.wheel_frames.emit(-notches)  # wheel towards the user: next frame
+        ev.accept()
+
+    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 -- Qt API
+        tool = self._view.drawing_tool()
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            if ev.isStart():
+                tool.press(self._view.pixel_at(ev.buttonDownScenePos()))
+            pixel = self._view.pixel_at(ev.scenePos())
+            if ev.isFinish():
+                tool.release(pixel)
+            else:
+                tool.drag(pixel)
+            return
+        if ev.button() != Qt.MouseButton.RightButton:
+            super().mouseDragEvent(ev, axis)
+            return
+        ev.accept()
+        offset = ev.screenPos() - ev.buttonDownScreenPos()
+        self._view.window_drag(offset.x(), offset.y(), start=ev.isStart(), finish=ev.isFinish())
+
+    def mouseClickEvent(self, ev):  # noqa: N802 -- Qt API
+        tool = self._view.drawing_tool()
+        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
+            ev.accept()
+            pixel = self._view.pixel_at(ev.scenePos())
+            if ev.double():
+                tool.double_click(pixel)
+            else:
+                tool.click(pixel)
+            return
+        super().mouseClickEvent(ev)

@@ -10,6 +10,15 @@ nothing per frame looks at every pixel in Python; otherwise (a Modality or
 VOI LUT, SIGMOID) the frame is one lookup in a table built once per frame
 group and window. Inversion is a 256-entry LUT.
 
+Compressed frames are never decoded on the UI thread: the view asks
+:meth:`ViewerModel.display_frame`, which returns None while the frame is
+decoded elsewhere (the image shown stays) and announces it with
+``frame_changed`` when it arrives. While a cine plays zoomed out, they are
+decoded reduced (JPEG's DCT scaling, JPEG 2000's resolution levels: the
+factor is the largest power of two not above the image pixels per screen
+pixel) and placed over the frame with ``setRect``; paused, or zoomed in,
+they are full resolution, which is all the readout ever reads.
+
 Frames with more pixels than the view has physical screen pixels are never
 handed over whole (pyqtgraph would convert, and past 32,767 pixels
 downsample, the whole array on every update): the view asks for the region
@@ -41,63 +50,11 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from viewer.model import DicomError
 from viewer.model.display import render, viewport
 from viewer.model.view import ViewerModel
-from viewer.ui.image_items import FrameArea, FrameImageItem
+from viewer.ui.image_items import FrameArea, FrameImageItem, FrameViewBox
 from viewer.ui.region_loader import Loaded, RegionLoader, read_view
 
-_WHEEL_STEP = 120  # one notch of a mouse wheel, in eighths of a degree
 VIEW_MARGIN = 0.125  # region read beyond each side of the view, as a fraction of it: small pans need no read
 MIN_SCREEN = (1920, 1080)  # the screen a view not laid out yet counts as (small frames are drawn whole)
-
-
-class FrameViewBox(pg.ViewBox):
-    """A ``ViewBox`` whose plain wheel and right drag are for frames and window/level."""
-
-    def __init__(self, view: "ImageView") -> None:
-        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
-        self._view = view
-        self._wheel_remainder = 0
-
-    def wheelEvent(self, ev, axis=None):  # noqa: N802 -- Qt API
-        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
-            super().wheelEvent(ev, axis)
-            return
-        self._wheel_remainder += ev.delta()
-        notches = int(self._wheel_remainder / _WHEEL_STEP)
-        if notches:
-            self._wheel_remainder -= notches * _WHEEL_STEP
-            self._view.wheel_frames.emit(-notches)  # wheel towards the user: next frame
-        ev.accept()
-
-    def mouseDragEvent(self, ev, axis=None):  # noqa: N802 -- Qt API
-        tool = self._view.drawing_tool()
-        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            if ev.isStart():
-                tool.press(self._view.pixel_at(ev.buttonDownScenePos()))
-            pixel = self._view.pixel_at(ev.scenePos())
-            if ev.isFinish():
-                tool.release(pixel)
-            else:
-                tool.drag(pixel)
-            return
-        if ev.button() != Qt.MouseButton.RightButton:
-            super().mouseDragEvent(ev, axis)
-            return
-        ev.accept()
-        offset = ev.screenPos() - ev.buttonDownScreenPos()
-        self._view.window_drag(offset.x(), offset.y(), start=ev.isStart(), finish=ev.isFinish())
-
-    def mouseClickEvent(self, ev):  # noqa: N802 -- Qt API
-        tool = self._view.drawing_tool()
-        if tool is not None and ev.button() == Qt.MouseButton.LeftButton:
-            ev.accept()
-            pixel = self._view.pixel_at(ev.scenePos())
-            if ev.double():
-                tool.double_click(pixel)
-            else:
-                tool.click(pixel)
-            return
-        super().mouseClickEvent(ev)
 
 
 class ImageView(QWidget):
@@ -151,6 +108,7 @@ class ImageView(QWidget):
         self.shown_request: viewport.ViewRequest | None = None  # what image_item shows, if not the whole frame
         self.shown_stored: np.ndarray | None = None  # its pixels as read (before palette or byte swap)
         self.shown_current = True  # False while it comes from levels still averaging in an edit
+        self.shown_factor = 1  # image_item holds a reduced decode of this factor (display only; no readout)
         self._generation = 0  # of the document and its pixels; reads of older ones are dropped
         self._wanted_index: int | None = None
         self._wanted: viewport.ViewRequest | None = None
@@ -192,8 +150,10 @@ class ImageView(QWidget):
         self.shown_index = None
         self.stored_frame = None
         self.shown_request = self.shown_stored = None
+        self.shown_factor = 1
         self._wanted_index = None
         self._palette = None
+        self.state.set_display_factor(1)
         if document is None or not document.num_frames:
             self.image_item.clear()
             self.frame_item.set_shape(0, 0)
@@ -202,12 +162,16 @@ class ImageView(QWidget):
         if self.state.display_kind == render.PALETTE:
             self._palette = render.PaletteTable(document.dataset, document.geometry.bits_stored)
         self.fit()  # first: a region view reads what the fitted view shows
-        self.show_frame(self.state.frame_index)
+        self.show_frame(self.state.frame_index, wait=True)  # a document opens on a frame, at once
         self._apply_lut()
 
     # ---------------------------------------------------------------- frames
-    def show_frame(self, index: int) -> None:
-        """Fetch frame `index` from the document and display it (whole, or the region the view shows)."""
+    def show_frame(self, index: int, wait: bool = False) -> None:
+        """Fetch frame `index` from the document and display it (whole, or the region the view shows).
+
+        A compressed frame not decoded yet is shown when it arrives (the
+        model emits ``frame_changed`` again), unless `wait`.
+        """
         document = self.state.document
         if document is None:
             return
@@ -217,11 +181,17 @@ class ImageView(QWidget):
             self._request_view(force=True, index=index)
             return
         try:
-            stored = self.state.frame(index)  # fetched once per frame shown
+            # fetched once per frame shown; a playing cine shows the frames the read-ahead planned
+            shown = (self.state.frame(index), 1) if wait else \
+                self.state.display_frame(index, self.display_factor(), ask=not self.playing)
         except DicomError as exc:
             self.frame_failed.emit(exc)
             return
-        self.stored_frame = stored
+        if shown is None:
+            return  # decoding elsewhere: the image shown stays until it arrives
+        stored, factor = shown
+        self.stored_frame = stored if factor == 1 else None  # the readout reads full-resolution frames only
+        self.shown_factor = factor
         self.shown_index = index
         kind = self.state.display_kind
         if kind == render.PALETTE and self._palette is not None:
@@ -232,10 +202,14 @@ class ImageView(QWidget):
             levels = render.colour_levels(image.dtype)
         else:
             image, levels = self._grey_image(stored, index)
-        self.shown_request = self.shown_stored = None
+        self.shown_request = None
+        self.shown_stored = stored if factor > 1 else None  # a reduced frame, for window changes
         self.image_item.smooth_when_reduced = False
         self.image_item.setImage(image, autoLevels=False, levels=levels)
-        self.image_item.resetTransform()
+        if factor > 1:  # each pixel of a reduced decode covers factor x factor frame pixels
+            self.image_item.setRect(QRectF(0, 0, stored.shape[1] * factor, stored.shape[0] * factor))
+        else:
+            self.image_item.resetTransform()
         if self._last_hover is not None:
             self._emit_readout(self._last_hover)
 
@@ -254,28 +228,51 @@ class ImageView(QWidget):
         ratio = self.graphics.devicePixelRatioF() or 1.0
         return self.view_box.width() * ratio, self.view_box.height() * ratio
 
+    def _screen_or_nominal(self) -> tuple[float, float]:
+        """The view's physical size; :data:`MIN_SCREEN` while it is not shown or not laid out yet."""
+        width, height = self.screen_size()
+        if not self.isVisible() or width < MIN_SCREEN[0] / 4 or height < MIN_SCREEN[1] / 4:  # no size yet
+            return MIN_SCREEN
+        return width, height
+
+    def display_factor(self) -> int:
+        """The reduced decode to draw frames at: while a compressed cine plays zoomed out, else 1.
+
+        The largest power of two not above the image pixels per screen pixel
+        (the format may offer less; the frame says what it gave).
+        """
+        document = self.state.document
+        if not self.playing or document is None or document.decoding is None or not self.isVisible():
+            return 1
+        scale = viewport.image_pixels_per_screen_pixel(self._visible_rect(), self._screen_or_nominal())
+        return 1 << max(0, int(np.floor(np.log2(max(scale, 1.0)))))
+
     @property
     def uses_regions(self) -> bool:
         """True if frames are shown as screen-sized regions rather than whole.
 
         A view not shown or not laid out yet counts as :data:`MIN_SCREEN`, so
         that ordinary frames never take the region path because of a momentary size.
+        A compressed frame decoded reduced counts at its reduced size.
         """
         document = self.state.document
         if document is None or document.closed or not document.num_frames:
             return False
-        width, height = self.screen_size()
-        if not self.isVisible() or width < MIN_SCREEN[0] / 4 or height < MIN_SCREEN[1] / 4:  # no size yet
-            width, height = MIN_SCREEN
-        return not viewport.fits_screen(document.frame_shape, (width, height))
+        factor = self.display_factor()
+        rows, cols = document.frame_shape[:2]
+        return not viewport.fits_screen((-(-rows // factor), -(-cols // factor)), self._screen_or_nominal())
 
     def set_playing(self, playing: bool) -> None:
-        """A cine started or stopped: strided views while it plays, averaged ones when it stops."""
+        """A cine started or stopped: strided views (or reduced decodes) while it plays, full ones when it stops."""
         self.playing = bool(playing)
-        if not self.playing and self.uses_regions:
+        self.state.set_display_factor(self.display_factor())
+        if not self.playing and self.shown_factor > 1 and self.state.document is not None:
+            self.show_frame(self.state.frame_index)  # full resolution again, for the readout
+        elif not self.playing and self.uses_regions:
             self._request_view(force=False)
 
     def _on_view_changed(self, *_args) -> None:
+        self.state.set_display_factor(self.display_factor())
         if self.uses_regions or self.shown_request is not None:
             self._view_timer.start()
 
@@ -332,7 +329,7 @@ class ImageView(QWidget):
         if not self.uses_regions:
             return
         self.shown_index, self.shown_request, self.shown_stored = loaded.index, loaded.request, loaded.stored
-        self.shown_current = loaded.current
+        self.shown_current, self.shown_factor = loaded.current, 1  # (a region read, never a reduced decode)
         self.stored_frame = None
         if self.state.display_kind == render.GREY:
             image, levels = self._grey_image(loaded.stored, loaded.index)  # the window applies to the region only

@@ -81,7 +81,7 @@ class MainWindow(QMainWindow):
         # The document's events from a saving worker reach the model on this thread.
         self.state = ViewerModel(call_soon=UiThreadCaller(self).call_soon)
         self.player = cine_player(self.state, default_fps=settings.cine_default_fps, parent=self)
-        self.read_ahead = ReadAheadPolicy(self.state, settings.read_ahead_frames)
+        self.read_ahead = ReadAheadPolicy(self.state, settings.read_ahead_frames, player=self.player)
         self.image_view = ImageView(self.state)
         self.frame_controls = FrameControls(self.state)
         self.cine_controls = CineControls(self.player)

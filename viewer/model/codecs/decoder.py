@@ -96,6 +96,20 @@ class FrameDecoder:
         samples = int(self.options.get("samples_per_pixel", 1))
         return (rows, columns) if samples == 1 else (rows, columns, samples)
 
+    def prepare(self) -> None:
+        """Import what decoding needs -- pydicom's plugins, Pillow's codec for reduced decodes -- now.
+
+        A decoder process calls it when it starts, so that its first frame
+        does not pay for the imports (a few hundred milliseconds).
+        """
+        from viewer.model.codecs import reduced
+
+        _ = self._pydicom_decoder().available_plugins  # pydicom imports a plugin's module to ask
+        if reduced.is_available(self.transfer_syntax):
+            from PIL import Image
+
+            Image.init()  # the format plugins Image.open looks through
+
     def _pydicom_decoder(self):
         try:
             return get_decoder(self.transfer_syntax)

@@ -8,6 +8,10 @@ hands it to its own decoder process otherwise
 without the GIL; so at most `workers` frames decode at once either way, and
 the UI thread keeps the GIL.
 
+A job's bytes may be given as a function that reads them: it runs on the
+pool's thread, so that the caller (the UI thread) neither reads the file nor
+waits for a lazy frame index to locate the frame.
+
 Keys name what is decoded, for example ``(frame_index, factor)``: a second
 :meth:`DecodePool.submit` of a key that is queued or being decoded returns
 the same future (raising its priority if the new one is more urgent)
@@ -25,7 +29,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Iterable
+from typing import Any, Callable, Hashable, Iterable, Union
 
 import numpy as np
 
@@ -65,11 +69,15 @@ class DecodedFrame:
     seconds: float = 0.0
 
 
+FrameData = Union[bytes, bytearray, memoryview, Callable[[], Any]]
+"""A frame's bytes, or a function returning them (called on the pool's thread)."""
+
+
 @dataclass(eq=False)
 class _Job:
     key: Hashable
     decoder: Any
-    data: bytes
+    data: FrameData
     factor: int
     index: int | None
     priority: float
@@ -106,13 +114,16 @@ class DecodePool:
         self._threads: list[threading.Thread] = []
         self._processes: list[DecoderProcess] = [DecoderProcess() for _ in range(self.workers)]
         self._closed = False
+        self._warm = False  # pool threads start their processes before any job needs one
+        self._warmed: set[int] = set()  # (ids of the processes started that way)
+        self._primer: Any = None  # the decoder whose plugin they import when started that way
         self.decoded = 0
         """Frames decoded so far (joined and cancelled requests not counted)."""
         atexit.register(self.shutdown)
 
     # ---------------------------------------------------------------- API
 
-    def submit(self, key: Hashable, decoder, data: bytes, *, priority: float = 0.0, factor: int = 1,
+    def submit(self, key: Hashable, decoder, data: FrameData, *, priority: float = 0.0, factor: int = 1,
                index: int | None = None) -> "Future[DecodedFrame]":
         """Queue a decode, or join the one already queued or running for `key`.
 
@@ -123,8 +134,10 @@ class DecodePool:
             mean equal results.
         decoder : FrameDecoder
             The document's decoder.
-        data : bytes
-            The frame's bytes (see :meth:`FrameDecoder.decode`).
+        data : bytes or callable
+            The frame's bytes (see :meth:`FrameDecoder.decode`), or a
+            function that returns them, called on the pool's thread (its
+            :class:`~viewer.model.errors.DicomError` goes to the future).
         priority : float, optional
             Smaller runs first (for example the time the frame is due);
             equal priorities run in submission order.
@@ -162,14 +175,31 @@ class DecodePool:
             self._wake.notify()
             return job.future
 
-    def cancel(self, key: Hashable) -> bool:
-        """Cancel the queued decode of `key`; False if it is running, done or unknown."""
+    def raise_priority(self, key: Hashable, priority: float) -> bool:
+        """Move the queued decode of `key` up to `priority` if that is more urgent; never queues one.
+
+        Unlike :meth:`submit` this cannot start a second decode of a key whose
+        first has just finished (its result not yet handed over).
+        """
         with self._lock:
             job = self._jobs.get(key)
-            if job is None or job.taken or not job.future.cancel():
+            if job is None or job.taken or priority >= job.priority:
                 return False
-            del self._jobs[key]
+            job.priority = priority
+            heapq.heappush(self._queue, (priority, next(self._order), job))
             return True
+
+    def cancel(self, key: Hashable) -> bool:
+        """Cancel the queued decode of `key`; False if it is running, done or unknown.
+
+        The future is cancelled outside the pool's lock: its callbacks may submit again.
+        """
+        with self._lock:
+            job = self._jobs.get(key)
+            if job is None or job.taken or job.future.done():
+                return False
+            del self._jobs[key]  # a worker skips a job no longer in _jobs
+        return job.future.cancel()
 
     def cancel_where(self, predicate: Callable[[Hashable], bool]) -> int:
         """Cancel every queued decode whose key satisfies `predicate`; returns how many."""
@@ -194,14 +224,38 @@ class DecodePool:
             return sum(not job.taken for job in self._jobs.values())
 
     @property
+    def closed(self) -> bool:
+        """True after :meth:`shutdown`."""
+        return self._closed
+
+    @property
     def process_ids(self) -> list[int]:
         """Ids of the decoder processes running now (diagnostics, tests)."""
         return [pid for pid in (process.pid for process in self._processes) if pid is not None]
 
-    def start_processes(self) -> None:
-        """Start the decoder processes now rather than on the first job that needs one."""
-        for process in self._processes:
-            process.start()
+    def start_processes(self, wait: bool = True, decoder=None) -> None:
+        """Start the decoder processes now rather than on the first job that needs one.
+
+        Parameters
+        ----------
+        wait : bool, optional
+            Start them in the calling thread and return when they are started;
+            otherwise each pool thread starts its own (spawning takes a few
+            hundred milliseconds the UI thread should not wait for).
+        decoder : FrameDecoder, optional
+            Have each process import this decoder's plugin too (only with ``wait=False``).
+        """
+        if wait:
+            for process in self._processes:
+                process.start()
+            return
+        with self._lock:
+            if self._closed:
+                return
+            self._warm = True
+            self._primer = decoder
+            self._start_threads()
+            self._wake.notify_all()
 
     def shutdown(self, wait: bool = True) -> None:
         """Cancel queued decodes, stop the threads and the decoder processes.
@@ -215,11 +269,13 @@ class DecodePool:
         """
         with self._lock:
             self._closed = True
-            for key, job in list(self._jobs.items()):
-                if not job.taken and job.future.cancel():
-                    del self._jobs[key]
+            queued = [job for job in self._jobs.values() if not job.taken]
+            for job in queued:
+                del self._jobs[job.key]
             self._queue.clear()
             self._wake.notify_all()
+        for job in queued:  # outside the lock, as in cancel()
+            job.future.cancel()
         atexit.unregister(self.shutdown)
         if wait:
             for thread in self._threads:
@@ -244,7 +300,8 @@ class DecodePool:
             self._threads.append(thread)
             thread.start()
 
-    def _next_job(self) -> _Job | None:
+    def _next_job(self, process: DecoderProcess) -> _Job | DecoderProcess | None:
+        """The next job; or `process` when it is to be started first; None once closed."""
         with self._lock:
             while True:
                 while self._queue:
@@ -255,23 +312,47 @@ class DecodePool:
                     return job
                 if self._closed:
                     return None
+                if self._warm and id(process) not in self._warmed:
+                    self._warmed.add(id(process))
+                    return process
                 self._wake.wait()
 
     def _run(self, process: DecoderProcess) -> None:
         try:
-            while (job := self._next_job()) is not None:
-                self._decode(job, process)
+            while (job := self._next_job(process)) is not None:
+                if job is process:
+                    self._start_quietly(process, self._primer)
+                else:
+                    self._decode(job, process)  # type: ignore[arg-type]
         finally:
             process.close()
+
+    @staticmethod
+    def _start_quietly(process: DecoderProcess, decoder) -> None:
+        """Start `process` ahead of need; if it cannot start, the first job that needs it says why."""
+        try:
+            process.prime(decoder) if decoder is not None else process.start()
+        except (OSError, RuntimeError):
+            pass
 
     def _decode(self, job: _Job, process: DecoderProcess) -> None:
         if not job.future.set_running_or_notify_cancel():
             self._forget(job)
             return
+        try:
+            self._read(job)
+        except BaseException as exc:  # noqa: BLE001 -- handed to the future's owner
+            self._forget(job)
+            job.future.set_exception(exc if isinstance(exc, DicomError) else job.decoder.error(job.index, exc))
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            return
         started = time.perf_counter()
         try:
+            data = job.data
+            assert not callable(data)  # read by _read above
             array, factor = self._decode_here(job) if job.decoder.releases_gil else process.decode(
-                job.decoder, job.data, job.factor, job.index)
+                job.decoder, data, job.factor, job.index)
         except BaseException as exc:  # noqa: BLE001 -- handed to the future's owner
             self._forget(job)
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -287,6 +368,12 @@ class DecodePool:
         if job.factor > 1:
             return job.decoder.decode_reduced(job.data, job.factor, job.index)
         return job.decoder.decode(job.data, job.index), 1
+
+    @staticmethod
+    def _read(job: _Job) -> None:
+        """Call the job's reading function, on this thread, once."""
+        if callable(job.data):
+            job.data = job.data()
 
     def _forget(self, job: _Job, decoded: bool = False) -> None:
         """Free the key before the future resolves, so a callback can submit it again."""

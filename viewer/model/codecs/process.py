@@ -66,7 +66,24 @@ class DecoderProcess:
         child.close()  # the parent's copy: EOF reaches the child when the parent's end closes
         self._process, self._connection = process, parent
 
-    def decode(self, decoder, data: bytes, factor: int, index: int | None) -> tuple[np.ndarray, int]:
+    def prime(self, decoder) -> None:
+        """Start the child and have it import `decoder`'s plugin now, not during the first frame.
+
+        The first decode in a fresh child otherwise pays for importing
+        pydicom and the plugin (about a second on a busy machine), which
+        would also spoil the decode times playback plans with.
+        """
+        self.start()
+        assert self._connection is not None
+        try:
+            self._connection.send((decoder, None))
+            self._sent_decoder = decoder
+            self._connection.recv()
+        except (EOFError, OSError):
+            self._drop_process()  # the first job says why, starting a new child
+
+    def decode(self, decoder, data: bytes | bytearray | memoryview, factor: int,
+               index: int | None) -> tuple[np.ndarray, int]:
         """Decode in the child: ``(array, actual factor)``, as ``decoder.decode_reduced`` gives.
 
         Raises
@@ -191,10 +208,19 @@ def _child_main(connection: multiprocessing.connection.Connection) -> None:
             if job is None:
                 return
             decoder = job[0] if job[0] is not None else decoder
-            connection.send(_run(decoder, job[1:], blocks))
+            connection.send(_prime(decoder) if job[1] is None else _run(decoder, job[1:], blocks))
     finally:
         for block in blocks.values():
             block.close()
+
+
+def _prime(decoder) -> tuple:
+    """Import what decoding with `decoder` needs (pydicom, the plugins), before any frame."""
+    try:
+        decoder.prepare()
+    except Exception:  # noqa: BLE001 -- the first frame will say what is wrong
+        pass
+    return ("primed",)
 
 
 def _attached(blocks: dict[str, shared_memory.SharedMemory], name: str) -> shared_memory.SharedMemory:

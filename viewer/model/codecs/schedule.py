@@ -9,14 +9,24 @@ finishes at ``now + d``, the next ``W`` at ``now + 2d``, and so on. So:
    decode finishes*, not the next one in the file (that one would be late
    and dropped: decoding it is wasted work that makes the next one late too);
 2. each further job skips ahead the same way: job ``i`` finishes at
-   ``now + (i // W + 1) * d`` and decodes the frame due then, or the next
-   one not yet planned if the decoders are faster than the frame rate (then
-   nothing is skipped);
+   ``now + (i // W + 1) * d`` (later where workers are still busy with
+   decodes under way: a job starts when a worker is free) and decodes the
+   frame due then, or the next one not yet planned if the decoders are
+   faster than the frame rate (then nothing is skipped);
 3. frames already decoded (in the cache) cost no job;
 4. a job's priority is its frame's due time, and after each plan the
    caller cancels queued jobs that are no longer in it
    (:meth:`~viewer.model.codecs.pool.DecodePool.retain`): they were due
    before their decode could finish, or scrubbing made them useless.
+
+The plan has no slack of its own: a frame planned to be ready just as it
+is due is late half the time if ``d`` is its mean. So the caller passes a
+pessimistic ``d`` (:attr:`DecodeTimer.estimate`: the running mean plus
+four times the running mean deviation, as TCP sets its retransmission
+timeout from round-trip times, RFC 6298). While decoding is the limit the
+slack costs nothing -- the workers stay busy either way, and a frame
+decoded late is a decode wasted -- and when it is not, the plan is
+consecutive frames whatever ``d`` is.
 
 :func:`plan_decodes` is that rule as a pure function; the playback timer
 calls it on each tick with a running estimate of ``d``
@@ -26,9 +36,10 @@ calls it on each tick with a running estimate of ``d``
 
 from __future__ import annotations
 
+import heapq
 import math
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 __all__ = ["DecodeTimer", "Playback", "plan_decodes"]
 
@@ -83,7 +94,7 @@ class Playback:
 
 
 def plan_decodes(playback: Playback, now: float, decode_seconds: float, workers: int,
-                 ready: Callable[[int], bool], jobs: int) -> list[tuple[int, float]]:
+                 ready: Callable[[int], bool], jobs: int, busy_until: Sequence[float] = ()) -> list[tuple[int, float]]:
     """The next frames to decode, most urgent first, as ``(frame, due time)``.
 
     Parameters
@@ -101,6 +112,9 @@ def plan_decodes(playback: Playback, now: float, decode_seconds: float, workers:
         already queued or decoding: joining those costs nothing).
     jobs : int
         At most this many frames (the read-ahead depth).
+    busy_until : sequence of float, optional
+        When each worker busy with a decode under way is expected to be free
+        (at most `workers` values; the other workers are free now).
 
     Returns
     -------
@@ -111,13 +125,16 @@ def plan_decodes(playback: Playback, now: float, decode_seconds: float, workers:
     plan: list[tuple[int, float]] = []
     seen: set[int] = set()
     workers = max(1, int(workers))
-    next_position = playback.position(now + max(0.0, decode_seconds))
-    slot = 0
+    decode_seconds = max(0.0, decode_seconds)
+    free = sorted(max(now, float(time)) for time in busy_until)[:workers]
+    free += [now] * (workers - len(free))  # when each worker can start its next job
+    heapq.heapify(free)
+    next_position = playback.position(free[0] + decode_seconds)
     # Bounded scan: enough positions to find `jobs` frames even if most are cached.
     for _ in range(max(jobs, 1) * 4 + playback.count):
         if len(plan) >= jobs:
             break
-        finish = now + (slot // workers + 1) * max(0.0, decode_seconds)
+        finish = free[0] + decode_seconds  # the job starts on the first worker free
         position = max(next_position, playback.position(finish))
         frame = playback.frame_at_position(position)
         if frame is None:
@@ -127,25 +144,43 @@ def plan_decodes(playback: Playback, now: float, decode_seconds: float, workers:
             continue
         seen.add(frame)
         plan.append((frame, playback.due_time(position)))
-        slot += 1
+        heapq.heapreplace(free, finish)
     return plan
 
 
 class DecodeTimer:
-    """Running estimate of one decode's wall time (exponentially weighted mean).
+    """Running estimate of one decode's wall time (exponentially weighted mean and mean deviation).
 
     Parameters
     ----------
     weight : float
         Weight of each new sample (0.2: about the last five decodes).
+
+    Attributes
+    ----------
+    seconds : float
+        The running mean.
+    deviation : float
+        The running mean absolute deviation from it (as TCP's round-trip
+        estimator, RFC 6298, keeps beside its mean).
     """
 
     def __init__(self, weight: float = 0.2) -> None:
         self.weight = weight
         self.seconds = 0.0
+        self.deviation = 0.0
         self.samples = 0
+
+    @property
+    def estimate(self) -> float:
+        """A decode time few decodes exceed: the mean plus four times the deviation (0 until timed)."""
+        return self.seconds + 4.0 * self.deviation
 
     def add(self, seconds: float) -> None:
         """Record one decode's duration."""
-        self.seconds = seconds if self.samples == 0 else self.seconds + self.weight * (seconds - self.seconds)
+        if self.samples == 0:
+            self.seconds = seconds
+        else:
+            self.deviation += self.weight * (abs(seconds - self.seconds) - self.deviation)
+            self.seconds += self.weight * (seconds - self.seconds)
         self.samples += 1

@@ -130,13 +130,13 @@ def _encapsulated(
     header.attach_pixel_value(opened.window(pixel.value_offset, opened.size - pixel.value_offset),
                               opened.size - pixel.value_offset)
     decoder_for(header.path, header.transfer_syntax)  # UnsupportedError now if no plugin can decode it
-    decode = FrameDecoder(header.path, header.transfer_syntax, header.pixel_options(1)).decode
+    decoder = FrameDecoder(header.path, header.transfer_syntax, header.pixel_options(1))
     opener = None
     if disk is not None:
         folder, capacity = disk
         opener = disk_cache_opener(folder, capacity, header.path, opened.size, opened.mtime_ns, index.num_frames)
-    return EncapsulatedFrames(index, geometry.frame_shape, dtype, decode, check=guard.check, cache=memory,
-                              open_disk_cache=opener)
+    return EncapsulatedFrames(index, geometry.frame_shape, dtype, decoder.decode, check=guard.check, cache=memory,
+                              open_disk_cache=opener, decoder=decoder)
 
 
 def _video(header: FileHeader, guard: FileGuard, memory: FrameCache, disk: DiskSettings) -> VideoSource:

@@ -1,17 +1,19 @@
 """Compressed frames: located by a :class:`~viewer.model.dicom.frame_index.FrameIndex`, decoded on demand.
 
-A frame is served, in order of cost, from the memory cache
-(:class:`~viewer.model.storage.cache.FrameCache`), the disk cache of decoded
-frames (:class:`~viewer.model.storage.diskcache.DiskFrameCache`), or read
-with positional reads through the index and decoded. The file guard's
-``check()`` runs before any of them, so a frame of a file changed on disk is
-never served from a cache either. Two threads asking for the same frame at
-once (the view and read-ahead) decode it once.
+The index says where each frame's items are (offset tables checked lazily,
+item headers walked only as far as needed, the rest on a background
+thread); :class:`~viewer.model.frames.requests.FrameRequests` (``source.requests``)
+decodes them -- waiting, for :meth:`EncapsulatedFrames.frame`, or off the
+calling thread on a shared pool, for the viewer -- and keeps them in the
+memory and disk caches, one decode per frame and resolution at a time. The
+file guard's ``check()`` runs before any frame is served or read, so a
+frame of a file changed on disk is never served from a cache either.
 
 The decoder is a callable ``decode(frame_bytes) -> ndarray`` taking what
 :meth:`FrameIndex.frame_bytes` returns (an empty Basic Offset Table and the
-frame's items, as pydicom's decoders take one frame): :func:`pydicom_decode`
-by default, or a faster one from :mod:`viewer.model.codecs`.
+frame's items, as pydicom's decoders take one frame): :func:`pydicom_decode`,
+or a :class:`~viewer.model.codecs.decoder.FrameDecoder`'s ``decode``
+(given as `decoder` too, it decodes in the pool's processes and at reduced sizes).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 from viewer.model.dicom.frame_index import FrameIndex, IndexStatus
 from viewer.model.errors import DicomError
 from viewer.model.frames.base import FrameSource
-from viewer.model.frames.decoding import decode_errors
+from viewer.model.frames.requests import FrameRequests
 from viewer.model.storage.cache import FrameCache
 from viewer.model.storage.diskcache import DiskFrameCache
 
@@ -83,6 +85,10 @@ class EncapsulatedFrames(FrameSource):
     open_disk_cache : callable, optional
         ``open_disk_cache(first_decoded_frame) -> DiskFrameCache or None``,
         called once (:func:`disk_cache_opener`); None: no disk cache.
+    decoder : FrameDecoder, optional
+        The decoder `decode` belongs to: decodes off the calling thread
+        (:attr:`requests`) then run in processes where its plugin holds the
+        GIL, and reduced decodes are possible.
 
     Notes
     -----
@@ -95,16 +101,14 @@ class EncapsulatedFrames(FrameSource):
 
     def __init__(self, index: FrameIndex, frame_shape: tuple[int, ...], dtype: np.dtype, decode: Decode, *,
                  check: Callable[[], None], cache: FrameCache,
-                 open_disk_cache: DiskCacheOpener | None = None) -> None:
+                 open_disk_cache: DiskCacheOpener | None = None, decoder: Any = None) -> None:
         super().__init__(index.num_frames, frame_shape, dtype)
         self.index = index
-        self._decode = decode
         self._check = check
         self._cache = cache
-        self._open_disk_cache = open_disk_cache
-        self._disk: DiskFrameCache | None = None
-        self._lock = threading.Lock()
-        self._in_flight: dict[int, threading.Event] = {}
+        self.requests = FrameRequests(index.path, self._frame_bytes, decode, cache, decoder=decoder,
+                                      open_disk_cache=open_disk_cache, count=lambda: self.num_frames)
+        """Decodes of this document's frames, waiting or not (see :mod:`viewer.model.frames.requests`)."""
         index.add_done_callback(self._index_complete)
 
     @property
@@ -115,7 +119,7 @@ class EncapsulatedFrames(FrameSource):
     @property
     def disk_cache(self) -> DiskFrameCache | None:
         """The decoded-frame scratch file, once a frame was decoded (or None)."""
-        return self._disk
+        return self.requests.disk_cache
 
     def add_index_callback(self, callback: Callable[[IndexStatus], None]) -> None:
         """Call ``callback(status)`` when the frame count is final (at once if it is).
@@ -152,78 +156,27 @@ class EncapsulatedFrames(FrameSource):
     def frame(self, index: int) -> np.ndarray:
         """Frame `index`, decoded as pydicom decodes it (a read-only array, possibly shared)."""
         self._check()
-        cached = self._cache.get(index)
-        if cached is not None:
-            return cached
-        with self._lock:
-            pending = self._in_flight.get(index)
-            if pending is None:
-                mine = self._in_flight[index] = threading.Event()
-        if pending is not None:
-            pending.wait()
-            cached = self._cache.get(index)
-            if cached is not None:
-                return cached
-            return self._load(index)  # the other thread failed, or the cache keeps nothing
-        try:
-            return self._load(index)
-        finally:
-            with self._lock:
-                del self._in_flight[index]
-            mine.set()
+        return self.requests.frame(index)
+
+    def _frame_bytes(self, index: int) -> bytes | bytearray:
+        """The frame's items, read after checking the file (on whichever thread decodes it)."""
+        self._check()
+        return self.index.frame_bytes(index)
 
     def prefetch(self, indices) -> None:
-        """Decode `indices` into the caches, skipping frames already there. Decoding takes a while:
-        the viewer's read-ahead calls this on its worker thread, one frame at a time."""
+        """Decode `indices` into the caches, skipping frames already there, in the calling thread.
+
+        The viewer's read-ahead uses :attr:`requests` instead (decoded on the shared pool, cancellable).
+        """
         for index in indices:
             if index not in self._cache:
                 self.frame(index)
 
-    def _load(self, index: int) -> np.ndarray:
-        disk = self._disk
-        frame = disk.get(index) if disk is not None else None
-        if frame is None:
-            frame = self._decoded(index)
-            disk = self._disk_cache_for(frame)
-            if disk is not None:
-                disk.put(index, frame)
-        self._cache.put(index, frame)
-        return frame
-
-    def _decoded(self, index: int) -> np.ndarray:
-        data = self.index.frame_bytes(index)
-        path = self.index.path
-        with decode_errors(path, f"frame {index + 1} of {self.num_frames}"):
-            frame = self._decode(data)
-        return frame
-
-    def _disk_cache_for(self, first: np.ndarray) -> DiskFrameCache | None:
-        """Open the scratch file once, shaped like the first decoded frame."""
-        with self._lock:
-            opener, self._open_disk_cache = self._open_disk_cache, None
-            if opener is not None:
-                self._disk = opener(first)
-            return self._disk
-
     def invalidate(self, indices: Iterable[int] | None = None) -> None:
         """Forget decoded frames (None: all) in both caches."""
-        disk = self._disk
-        if indices is None:
-            self._cache.clear()
-            if disk is not None:
-                disk.clear()
-            return
-        for index in indices:
-            self._cache.discard(index)
-            if disk is not None:
-                disk.discard(index)
+        self.requests.invalidate(indices)
 
     def close(self) -> None:
-        """Stop the background indexing, close the disk cache, empty the memory cache."""
+        """Stop the background indexing, cancel queued decodes, close the disk cache, empty the memory cache."""
         self.index.cancel()
-        with self._lock:
-            disk, self._disk = self._disk, None
-            self._open_disk_cache = None
-        if disk is not None:
-            disk.close()
-        self._cache.clear()
+        self.requests.close()

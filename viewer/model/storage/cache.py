@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from typing import Hashable
 
 import numpy as np
 
 
 class FrameCache:
-    """LRU mapping of frame index to decoded array, bounded by ``capacity_bytes``."""
+    """LRU mapping of frame index (or ``(index, factor)`` for reduced decodes) to array, bounded in bytes."""
 
     def __init__(self, capacity_bytes: int) -> None:
         self.capacity_bytes = max(0, int(capacity_bytes))
-        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._frames: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._nbytes = 0
         self._lock = threading.Lock()
         self.hits = 0
@@ -33,10 +34,10 @@ class FrameCache:
     def __len__(self) -> int:
         return len(self._frames)
 
-    def __contains__(self, index: int) -> bool:
+    def __contains__(self, index: Hashable) -> bool:
         return index in self._frames
 
-    def get(self, index: int) -> np.ndarray | None:
+    def get(self, index: Hashable) -> np.ndarray | None:
         """The cached frame, or None; counts a hit or a miss."""
         with self._lock:
             frame = self._frames.get(index)
@@ -47,7 +48,7 @@ class FrameCache:
             self.hits += 1
             return frame
 
-    def put(self, index: int, frame: np.ndarray) -> None:
+    def put(self, index: Hashable, frame: np.ndarray) -> None:
         """Store `frame` (read-only from now on), evicting least recently used ones."""
         if frame.nbytes > self.capacity_bytes:
             return
@@ -62,7 +63,7 @@ class FrameCache:
                 _, evicted = self._frames.popitem(last=False)
                 self._nbytes -= evicted.nbytes
 
-    def discard(self, index: int) -> None:
+    def discard(self, index: Hashable) -> None:
         """Forget one frame (after it was edited)."""
         with self._lock:
             old = self._frames.pop(index, None)

@@ -182,6 +182,10 @@ class DiskFrameCache:
         assert self._fd is not None
         positional.pwrite_all(self._fd, struct.pack("<I", 1 if clean else 0), 16)
 
+    def __contains__(self, index: int) -> bool:
+        """True if frame `index` is held (no I/O: the tags are kept in memory)."""
+        return self._fd is not None and self._tags[index % self.slots] == index
+
     def get(self, index: int) -> np.ndarray | None:
         """A copy of the cached frame, or None.
 

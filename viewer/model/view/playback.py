@@ -149,6 +149,11 @@ class Playback:
         return self._playing
 
     @property
+    def clock(self) -> Callable[[], float]:
+        """The clock playback keeps time by (seconds, monotonic)."""
+        return self._clock
+
+    @property
     def due(self) -> float:
         """Clock time the frame shown was due (playback keeps to ``due + k / fps``)."""
         return self._due

@@ -4,23 +4,35 @@
 after each frame change it asks the document to prefetch the next few
 frames in the direction of play (wrapping round, since playback loops) and
 to release the frames left behind beyond that window. How a document
-prefetches is its own business (:meth:`Document.prefetch`): one
-``madvise`` for mapped frames, decoding into the frame cache for compressed
-ones; the policy only chooses frame indices.
+prefetches is its own business (:meth:`Document.prefetch`: one
+``madvise`` for mapped frames); the policy only chooses frame indices.
 
-Prefetching runs on one worker thread, one frame at a time, latest request
-first: a new frame change replaces what was still wanted. One thread,
-measured: a JPEG 640x480 RGB cine played at 60 fps on its first pass with 0
-frames dropped with one decode thread, but only 31-35 fps with two (the GUI
-thread lost the GIL and the cores to them), although two threads decode
-faster on their own.
+Native frames are prefetched on one worker thread, one request at a time,
+latest first: a new frame change replaces what was still wanted.
+
+Compressed frames (``document.decoding``) are asked of the shared decode
+pool instead (:class:`~viewer.model.frames.requests.FrameRequests`:
+threads where the plugin releases the GIL, processes where it does not),
+at the factor the view draws them at (:attr:`ViewerModel.display_factor`):
+
+* while a cine plays, only frames that will be shown: the plan of
+  :func:`~viewer.model.codecs.schedule.plan_decodes`, which skips to the
+  frame due when its decode would finish (from the recent decode time and
+  the pool's size) rather than decode frames playback will have dropped;
+* when paused, the next frames in the direction of travel;
+* after each frame change, queued decodes no longer in that list are
+  cancelled, so scrubbing never leaves a queue of frames already passed.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import threading
+import time
 from typing import Callable
 
+from viewer.model.codecs.schedule import Playback as PlaybackClock
+from viewer.model.codecs.schedule import plan_decodes
 from viewer.model.errors import DicomError
 
 
@@ -104,16 +116,22 @@ class ReadAheadPolicy:
     frames : int
         How many frames ahead (0: none; frames are still released behind).
     worker : optional
-        Runs the prefetches; a :class:`LatestOnlyWorker` by default (tests
-        pass one that runs at once).
+        Runs the native prefetches; a :class:`LatestOnlyWorker` by default
+        (tests pass one that runs at once).
+    player : Playback, optional
+        The cine player (:class:`viewer.model.view.Playback`): while it
+        plays, compressed frames are planned by its clock.
     """
 
-    def __init__(self, model, frames: int = 8, worker=None) -> None:
+    def __init__(self, model, frames: int = 8, worker=None, player=None) -> None:
         self.model = model
+        self.player = player
         self.frames = max(0, int(frames))
-        self.prefetched = 0  # frames handed to the document's prefetch (for tests)
+        self.prefetched = 0  # frames handed to the document's prefetch or decode pool (for tests)
         self._worker = worker if worker is not None else LatestOnlyWorker(self._prefetch)
         self._previous: int | None = None
+        self._decoding = None  # the shown document's FrameRequests, if its frames are compressed
+        self._requested: list[concurrent.futures.Future] = []
         model.frame_changed.connect(self._on_frame_changed)
         model.document_changed.connect(self._on_document_changed)
 
@@ -123,6 +141,9 @@ class ReadAheadPolicy:
     def _on_document_changed(self, document) -> None:
         self.stop()
         self._previous = None
+        self._decoding = document.decoding if document is not None else None
+        if self._decoding is not None and self.frames:
+            self._decoding.warm_up()  # decoder processes start now, not on the first frame that needs one
 
     def _on_frame_changed(self, index: int) -> None:
         document = self.model.document
@@ -134,8 +155,37 @@ class ReadAheadPolicy:
             behind = left_behind(previous, index, count, self.frames + 2)
             if behind:
                 document.release(behind)
+        if self._decoding is not None:
+            self._request_ahead(self._decoding, index, count)
+            return
         ahead = upcoming(index, self.model.direction, count, self.frames)
         self._worker.want([(document, frame) for frame in ahead])
+
+    def _request_ahead(self, decoding, index: int, count: int) -> None:
+        """Ask the decode pool for the frames that will be shown next; cancel the queued rest."""
+        factor = self.model.display_factor
+        playing = self.player is not None and self.player.playing
+        wanted = self._plan(decoding, index, count, factor) if playing else self._next(decoding, index, count, factor)
+        keep = [(frame, factor) for frame, _ in wanted]
+        decoding.retain(keep if playing else keep + [(index, factor)])  # paused: the frame shown is wanted too
+        self._requested = [decoding.request(frame, factor, priority) for frame, priority in wanted]
+        self.prefetched += len(wanted)
+
+    def _plan(self, decoding, index: int, count: int, factor: int) -> list[tuple[int, float]]:
+        """Playing: the frames due when their decodes would end, with their due times as priorities."""
+        player = self.player
+        clock = PlaybackClock(player.due, index, count, player.fps, player.direction, player.mode)
+        now, workers = player.clock(), decoding.workers
+        # At least a job per worker, read-ahead set to 0 or not: a playing cine shows only what is planned.
+        return plan_decodes(clock, now, decoding.decode_seconds(factor), workers,
+                            lambda frame: decoding.is_ready(frame, factor) or decoding.is_running(frame, factor),
+                            max(self.frames, workers), [now + left for left in decoding.busy_for(factor)])
+
+    def _next(self, decoding, index: int, count: int, factor: int) -> list[tuple[int, float]]:
+        """Paused: the next frames in the direction of travel, less urgent than the frame shown."""
+        now = time.perf_counter()
+        ahead = upcoming(index, self.model.direction, count, self.frames)
+        return [(frame, now + step * 1e-3) for step, frame in enumerate(ahead) if not decoding.is_ready(frame, factor)]
 
     def _prefetch(self, item) -> None:  # worker thread
         document, index = item
@@ -150,7 +200,14 @@ class ReadAheadPolicy:
     def stop(self) -> None:
         """Drop pending work and wait for the frame in progress (before closing a document)."""
         self._worker.stop()
+        if self._decoding is not None:
+            self._decoding.retain(())
+        concurrent.futures.wait(self._requested)  # decodes under way end; cancelled ones are done
+        self._requested = []
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait until the frames wanted now are prefetched; False on time-out."""
-        return self._worker.wait(timeout)
+        """Wait until the frames wanted now are prefetched or decoded; False on time-out."""
+        if not self._worker.wait(timeout):
+            return False
+        _, not_done = concurrent.futures.wait(self._requested, timeout)
+        return not not_done

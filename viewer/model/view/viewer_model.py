@@ -15,10 +15,17 @@ loop). Without one, calls are direct.
 Frames: :meth:`ViewerModel.frame` fetches the frame shown once and keeps it
 until the frame index, the document or the frame's pixels change, so that
 the image, the initial window and the automatic window share one fetch.
+:meth:`ViewerModel.display_frame` is what the image asks: it never waits for
+a compressed frame that is not decoded yet (nor for a lazy index to find
+it); it asks the document to decode it urgently off the UI thread and emits
+``frame_changed`` again when it arrives, if it is still the frame shown.
+While a cine plays it may be a reduced decode (:attr:`display_factor`), for
+display only: the readout, editing and export use :meth:`frame`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable
 
 import numpy as np
@@ -28,6 +35,7 @@ from viewer.model.display.metadata import WindowPreset
 from viewer.model.display.pipeline import AUTOMATIC_WINDOW_FRAMES, GreyPipeline
 from viewer.model.errors import DicomError
 from viewer.model.events import Signal
+from viewer.model.frames.requests import URGENT
 
 Fetch = Callable[[Any, int], np.ndarray]
 
@@ -99,6 +107,9 @@ class ViewerModel:
         self._fetch = fetch or _fetch_frame
         self._call_soon = call_soon or _call_now
         self._shown: tuple[Any, int, np.ndarray] | None = None  # (document, index, frame) fetched last
+        self.display_factor = 1  # reduced decodes the view draws a playing cine at (the read-ahead follows it)
+        self._awaited: Any = None  # the decode display_frame waits for, notified once
+        self._failed: tuple[Any, int, int, BaseException] | None = None  # a frame whose decode failed
         self.document_changed = Signal()
         self.frame_changed = Signal()
         self.window_changed = Signal()
@@ -139,7 +150,7 @@ class ViewerModel:
         self.window_chosen_by_user = False
         self.voi_source = None
         self.pipeline = None
-        self._shown = None
+        self._shown = self._failed = self._awaited = None
         if document is not None and self.is_grey:
             self.pipeline = GreyPipeline.for_document(document)
         if document is not None:
@@ -216,7 +227,7 @@ class ViewerModel:
         if document is not self.document or document is None:
             return
         if frames is None or self.frame_index in frames:
-            self._shown = None
+            self._shown = self._failed = None
             self.frame_changed.emit(self.frame_index)
 
     # ---------------------------------------------------------------- frames
@@ -239,6 +250,81 @@ class ViewerModel:
         if index == self.frame_index:
             self._shown = (document, index, frame)
         return frame
+
+    def display_frame(self, index: int | None = None, factor: int = 1, *,
+                      ask: bool = True) -> tuple[np.ndarray, int] | None:
+        """The pixels to draw frame `index` with now, or None while it is decoded off this thread.
+
+        Never waits for a compressed frame: one not decoded yet is asked for
+        urgently, and ``frame_changed`` is emitted again when it arrives if it
+        is still the frame shown (meanwhile the view keeps what it shows).
+        Other pixel data is :meth:`frame`.
+
+        Parameters
+        ----------
+        index : int, optional
+            The frame (default: the one shown).
+        factor : int, optional
+            More than 1: a reduced decode will do (display only: never for
+            the readout, editing or export); the format may give less.
+        ask : bool, optional
+            False: do not start a decode, only wait for one already asked
+            for (a playing cine shows what the read-ahead planned; decoding
+            a frame already due would make it late and the next ones too).
+
+        Returns
+        -------
+        (numpy.ndarray, int) or None
+            The pixels and the factor they were decoded at (1: the frame as
+            :meth:`frame` returns it).
+
+        Raises
+        ------
+        DicomError
+            If the frame cannot be read or decoded (also when that was found off this thread).
+        """
+        document = self.document
+        if document is None:
+            raise ValueError("no document is shown")
+        index = self.frame_index if index is None else int(index)
+        decoding = document.decoding
+        shown = self._shown
+        if decoding is None or not 0 <= index < document.num_frames or (
+                factor <= 1 and shown is not None and shown[0] is document and shown[1] == index):
+            return self.frame(index), 1
+        failed = self._failed
+        if failed is not None and failed[:3] == (document, index, factor):
+            raise failed[3]
+        document.guard.check()  # as document.frame() does: a changed file is never served from a cache
+        future = decoding.request(index, factor, URGENT) if ask else decoding.joinable(index, factor)
+        if future is None:
+            return None
+        if future.done() and not future.cancelled():
+            decoded = future.result()
+            if decoded.factor == 1 and index == self.frame_index:
+                self._shown = (document, index, decoded.array)
+            return decoded.array, decoded.factor
+        if self._awaited is not future:
+            self._awaited = future
+            future.add_done_callback(partial(self._decoded_elsewhere, document, index, factor))
+        return None
+
+    def _decoded_elsewhere(self, document, index: int, factor: int, future) -> None:  # a decoding thread
+        if not future.cancelled():  # cancelled: no longer wanted (playback moved on)
+            self._call_soon(self.frame_decoded, document, index, factor, future.exception())
+
+    def frame_decoded(self, document, index: int, factor: int, error: BaseException | None = None) -> None:
+        """Frame `index` of `document` asked for by :meth:`display_frame` was decoded (or failed): show it if wanted."""
+        if document is not self.document or document is None:
+            return
+        if error is not None:
+            self._failed = (document, index, factor, error)
+        if index == self.frame_index:
+            self.frame_changed.emit(index)
+
+    def set_display_factor(self, factor: int) -> None:
+        """The view draws frames reduced by `factor` (1: full resolution); the read-ahead decodes at it."""
+        self.display_factor = max(1, int(factor))
 
     def set_frame(self, index: int) -> None:
         """Show frame `index` (clamped to the document's frames)."""
