@@ -93,7 +93,7 @@ def _arm_screenshot(window, path: str):
 
     def grab(exit_code: int) -> None:
         _grab_window(window).save(path, "PNG")
-        QTimer.singleShot(_QUIT_AFTER_SCREENSHOT_MS, lambda: QApplication.instance().exit(exit_code))
+        QTimer.singleShot(_QUIT_AFTER_SCREENSHOT_MS, lambda: QApplication.exit(exit_code))
 
     def on_painted() -> None:
         window.image_view.frame_painted.disconnect(on_painted)

@@ -71,6 +71,8 @@ def test_a_far_frame_of_a_file_without_offset_tables_is_shown_when_found(qtbot, 
                                    table="empty")
     # The background walk would find every frame at once: leave them to be found on demand.
     monkeypatch.setattr(EncapsulatedFrames, "index_in_background", EncapsulatedFrames.add_index_callback)
+    # So would the automatic window's sampling of frames over the file (no window in this file).
+    monkeypatch.setattr(window.window_level, "compute_auto_window", lambda apply=False: None)
     document = open_and_wait(qtbot, window, cine.path)
     index = document.source.index
     found = threading.Event()

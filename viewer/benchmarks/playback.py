@@ -122,14 +122,15 @@ def _play(app, window, seconds: float | None, target_fps: float) -> dict:
     reached_end = [False]
     shown: list[tuple[int, int]] = []  # (frame, factor) of each frame painted
 
+    previous = [state.frame_index]
+
     def watch(index: int) -> None:
-        reached_end[0] = reached_end[0] or index == last or index < watch.previous
-        watch.previous = index
+        reached_end[0] = reached_end[0] or index == last or index < previous[0]
+        previous[0] = index
 
     def painted_one() -> None:
         shown.append((view.shown_index, view.shown_factor))
 
-    watch.previous = state.frame_index
     state.frame_changed.connect(watch)
     view.frame_painted.connect(painted_one)
     decoding = state.document.decoding

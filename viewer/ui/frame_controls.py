@@ -10,14 +10,14 @@ from viewer.model.view import ViewerModel
 PAGE_FRAMES = 10
 
 
-def _steps(page: int) -> dict[Qt.Key, int]:
+def _steps(page: int) -> dict[int, int]:
     return {
-        Qt.Key.Key_Right: 1,
-        Qt.Key.Key_Down: 1,
-        Qt.Key.Key_Left: -1,
-        Qt.Key.Key_Up: -1,
-        Qt.Key.Key_PageDown: page,
-        Qt.Key.Key_PageUp: -page,
+        Qt.Key.Key_Right.value: 1,
+        Qt.Key.Key_Down.value: 1,
+        Qt.Key.Key_Left.value: -1,
+        Qt.Key.Key_Up.value: -1,
+        Qt.Key.Key_PageDown.value: page,
+        Qt.Key.Key_PageUp.value: -page,
     }
 
 
@@ -39,7 +39,7 @@ def navigation_target(key: int, current: int, count: int, page: int = PAGE_FRAME
     return None
 
 
-def navigation_keys(page: int = PAGE_FRAMES) -> list[tuple[Qt.Key, str]]:
+def navigation_keys(page: int = PAGE_FRAMES) -> list[tuple[int, str]]:
     """Every key :func:`navigation_target` knows, with what it does (for the shortcuts list)."""
     def describe(step: int) -> str:
         if abs(step) == 1:
@@ -47,7 +47,7 @@ def navigation_keys(page: int = PAGE_FRAMES) -> list[tuple[Qt.Key, str]]:
         return f"{abs(step)} frames {'forward' if step > 0 else 'back'}"
 
     keys = [(key, describe(step)) for key, step in _steps(page).items()]
-    return keys + [(Qt.Key.Key_Home, "First frame"), (Qt.Key.Key_End, "Last frame")]
+    return keys + [(Qt.Key.Key_Home.value, "First frame"), (Qt.Key.Key_End.value, "Last frame")]
 
 
 class FrameControls(QWidget):

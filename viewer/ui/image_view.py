@@ -50,7 +50,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 from viewer.model import DicomError
 from viewer.model.display import render, viewport
 from viewer.model.view import ViewerModel
-from viewer.ui.image_items import FrameArea, FrameImageItem, FrameViewBox
+from viewer.ui.image_items import FrameArea, FrameImageItem, FrameViewBox, PointerTool
 from viewer.ui.region_loader import Loaded, RegionLoader, read_view
 
 VIEW_MARGIN = 0.125  # region read beyond each side of the view, as a fraction of it: small pans need no read
@@ -103,7 +103,7 @@ class ImageView(QWidget):
         self._last_hover: QPointF | None = None
         # An editing tool (EditController): while its ``drawing`` is True it gets
         # the left button, Enter and Escape as pixels and gestures.
-        self.pointer_tool = None
+        self.pointer_tool: PointerTool | None = None
         self.playing = False  # a cine plays: strided views are fine
         self.shown_request: viewport.ViewRequest | None = None  # what image_item shows, if not the whole frame
         self.shown_stored: np.ndarray | None = None  # its pixels as read (before palette or byte swap)
@@ -216,7 +216,10 @@ class ImageView(QWidget):
     def _grey_image(self, stored: np.ndarray, index: int) -> tuple[np.ndarray, tuple[float, float]]:
         """The image and levels to hand the renderer: the stored frame with the pipeline's
         levels where it is linear, else the frame's grey levels (uint8, levels 0..255)."""
-        mapping = self.state.pipeline.mapping(index, self.state.choice)
+        pipeline = self.state.pipeline
+        if pipeline is None:  # not grey: nothing to map
+            return render.contiguous_native(stored), (0.0, 255.0)
+        mapping = pipeline.mapping(index, self.state.choice)
         self._shown_linear = mapping.levels is not None
         if mapping.levels is not None:
             return render.contiguous_native(stored), mapping.levels
@@ -354,9 +357,10 @@ class ImageView(QWidget):
 
     def _apply_levels(self, *_: float) -> None:
         stored = self.stored_frame if self.stored_frame is not None else self.shown_stored  # whole frame, or region
-        if stored is None or self.shown_index is None or not self.state.is_grey:
+        pipeline = self.state.pipeline
+        if stored is None or self.shown_index is None or not self.state.is_grey or pipeline is None:
             return
-        mapping = self.state.pipeline.mapping(self.shown_index, self.state.choice)
+        mapping = pipeline.mapping(self.shown_index, self.state.choice)
         if mapping.levels is not None and self._shown_linear:
             self.image_item.setLevels(mapping.levels)  # the stored pixels are shown already
             return
@@ -402,7 +406,7 @@ class ImageView(QWidget):
             self._drag_origin = None
 
     # ----------------------------------------------------------- editing tool
-    def drawing_tool(self):
+    def drawing_tool(self) -> PointerTool | None:
         """The pointer tool if it draws now, else None."""
         tool = self.pointer_tool
         return tool if tool is not None and tool.drawing else None

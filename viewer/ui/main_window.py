@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import (
     QFileDialog,
     QGridLayout,
     QHBoxLayout,
     QLabel,
     QMainWindow,
+    QMenu,
     QVBoxLayout,
     QWidget,
 )
@@ -73,6 +75,29 @@ class MainWindow(QMainWindow):
 
     document_opened = Signal(object)
     open_failed = Signal(str, object)
+
+    # Built by viewer.ui.main_menus.add_menus, which owns the menus' layout.
+    open_action: QAction
+    open_folder_action: QAction
+    recent_menu: QMenu
+    reopen_action: QAction
+    close_action: QAction
+    save_action: QAction
+    revert_action: QAction
+    demo_action: QAction
+    fresh_demo_action: QAction
+    undo_action: QAction
+    redo_action: QAction
+    write_action: QAction
+    settings_action: QAction
+    fit_action: QAction
+    actual_size_action: QAction
+    invert_action: QAction
+    reset_window_action: QAction
+    play_action: QAction
+    play_modes: QActionGroup
+    mask_regions_action: QAction
+    mask_label_action: QAction
 
     def __init__(self, store: SettingsStore | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -306,7 +331,7 @@ class MainWindow(QMainWindow):
     def update_document_actions(self) -> None:
         document = self.document
         has_document = document is not None
-        playable = has_document and document.num_frames > 1
+        playable = document is not None and document.num_frames > 1
         for action in (self.reopen_action, self.close_action, self.fit_action, self.actual_size_action,
                        self.invert_action, self.reset_window_action):
             action.setEnabled(has_document)
@@ -317,11 +342,11 @@ class MainWindow(QMainWindow):
         # Enabled even when the file cannot be edited: trying says why, in a dialog.
         self.write_action.setEnabled(has_document)
         self.write_action.setToolTip(
-            document.edit_refusal() or "Switch to read/write mode" if has_document else "No file open"
+            (document.edit_refusal() or "Switch to read/write mode") if document is not None else "No file open"
         )
         self.mask_regions_action.setEnabled(self.deidentify.available())
         self.slides.update_actions()
-        self._on_mode_changed(document.writable if has_document else False)
+        self._on_mode_changed(document.writable if document is not None else False)
 
     def set_writable(self, writable: bool) -> None:
         document = self.document

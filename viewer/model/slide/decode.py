@@ -62,7 +62,7 @@ class TileDecoder:
     def decode(self, codestream: bytes) -> np.ndarray:
         """The tile's pixels; DicomError naming the file if the codestream is bad."""
         with decode_errors(self.header.path, "a tile", DicomError):
-            if self.uses_pillow:
+            if self._decoder is None:  # uses_pillow
                 tile = _decode_pillow(codestream)
             else:
                 tile, _ = self._decoder.as_array(encapsulate([codestream]), index=0, **self._options,

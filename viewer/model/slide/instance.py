@@ -112,6 +112,8 @@ class TiledInstance:
         self._first_fragment = 0
         self._basic: np.ndarray | None = None
         self._extended: tuple[np.ndarray, np.ndarray] | None = None
+        # The Extended Offset Table's two elements as the header walk meets them.
+        self._extended_parts: tuple[np.ndarray | None, np.ndarray | None] = (None, None)
         self._fragments: np.ndarray | None = None  # (n, 2) item offset, length, when no table exists
 
     @property
@@ -159,8 +161,8 @@ class TiledInstance:
                 raise DicomError(h.path, f"element ({group:04X},{element:04X}) of undefined length before the pixel data")
             if tag in (EXTENDED_OFFSET_TAG, EXTENDED_LENGTHS_TAG):
                 table = np.frombuffer(self._read(fd, length, value_start), "<u8").astype(np.int64)
-                offsets, lengths = self._extended or (None, None)
-                self._extended = (table, lengths) if tag == EXTENDED_OFFSET_TAG else (offsets, table)
+                offsets, lengths = self._extended_parts
+                self._extended_parts = (table, lengths) if tag == EXTENDED_OFFSET_TAG else (offsets, table)
             position = value_start + length
         else:
             raise DicomError(h.path, "the whole-slide image has no Pixel Data")
@@ -188,9 +190,9 @@ class TiledInstance:
         self._first_fragment = self.pixel_offset + 8 + length
         if length:
             self._basic = np.frombuffer(self._read(fd, length, self.pixel_offset + 8), "<u4").astype(np.int64)
-        extended = self._extended
-        if extended is not None and (extended[0] is None or extended[1] is None or len(extended[0]) != len(extended[1])):
-            self._extended = None
+        offsets, lengths = self._extended_parts
+        if offsets is not None and lengths is not None and len(offsets) == len(lengths):
+            self._extended = (offsets, lengths)
         if self._extended is None and (self._basic is None or len(self._basic) < self.header.frames):
             self._fragments = self._walk_fragments(fd)
 

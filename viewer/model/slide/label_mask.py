@@ -392,8 +392,11 @@ def _write_native(plan: _Plan) -> None:
                 mask = _area_mask(area, left, top, header)
                 masked += int(mask.sum())
                 document.apply_mask(mask, document.black_value, frames=frame, label=f"Mask {header.flavour.lower()}")
+        edits = document.edits
+        if edits is None:  # set_writable(True) raises rather than stay read-only
+            raise DicomError(header.path, "the file could not be opened for writing")
         for offset, data, description in plan.patches:
-            document.edits.set_header_patch(offset, data, label=description)
+            edits.set_header_patch(offset, data, label=description)
         document.save()
     pixel_bytes = header.samples * header.bits_allocated // 8
     plan.outcome.bytes_written = masked * pixel_bytes + sum(len(data) for _, data, _ in plan.patches)

@@ -31,7 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from viewer.model.display import render
-from viewer.model.display.metadata import WindowPreset
+from viewer.model.display.metadata import VoiRef, WindowPreset
 from viewer.model.display.pipeline import AUTOMATIC_WINDOW_FRAMES, GreyPipeline
 from viewer.model.errors import DicomError
 from viewer.model.events import Signal
@@ -102,7 +102,7 @@ class ViewerModel:
         self.presets: list[WindowPreset] = []
         self.initial_window: WindowPreset | None = None
         self.window_chosen_by_user = False
-        self.voi_source = None  # the file's VOI shown (VoiRef, resolved per frame), or None: center/width
+        self.voi_source: VoiRef | None = None  # the file's VOI shown (resolved per frame), or None: center/width
         self.pipeline: GreyPipeline | None = None  # grey documents only
         self._fetch = fetch or _fetch_frame
         self._call_soon = call_soon or _call_now
@@ -401,7 +401,7 @@ class ViewerModel:
         if self.pipeline is None:
             return None
         value = stored if not float(stored).is_integer() else int(stored)
-        return float(self.pipeline.modality(self.frame_index, [value])[0])
+        return float(self.pipeline.modality(self.frame_index, np.array([value]))[0])
 
     def automatic_window_job(self) -> Callable[[Callable[[int, int], None]], WindowPreset | None]:
         """A function for a worker: the automatic window from frames sampled over the file.
