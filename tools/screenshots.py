@@ -1,4 +1,5 @@
-"""Take the README's screenshots: the main window, Settings, tags, Save progress, an error, de-identify.
+"""Take the README's screenshots: the main window, Settings, tags, Save progress, an error, de-identify,
+Export Cine, a whole-slide image and its Mask Slide Label dialog.
 
 Run from the repository root (offscreen, on a 1600 x 1000 screen like the
 tests'; or under Xvfb with ``QT_QPA_PLATFORM=xcb``)::
@@ -8,7 +9,8 @@ tests'; or under Xvfb with ``QT_QPA_PLATFORM=xcb``)::
 Each window is shown at its default size, as a user first sees it, and
 saved as a PNG in FOLDER (default ``resources/screenshots``). The cine is a
 synthetic ultrasound loop from :mod:`viewer.synthetic`, written to a
-temporary folder, with a burned-in text band outside its region.
+temporary folder, with a burned-in text band outside its region; the slide
+is a synthetic JPEG pyramid with a label and an overview.
 """
 
 from __future__ import annotations
@@ -103,6 +105,8 @@ def main(folder: Path) -> int:
         save_progress_shot(folder, cine),
         error_shot(folder, scratch),
         deidentify_shot(folder, cine),
+        export_cine_shot(folder, cine),
+        *slide_shots(folder, scratch),
     ]
     for path in shots:
         print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
@@ -197,6 +201,46 @@ def deidentify_shot(folder: Path, cine: Path) -> Path:
     window.close_document()
     window.close()
     return path
+
+
+def export_cine_shot(folder: Path, cine: Path) -> Path:
+    from viewer.ui.export_dialog import ExportCineDialog
+
+    window = _window(cine)
+    document = window.document
+    dialog = ExportCineDialog(document.num_frames, 30.0, str(cine.parent), False, window)
+    dialog.show()
+    path = save(dialog, folder, "export-cine")
+    dialog.reject()
+    window.close_document()
+    window.close()
+    return path
+
+
+def slide_shots(folder: Path, scratch: Path) -> list[Path]:
+    from viewer.synthetic.slide import write_slide
+    from viewer.ui.main_window import MainWindow
+
+    files = write_slide(scratch / "slide", width=24000, height=18000, levels=5, compression="jpeg", period=8)
+    window = MainWindow()
+    window.show()
+    loop = QEventLoop()
+    window.slides.slide_opened.connect(lambda *_args: loop.quit())
+    window.open_path(files.folder)
+    loop.exec()
+    view = window.slides.view
+    while not (view.on_screen and view.complete):
+        settle(100)
+    shots = [save(window, folder, "slide-view")]
+    window.slides.mask_label()  # reads the label and overview on a worker, then shows the dialog
+    while window.slides.masker.dialog is None:
+        settle(100)
+    dialog = window.slides.masker.dialog
+    shots.append(save(dialog, folder, "mask-slide-label"))
+    dialog.reject()
+    window.close_document()
+    window.close()
+    return shots
 
 
 if __name__ == "__main__":

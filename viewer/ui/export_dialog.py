@@ -87,6 +87,10 @@ class ExportCineDialog(QDialog):
         self.format.currentIndexChanged.connect(self._suggest_name)
         self._suggested = ""
         self._suggest_name()
+        # Wide enough for the suggested path (up to about 70 characters; longer ones show their end).
+        metrics = self.path.fontMetrics()
+        self.path.setMinimumWidth(min(metrics.horizontalAdvance(self._suggested + "M") + 16,
+                                      metrics.horizontalAdvance("M" * 45)))
 
     def _suggest_name(self) -> None:
         """Follow the range and format in the file name until the user types their own."""
