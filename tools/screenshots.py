@@ -4,7 +4,10 @@ Export Cine, a whole-slide image and its Mask Slide Label dialog.
 Run from the repository root (offscreen, on a 1600 x 1000 screen like the
 tests'; or under Xvfb with ``QT_QPA_PLATFORM=xcb``)::
 
-    python tools/screenshots.py [FOLDER]
+    python tools/screenshots.py [FOLDER] [--huge]
+
+``--huge`` also writes a 30,000 x 30,000 16-bit frame (1.8 GB, streamed to a
+temporary folder) and shoots it at fit to window and at 1:1.
 
 Each window is shown at its default size, as a user first sees it, and
 saved as a PNG in FOLDER (default ``resources/screenshots``). The cine is a
@@ -83,7 +86,7 @@ def save(widget: QWidget, folder: Path, name: str) -> Path:
     return path
 
 
-def main(folder: Path) -> int:
+def main(folder: Path, huge: bool = False) -> int:
     folder.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="cinemap-shots-"))
     os.environ["CINEMAP_CACHE_DIR"] = str(scratch / "cache")
@@ -107,6 +110,7 @@ def main(folder: Path) -> int:
         deidentify_shot(folder, cine),
         export_cine_shot(folder, cine),
         *slide_shots(folder, scratch),
+        *(huge_shots(folder, scratch) if huge else []),
     ]
     for path in shots:
         print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
@@ -243,5 +247,25 @@ def slide_shots(folder: Path, scratch: Path) -> list[Path]:
     return shots
 
 
+def huge_shots(folder: Path, scratch: Path, size: int = 30000) -> list[Path]:
+    from viewer.synthetic import write_cine
+
+    path = write_cine(scratch / "huge.dcm", frames=1, rows=size, columns=size, pattern="grid")
+    window = _window(path)
+    window.fit_view()
+    while not window.document.overviews.is_built(0):  # the averaged levels, built in the background
+        settle(200)
+    shots = []
+    for name, show in (("huge-fit", window.fit_view), ("huge-1to1", window.actual_size_view)):
+        show()
+        settle(1500)  # the region read at the new scale is on screen well within this
+        shots.append(save(window, folder, name))
+    window.close_document()
+    window.close()
+    path.unlink()
+    return shots
+
+
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "resources" / "screenshots"))
+    arguments = [argument for argument in sys.argv[1:] if argument != "--huge"]
+    sys.exit(main(Path(arguments[0]) if arguments else ROOT / "resources" / "screenshots", "--huge" in sys.argv))
