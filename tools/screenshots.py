@@ -1,5 +1,5 @@
 """Take the README's screenshots: the main window, Settings, tags, Save progress, an error, de-identify,
-Export Cine, a whole-slide image and its Mask Slide Label dialog.
+Export Cine, a whole-slide image (fit and 1:1) and its Mask Slide Label dialog.
 
 Run from the repository root (offscreen, on a 1600 x 1000 screen like the
 tests'; or under Xvfb with ``QT_QPA_PLATFORM=xcb``)::
@@ -77,10 +77,14 @@ def compact(image: QImage) -> QImage:
     return result.copy()  # own the pixels: the bytes above go away
 
 
-def save(widget: QWidget, folder: Path, name: str) -> Path:
+def save(widget: QWidget, folder: Path, name: str, full_colour: bool = False) -> Path:
+    """Grab `widget` into FOLDER/NAME.png with 256 colours, or with `full_colour` (a colour
+    image would band) into FOLDER/NAME.jpg."""
     settle()
-    path = folder / f"{name}.png"
-    if not compact(widget.grab().toImage()).save(str(path), "PNG", 0):  # 0: the smallest file
+    image = widget.grab().toImage()
+    path = folder / f"{name}.{'jpg' if full_colour else 'png'}"
+    saved = image.save(str(path), "JPEG", 90) if full_colour else compact(image).save(str(path), "PNG", 0)
+    if not saved:  # PNG at 0: the smallest file
         raise OSError(f"cannot write {path}")
     print(f"{path}: {widget.width()} x {widget.height()}")
     return path
@@ -235,7 +239,12 @@ def slide_shots(folder: Path, scratch: Path) -> list[Path]:
     view = window.slides.view
     while not (view.on_screen and view.complete):
         settle(100)
-    shots = [save(window, folder, "slide-view")]
+    shots = [save(window, folder, "slide-view", full_colour=True)]
+    window.actual_size_view()
+    settle(300)
+    while not (view.on_screen and view.complete):
+        settle(100)
+    shots.append(save(window, folder, "slide-1to1", full_colour=True))
     window.slides.mask_label()  # reads the label and overview on a worker, then shows the dialog
     while window.slides.masker.dialog is None:
         settle(100)
