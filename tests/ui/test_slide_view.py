@@ -9,7 +9,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from PySide6.QtCore import QPoint, QPointF, QRectF, Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QPoint, QPointF, QRectF, Qt  # noqa: E402
 from PySide6.QtGui import QImage  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
@@ -49,7 +49,15 @@ def view(qtbot, slide_folder):
 
 
 def wait_complete(qtbot, view: SlideView) -> None:
-    qtbot.waitUntil(lambda: view.complete, timeout=EVENT_TIMEOUT_MS)
+    """Wait until the view holds every tile it wants for its final size and has painted them
+    (the readout tells what was painted). Posted events (a layout still to come gives the view
+    box its size, and the view a new plan) go first, so a plan complete for a size about to
+    change does not count (seen on a loaded machine)."""
+    def settled() -> bool:
+        QCoreApplication.sendPostedEvents()
+        return view.on_screen
+
+    qtbot.waitUntil(settled, timeout=EVENT_TIMEOUT_MS)
 
 
 def drawn(view: SlideView) -> np.ndarray:
