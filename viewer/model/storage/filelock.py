@@ -10,8 +10,9 @@ reading a header), and dies with the process.
 Who holds the lock is written to ``<dir>/.<name>.cinemap-lock`` (pid, user,
 host, start time, method; mode 0600, hidden on Windows too); in the lock-file
 fallback that file *is* the lock. A refused process reads it, ignoring it if
-its pid is dead or (Linux) not among the file's holders in ``/proc/locks``,
-and falls back on the pid ``/proc/locks`` reports.
+its pid is dead or (Linux) not among the file's holders in the kernel's lock
+table (:func:`viewer.model.platform.locking.holders`), and falls back on the
+pid that table reports.
 
 The info file is removed when the lock is released, when the process exits
 normally (``atexit``) and on SIGTERM (a handler installed while a lock is
@@ -146,7 +147,7 @@ def _acquire(fd: int, path: str, info_path: str, *, describe: bool) -> locking.H
 
 
 def _describe_holder(fd: int, info_path: str, info: dict[str, Any] | None) -> str:
-    """'pid 123 (user ann on host ws1, since ...)' from the info file or /proc/locks."""
+    """'pid 123 (user ann on host ws1, since ...)' from the info file or the kernel's lock table."""
     holders = locking.holders(fd)
     if info is not None and _is_live_holder(info, holders):
         text = (f"pid {info['pid']} (user {info.get('user', '?')} on host {info.get('host', '?')}, "
