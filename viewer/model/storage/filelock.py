@@ -161,7 +161,7 @@ def _describe_holder(fd: int, info_path: str, info: dict[str, Any] | None) -> st
 
 
 def _is_live_holder(info: dict[str, Any], holders: set[int]) -> bool:
-    """False if the info file is stale: its pid is dead, or /proc/locks names other holders."""
+    """False if the info file is stale: its pid is dead, or the kernel's lock table names other holders."""
     state = locking.holder_state(info)
     if state is None:
         return True  # another machine (network file system): cannot check, trust it
