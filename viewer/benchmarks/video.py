@@ -102,6 +102,9 @@ def _measure_cinemap(spec: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     import av  # noqa: F401  (once per process: FFmpeg's libraries load; reported apart from the open)
 
+    import viewer.model.frames.video  # noqa: F401  (imported before the clock starts, as pydicom is for the floor)
+    import viewer.model.platform.positional  # noqa: F401
+
     import_ms = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     source, fd = _open(spec)
