@@ -103,6 +103,41 @@ def test_the_last_partial_tile_of_a_level(tmp_path):
         np.testing.assert_array_equal(doc.overview(0, 1), expected)
 
 
+@pytest.mark.parametrize("kwargs", [dict(bits_allocated=16), dict(bits_allocated=8, samples_per_pixel=3)])
+def test_levels_built_from_several_blocks_across_and_down(tmp_path, monkeypatch, kwargs):
+    """Blocks narrower than the frame (wide frames) join without a seam, partial tiles included."""
+    from viewer.model.frames import overview as overview_module
+
+    monkeypatch.setattr(overview_module, "_MIN_BLOCK_COLUMNS", 64)
+    monkeypatch.setattr(overview_module, "_BLOCK_BYTES", 64 * overview_module._BLOCK_ROWS)  # a few dozen columns
+    path = write_cine(tmp_path / "blocks.dcm", frames=1, rows=1100, columns=700, **kwargs)
+    with open_document(path, disk_cache_dir=tmp_path / "cache", disk_cache_bytes=64 << 20) as doc:
+        frame = doc.frame(0)
+        for level in range(1, doc.overviews.levels + 1):
+            np.testing.assert_array_equal(doc.overview(0, level), reference_level(frame, level))
+
+
+def test_read_ahead_advice_covers_every_row_span_a_region_reads(monkeypatch):
+    """Wide regions get one call over their rows' extent, narrow or strided ones a call per row;
+    either way every byte the region reads is advised."""
+    from types import SimpleNamespace
+
+    from viewer.model.frames import native
+
+    layout = SimpleNamespace(frame_nbytes=native.ADVISE_ROWS_FRAME_BYTES, dtype=np.dtype("<u2"), planar=False,
+                             samples=1, rows=1000, columns=40000, frame_offset=lambda index: 1000)
+    for cols, step in [((0, 30000), 1), ((100, 1540), 1), ((0, 30000), 3)]:
+        advised = []
+        opened = SimpleNamespace(advise=lambda offset, length, _how: advised.append((offset, offset + length)))
+        rows = (10, 500)
+        native.advise_region(opened, layout, 0, rows, cols, step)
+        assert len(advised) == (1 if cols == (0, 30000) and step == 1 else len(range(*rows, step)))
+        for row in range(rows[0], rows[1], step):
+            start = 1000 + (row * 40000 + cols[0]) * 2
+            end = start + (cols[1] - cols[0]) * 2
+            assert any(a <= start and end <= b for a, b in advised), (row, cols, step)
+
+
 def _editable(tmp_path, **kwargs):
     path = write_cine(tmp_path / "edit.dcm", frames=4, rows=700, columns=530, **kwargs)
     return path, dict(disk_cache_dir=tmp_path / "cache", disk_cache_bytes=256 << 20)

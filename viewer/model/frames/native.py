@@ -56,8 +56,14 @@ def advise_region(opened: OpenedFile, layout: NativeLayout, index: int, rows: tu
     row_bytes = layout.columns * per_pixel * item
     span = (cols[1] - cols[0]) * per_pixel * item
     plane_bytes = layout.rows * layout.columns * item
+    # Every row of a region at least a quarter of the row wide: one call over the rows' whole
+    # extent (at most 4x the bytes needed, and the system call per row costs more than that).
+    whole = step == 1 and 4 * span >= row_bytes
     for plane in range(layout.samples if layout.planar else 1):
         start = layout.frame_offset(index) + plane * plane_bytes + cols[0] * per_pixel * item
+        if whole:
+            opened.advise(start + rows[0] * row_bytes, (rows[1] - rows[0] - 1) * row_bytes + span, WILLNEED)
+            continue
         for row in range(rows[0], rows[1], step):
             opened.advise(start + row * row_bytes, span, WILLNEED)
 

@@ -40,7 +40,8 @@ from viewer.model.storage.tilestore import DIRTY, EMPTY, READY, LevelGeometry, T
 IN_MEMORY_BYTES = 128 << 20
 """Largest pyramid kept in memory when there is no disk cache (a 12,000 pixel square frame's)."""
 
-_BLOCK_COLUMNS = 4096  # frame columns read per block while building
+_BLOCK_BYTES = 32 << 20  # frame bytes read per block while building: whole rows up to about 30,000 16-bit pixels
+_MIN_BLOCK_COLUMNS = 4096
 _BLOCK_ROWS = 2 * pyramid.TILE  # so that level 1 fills whole tile rows
 
 Box = tuple[int, int, int, int]  # top, bottom, left, right in frame pixels
@@ -251,7 +252,9 @@ class Overview:
         rows, cols = self.geometry.rows, self.geometry.cols
         top, left = box[0] // block * block, box[2] // block * block
         bottom, right = min(rows, -(-box[1] // block) * block), min(cols, -(-box[3] // block) * block)
-        step_rows, step_cols = max(block, _BLOCK_ROWS), max(block, _BLOCK_COLUMNS)
+        step_rows = max(block, _BLOCK_ROWS)
+        pixel_bytes = self.geometry.dtype.itemsize * self.geometry.samples
+        step_cols = max(block, _MIN_BLOCK_COLUMNS, _BLOCK_BYTES // (step_rows * pixel_bytes) // block * block)
         starts = [(r, c) for r in range(top, bottom, step_rows) for c in range(left, right, step_cols)]
         for done, (r0, c0) in enumerate(starts):
             if progress is not None:

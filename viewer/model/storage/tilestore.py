@@ -33,6 +33,7 @@ import os
 import struct
 import threading
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -75,8 +76,20 @@ class LevelGeometry:
         return -(-rows // self.tile), -(-cols // self.tile)
 
     def level_offset(self, level: int) -> int:
-        """Byte offset of `level`'s first tile inside a slot."""
-        return int(sum(int(np.prod(self.tiles(k))) for k in range(1, level))) * self.tile_bytes
+        """Byte offset of `level`'s first tile inside a slot (``levels + 1``: the slot's size)."""
+        if not 1 <= level <= self.levels + 1:
+            raise ValueError(f"level {level} is outside 1..{self.levels + 1}")
+        return self._level_offsets[level - 1]
+
+    @cached_property
+    def _level_offsets(self) -> tuple[int, ...]:
+        """:meth:`level_offset` of levels 1..levels + 1, computed once (it is asked for every tile written)."""
+        offsets, total = [], 0
+        for level in range(1, self.levels + 2):
+            offsets.append(total * self.tile_bytes)
+            rows, cols = self.tiles(level)
+            total += rows * cols
+        return tuple(offsets)
 
     @property
     def slot_bytes(self) -> int:
