@@ -40,7 +40,7 @@ from viewer.model.storage.tilestore import DIRTY, EMPTY, READY, LevelGeometry, T
 IN_MEMORY_BYTES = 128 << 20
 """Largest pyramid kept in memory when there is no disk cache (a 12,000 pixel square frame's)."""
 
-_BLOCK_BYTES = 32 << 20  # frame bytes read per block while building: whole rows up to about 30,000 16-bit pixels
+_BLOCK_BYTES = 16 << 20  # frame bytes read per block while building: whole rows up to about 16,000 16-bit pixels
 _MIN_BLOCK_COLUMNS = 4096
 _BLOCK_ROWS = 2 * pyramid.TILE  # so that level 1 fills whole tile rows
 
