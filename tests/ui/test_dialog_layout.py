@@ -158,3 +158,21 @@ def test_demo_progress(qtbot, window, monkeypatch):
     assert_fits(builder.dialog)
     with qtbot.waitSignal(builder.cancelled, timeout=EVENT_TIMEOUT_MS):
         builder.dialog.findChild(QPushButton).click()
+
+
+def test_export_cine_dialog(qtbot):
+    from viewer.ui.export_dialog import ExportCineDialog
+
+    dialog = shown(qtbot, ExportCineDialog(4000, 30.0, os.path.join(os.sep, "home", "clinic", "exports"), True))
+    assert_fits(dialog)
+    path = dialog.path  # the suggested file name is seen whole, not cut at the box's edge
+    assert path.width() >= path.fontMetrics().horizontalAdvance(path.text())
+
+
+def test_mask_slide_label_dialog(qtbot):
+    import numpy as np
+
+    from viewer.ui.slide_label_dialog import MaskLabelDialog
+
+    images = {"LABEL": np.full((300, 260, 3), 200, np.uint8), "OVERVIEW": np.full((400, 1200, 3), 90, np.uint8)}
+    assert_fits(shown(qtbot, MaskLabelDialog(images)))
