@@ -90,6 +90,24 @@ def trim_folder(folder: Path, keep_bytes: int, exclude: Path | None = None) -> N
             pass
 
 
+def open_scratch(target: Path) -> tuple[int, locking.HeldLock] | None:
+    """Open (or create, mode 0600) the scratch file `target` for reading and writing, with its lock.
+
+    None if it cannot be opened, or another process holds it (that viewer
+    keeps using it; this one goes without).
+    """
+    try:
+        fd = os.open(target, os.O_RDWR | os.O_CREAT | OPEN_FLAGS, 0o600)
+    except OSError:
+        return None
+    try:
+        held = locking.acquire(fd, f"{target}.lock", describe=False)
+    except (locking.Busy, OSError):
+        os.close(fd)
+        return None
+    return fd, held
+
+
 class DiskFrameCache:
     """Direct-mapped store of decoded frames for one source file, in a scratch file.
 
@@ -133,14 +151,12 @@ class DiskFrameCache:
         try:
             folder.mkdir(parents=True, exist_ok=True)
             trim_folder(folder, max(0, capacity_bytes - total), exclude=target)
-            fd = os.open(target, os.O_RDWR | os.O_CREAT | OPEN_FLAGS, 0o600)
         except OSError:
             return None
-        try:
-            held = locking.acquire(fd, f"{target}.lock", describe=False)
-        except (locking.Busy, OSError):
-            os.close(fd)
+        opened = open_scratch(target)
+        if opened is None:
             return None
+        fd, held = opened
         cache = cls(target, fd, held, frame_shape, dtype, slots)
         try:
             fresh = os.fstat(fd).st_size != total

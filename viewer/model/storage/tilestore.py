@@ -38,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from viewer.model.platform import OPEN_FLAGS, durable, locking, positional
+from viewer.model.platform import durable, locking, positional
 from viewer.model.storage import diskcache
 
 MAGIC = b"CINEMAP-LEVELS\x00\x01"
@@ -133,14 +133,12 @@ class TileStore:
         target = folder / diskcache.scratch_name(*identity, suffix=SUFFIX)
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            fd = os.open(target, os.O_RDWR | os.O_CREAT | OPEN_FLAGS, 0o600)
         except OSError:
             return None
-        try:
-            held = locking.acquire(fd, f"{target}.lock", describe=False)
-        except (locking.Busy, OSError):
-            os.close(fd)
+        opened = diskcache.open_scratch(target)
+        if opened is None:
             return None
+        fd, held = opened
         store = cls(geometry, slots, fd, target, held)
         try:
             total = store._data_start + slots * geometry.slot_bytes
