@@ -97,6 +97,15 @@ def _summary(times: list[float]) -> dict[str, float]:
             "max_ms": ordered[-1], "samples": len(ordered)}
 
 
+def _step_back_times(source, indices: list[int]) -> list[float]:
+    """Milliseconds to show frame k - 1 right after frame k, for each k of `indices`."""
+    times = []
+    for index in indices:
+        source.frame(index)
+        times.append(_timed(lambda index=index: source.frame(index - 1)))
+    return times
+
+
 def _measure_cinemap(spec: dict[str, Any]) -> dict[str, Any]:
     frames = spec["frames"]
     started = time.perf_counter()
@@ -126,19 +135,13 @@ def _measure_cinemap(spec: dict[str, Any]) -> dict[str, Any]:
     _close(source, fd)
 
     source, fd = _open(spec)
-    back_times = []
-    for index in picks:
-        source.frame(index)
-        back_times.append(_timed(lambda index=index: source.frame(index - 1)))
+    back_times = _step_back_times(source, picks)
     source.index.wait_done(60)
     keys = [key for key in source.index.keys() if key > 0]
     _close(source, fd)
 
     source, fd = _open(spec)
-    gop_back_times = []
-    for key in keys:
-        source.frame(key)
-        gop_back_times.append(_timed(lambda key=key: source.frame(key - 1)))
+    gop_back_times = _step_back_times(source, keys)
     _close(source, fd)
     return {
         "import_av_ms": import_ms, "open_ms": open_ms, "open_first_ms": open_first_ms,
