@@ -54,6 +54,8 @@ READERS = textwrap.dedent(
                     if writable:
                         doc.set_writable(True)
                     report["leased"] += doc.has_lease
+                if not doc.num_frames:  # opened while the file was rewritten, cut before its Pixel Data
+                    raise IndexError("no frames yet")
                 for _ in range(20):
                     frame = doc.frame(rng.randrange(doc.num_frames))
                     int(frame.sum())
@@ -84,22 +86,26 @@ READERS = textwrap.dedent(
         thread.start()
     import os
     main = "main-mapped" if with_handler else "main-read"
-    while not os.path.exists(stop_file):
-        # The main thread reads too (and runs the SIGIO handler between its bytecodes).
-        stop_after = time.monotonic() + 0.2
-        reports.setdefault(main, dict(frames=0, errors=0, leased=0, views_read=0))
-        try:
-            # Without the handler the main thread reads too: a main-thread open would install it.
-            with open_document(path, file_access="memory-map" if with_handler else "read") as doc:
-                reports[main]["leased"] += doc.has_lease
-                while time.monotonic() < stop_after:
-                    int(doc.frame(random.randrange(doc.num_frames)).sum())
-                    reports[main]["frames"] += 1
-        except (DicomError, IndexError):
-            reports[main]["errors"] += 1
-    stop.set()
-    for thread in threads:
-        thread.join()
+    try:  # whatever happens here, the readers stop: the process ends (a failure, never a hang)
+        while not os.path.exists(stop_file):
+            # The main thread reads too (and runs the SIGIO handler between its bytecodes).
+            stop_after = time.monotonic() + 0.2
+            reports.setdefault(main, dict(frames=0, errors=0, leased=0, views_read=0))
+            try:
+                # Without the handler the main thread reads too: a main-thread open would install it.
+                with open_document(path, file_access="memory-map" if with_handler else "read") as doc:
+                    reports[main]["leased"] += doc.has_lease
+                    if not doc.num_frames:  # opened while the file was rewritten, cut before its Pixel Data
+                        raise IndexError("no frames yet")
+                    while time.monotonic() < stop_after:
+                        int(doc.frame(random.randrange(doc.num_frames)).sum())
+                        reports[main]["frames"] += 1
+            except (DicomError, IndexError):
+                reports[main]["errors"] += 1
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
     print(json.dumps(reports))
     """
 )
